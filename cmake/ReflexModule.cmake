@@ -1,0 +1,68 @@
+# Helpers shared by every module: one target per module, exported as reflex::<name>.
+
+# Warnings for our own code (generated code gets its own target without them).
+function(reflex_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+  if(REFLEX_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# reflex_add_module(<name> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...]
+#                   [FIND_DEPENDENCIES "pkg ARGS" ...])
+# Creates target reflex_<name> (alias and export name reflex::<name>) whose public headers live in
+# <module dir>/include. FIND_DEPENDENCIES are the find_dependency() calls the installed package needs
+# for the module's PUBLIC dependencies; private dependencies of shared libraries need none.
+function(reflex_add_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;FIND_DEPENDENCIES" ${ARGN})
+  set(target reflex_${name})
+  add_library(${target} ${ARG_SOURCES})
+  add_library(reflex::${name} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name} OUTPUT_NAME reflex_${name}
+                                             VERSION ${PROJECT_VERSION} SOVERSION 0)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  if(ARG_PUBLIC_DEPS)
+    target_link_libraries(${target} PUBLIC ${ARG_PUBLIC_DEPS})
+  endif()
+  if(ARG_PRIVATE_DEPS)
+    target_link_libraries(${target} PRIVATE ${ARG_PRIVATE_DEPS})
+  endif()
+  reflex_warnings(${target})
+  install(TARGETS ${target} EXPORT reflexTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  endif()
+  set_property(GLOBAL APPEND PROPERTY REFLEX_MODULES ${name})
+  foreach(dep IN LISTS ARG_FIND_DEPENDENCIES)
+    set_property(GLOBAL APPEND PROPERTY REFLEX_FIND_DEPENDENCIES "${dep}")
+  endforeach()
+endfunction()
+
+# Writes and installs reflexConfig.cmake, its version file and the exported targets.
+function(reflex_install_package)
+  include(CMakePackageConfigHelpers)
+  get_property(REFLEX_MODULES GLOBAL PROPERTY REFLEX_MODULES)
+  get_property(deps GLOBAL PROPERTY REFLEX_FIND_DEPENDENCIES)
+  set(REFLEX_FIND_DEPENDENCY_CALLS "")
+  if(deps)
+    list(REMOVE_DUPLICATES deps)
+    foreach(dep IN LISTS deps)
+      string(APPEND REFLEX_FIND_DEPENDENCY_CALLS "find_dependency(${dep})\n")
+    endforeach()
+  endif()
+  set(cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/reflex)
+  configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/reflexConfig.cmake.in
+    ${PROJECT_BINARY_DIR}/reflexConfig.cmake INSTALL_DESTINATION ${cmake_dir})
+  write_basic_package_version_file(${PROJECT_BINARY_DIR}/reflexConfigVersion.cmake
+    COMPATIBILITY SameMinorVersion)
+  install(EXPORT reflexTargets NAMESPACE reflex:: DESTINATION ${cmake_dir})
+  install(FILES ${PROJECT_BINARY_DIR}/reflexConfig.cmake ${PROJECT_BINARY_DIR}/reflexConfigVersion.cmake
+    DESTINATION ${cmake_dir})
+endfunction()

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include <prometheus/registry.h>
+
+#include "reflex/metrics.hpp"
+
+namespace reflex::prometheus {
+
+/// Bucket layouts and the refresh period of time-based gauges.
+struct MetricsOptions {
+  /// reflex_consumer_event_age_seconds buckets (seconds).
+  std::vector<double> age_buckets{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600};
+  /// reflex_consumer_latency_seconds and reflex_table_poll_duration_seconds buckets (seconds).
+  std::vector<double> latency_buckets{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+  /// How often a background thread re-evaluates the `active` gauges (which fall to 0 when a
+  /// consumer saw no event within its activity TTL). Zero: no thread; call refresh() yourself.
+  std::chrono::milliseconds refresh_interval{std::chrono::seconds(1)};
+};
+
+/// Records reflex metrics into a caller's registry (never a global one):
+///
+/// Per consumer (label `consumer_name`): reflex_consumer_lag_seconds (gauge, age of the last
+/// event handled), reflex_consumer_lag_alert (gauge 0/1, last age above the consumer's lag_alert),
+/// reflex_consumer_active (gauge 0/1, an event handled within activity_ttl),
+/// reflex_consumer_event_age_seconds (histogram), reflex_consumer_latency_seconds (histogram),
+/// reflex_consumer_events_total, reflex_consumer_skipped_total, reflex_consumer_errors_total.
+///
+/// Per SQL table (label `table`): reflex_table_polls_total, reflex_table_poll_duration_seconds,
+/// reflex_table_rows_loaded_total, reflex_table_cache_hits_total, reflex_table_cache_misses_total,
+/// reflex_table_gaps_detected_total, reflex_table_gaps_filled_total, reflex_table_blocked_seconds,
+/// reflex_table_cursor_writes_total.
+///
+/// Thread-safety: every member and every recorder it returns may be used from any thread.
+/// Lifetime: the registry must outlive this object and every recorder it returned; recorders may
+/// outlive this object.
+class Metrics final : public reflex::MetricsObserver {
+ public:
+  explicit Metrics(::prometheus::Registry& registry, MetricsOptions options = {});
+  ~Metrics() override;
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  [[nodiscard]] std::shared_ptr<ConsumerMetrics> consumer(
+      std::string_view consumer_name, const ConsumerMetricsOptions& options) override;
+  [[nodiscard]] std::shared_ptr<TableMetrics> table(std::string_view table_name) override;
+
+  /// Re-evaluates the time-based gauges now.
+  void refresh();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace reflex::prometheus

@@ -1,0 +1,287 @@
+#include "reflex/prometheus/metrics.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
+namespace reflex::prometheus {
+
+namespace pm = ::prometheus;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+std::int64_t now_ns() { return Clock::now().time_since_epoch().count(); }
+
+// Label-bound metric objects are resolved once here; recording never touches label sets.
+class PromConsumerMetrics final : public ConsumerMetrics {
+ public:
+  PromConsumerMetrics(pm::Gauge& lag, pm::Gauge& lag_alert, pm::Gauge& active,
+                      pm::Histogram& age, pm::Histogram& latency, pm::Counter& events,
+                      pm::Counter& skipped, pm::Counter& errors, ConsumerMetricsOptions options)
+      : lag_(lag),
+        lag_alert_(lag_alert),
+        active_(active),
+        age_(age),
+        latency_(latency),
+        events_(events),
+        skipped_(skipped),
+        errors_(errors),
+        options_(options) {}
+
+  void on_consumed(std::chrono::nanoseconds age, std::chrono::nanoseconds latency) noexcept override {
+    saw(age);
+    latency_.Observe(seconds(latency));
+    events_.Increment();
+  }
+
+  void on_skipped(std::chrono::nanoseconds age) noexcept override {
+    saw(age);
+    skipped_.Increment();
+  }
+
+  void on_error(std::chrono::nanoseconds age) noexcept override {
+    saw(age);
+    errors_.Increment();
+  }
+
+  void refresh(std::int64_t now) noexcept {
+    if (options_.activity_ttl <= std::chrono::milliseconds::zero()) return;
+    const auto last = last_activity_.load(std::memory_order_relaxed);
+    const bool active = last != 0 && now - last <= std::chrono::nanoseconds(options_.activity_ttl).count();
+    active_.Set(active ? 1 : 0);
+  }
+
+ private:
+  void saw(std::chrono::nanoseconds age) noexcept {
+    const double age_s = seconds(age);
+    lag_.Set(age_s);
+    age_.Observe(age_s);
+    if (options_.lag_alert > std::chrono::milliseconds::zero()) {
+      lag_alert_.Set(age > options_.lag_alert ? 1 : 0);
+    }
+    if (options_.activity_ttl > std::chrono::milliseconds::zero()) {
+      last_activity_.store(now_ns(), std::memory_order_relaxed);
+      active_.Set(1);
+    }
+  }
+
+  pm::Gauge& lag_;
+  pm::Gauge& lag_alert_;
+  pm::Gauge& active_;
+  pm::Histogram& age_;
+  pm::Histogram& latency_;
+  pm::Counter& events_;
+  pm::Counter& skipped_;
+  pm::Counter& errors_;
+  ConsumerMetricsOptions options_;
+  std::atomic<std::int64_t> last_activity_{0};
+};
+
+class PromTableMetrics final : public TableMetrics {
+ public:
+  PromTableMetrics(pm::Counter& polls, pm::Histogram& poll_duration, pm::Counter& rows,
+                   pm::Counter& hits, pm::Counter& misses, pm::Counter& gaps_detected,
+                   pm::Counter& gaps_filled, pm::Gauge& blocked, pm::Counter& cursor_writes)
+      : polls_(polls),
+        poll_duration_(poll_duration),
+        rows_(rows),
+        hits_(hits),
+        misses_(misses),
+        gaps_detected_(gaps_detected),
+        gaps_filled_(gaps_filled),
+        blocked_(blocked),
+        cursor_writes_(cursor_writes) {}
+
+  void on_poll(std::chrono::nanoseconds duration, std::size_t rows) noexcept override {
+    polls_.Increment();
+    poll_duration_.Observe(seconds(duration));
+    rows_.Increment(static_cast<double>(rows));
+  }
+  void on_cache(bool hit) noexcept override { (hit ? hits_ : misses_).Increment(); }
+  void on_gap_detected() noexcept override { gaps_detected_.Increment(); }
+  void on_gap_filled() noexcept override { gaps_filled_.Increment(); }
+  void set_blocked(std::chrono::nanoseconds held) noexcept override { blocked_.Set(seconds(held)); }
+  void on_cursor_writes(std::size_t count) noexcept override {
+    cursor_writes_.Increment(static_cast<double>(count));
+  }
+
+ private:
+  pm::Counter& polls_;
+  pm::Histogram& poll_duration_;
+  pm::Counter& rows_;
+  pm::Counter& hits_;
+  pm::Counter& misses_;
+  pm::Counter& gaps_detected_;
+  pm::Counter& gaps_filled_;
+  pm::Gauge& blocked_;
+  pm::Counter& cursor_writes_;
+};
+
+}  // namespace
+
+struct Metrics::Impl {
+  Impl(pm::Registry& registry, MetricsOptions opts)
+      : options(std::move(opts)),
+        lag(pm::BuildGauge()
+                .Name("reflex_consumer_lag_seconds")
+                .Help("Age of the last event a consumer handled, in seconds")
+                .Register(registry)),
+        lag_alert(pm::BuildGauge()
+                      .Name("reflex_consumer_lag_alert")
+                      .Help("1 when the last event a consumer handled was older than its lag alert")
+                      .Register(registry)),
+        active(pm::BuildGauge()
+                   .Name("reflex_consumer_active")
+                   .Help("1 when the consumer handled an event within its activity TTL")
+                   .Register(registry)),
+        age(pm::BuildHistogram()
+                .Name("reflex_consumer_event_age_seconds")
+                .Help("Age of events when a consumer handled them, in seconds")
+                .Register(registry)),
+        latency(pm::BuildHistogram()
+                    .Name("reflex_consumer_latency_seconds")
+                    .Help("Time a consumer took per event, in seconds")
+                    .Register(registry)),
+        events(pm::BuildCounter()
+                   .Name("reflex_consumer_events_total")
+                   .Help("Events a consumer handled successfully")
+                   .Register(registry)),
+        skipped(pm::BuildCounter()
+                    .Name("reflex_consumer_skipped_total")
+                    .Help("Events a consumer's filters skipped")
+                    .Register(registry)),
+        errors(pm::BuildCounter()
+                   .Name("reflex_consumer_errors_total")
+                   .Help("Events on which a consumer failed")
+                   .Register(registry)),
+        polls(pm::BuildCounter()
+                  .Name("reflex_table_polls_total")
+                  .Help("Queries for events on a table")
+                  .Register(registry)),
+        poll_duration(pm::BuildHistogram()
+                          .Name("reflex_table_poll_duration_seconds")
+                          .Help("Duration of queries for events, in seconds")
+                          .Register(registry)),
+        rows(pm::BuildCounter()
+                 .Name("reflex_table_rows_loaded_total")
+                 .Help("Rows loaded by queries for events")
+                 .Register(registry)),
+        cache_hits(pm::BuildCounter()
+                       .Name("reflex_table_cache_hits_total")
+                       .Help("Stream reads served by the shared head cache")
+                       .Register(registry)),
+        cache_misses(pm::BuildCounter()
+                         .Name("reflex_table_cache_misses_total")
+                         .Help("Stream reads that had to query the table")
+                         .Register(registry)),
+        gaps_detected(pm::BuildCounter()
+                          .Name("reflex_table_gaps_detected_total")
+                          .Help("Holes in the id sequence seen below visible rows")
+                          .Register(registry)),
+        gaps_filled(pm::BuildCounter()
+                        .Name("reflex_table_gaps_filled_total")
+                        .Help("Holes resolved with a no-op row (their transaction rolled back)")
+                        .Register(registry)),
+        blocked(pm::BuildGauge()
+                    .Name("reflex_table_blocked_seconds")
+                    .Help("How long delivery has been held back by an open hole or horizon")
+                    .Register(registry)),
+        cursor_writes(pm::BuildCounter()
+                          .Name("reflex_table_cursor_writes_total")
+                          .Help("Cursors written to a cursor table")
+                          .Register(registry)) {}
+
+  MetricsOptions options;
+  pm::Family<pm::Gauge>& lag;
+  pm::Family<pm::Gauge>& lag_alert;
+  pm::Family<pm::Gauge>& active;
+  pm::Family<pm::Histogram>& age;
+  pm::Family<pm::Histogram>& latency;
+  pm::Family<pm::Counter>& events;
+  pm::Family<pm::Counter>& skipped;
+  pm::Family<pm::Counter>& errors;
+  pm::Family<pm::Counter>& polls;
+  pm::Family<pm::Histogram>& poll_duration;
+  pm::Family<pm::Counter>& rows;
+  pm::Family<pm::Counter>& cache_hits;
+  pm::Family<pm::Counter>& cache_misses;
+  pm::Family<pm::Counter>& gaps_detected;
+  pm::Family<pm::Counter>& gaps_filled;
+  pm::Family<pm::Gauge>& blocked;
+  pm::Family<pm::Counter>& cursor_writes;
+
+  std::mutex mu;
+  // Weak: a recorder dropped by its consumer stops being refreshed.
+  std::vector<std::weak_ptr<PromConsumerMetrics>> consumers;
+  std::jthread refresher;
+};
+
+Metrics::Metrics(pm::Registry& registry, MetricsOptions options)
+    : impl_(std::make_unique<Impl>(registry, std::move(options))) {
+  const auto interval = impl_->options.refresh_interval;
+  if (interval > std::chrono::milliseconds::zero()) {
+    impl_->refresher = std::jthread([this, interval](std::stop_token stop) {
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      for (;;) {
+        cv.wait_for(lock, stop, interval, [] { return false; });
+        if (stop.stop_requested()) return;
+        refresh();
+      }
+    });
+  }
+}
+
+Metrics::~Metrics() {
+  if (impl_->refresher.joinable()) {
+    impl_->refresher.request_stop();
+    impl_->refresher.join();
+  }
+}
+
+std::shared_ptr<ConsumerMetrics> Metrics::consumer(std::string_view consumer_name,
+                                                   const ConsumerMetricsOptions& options) {
+  const pm::Labels labels{{"consumer_name", std::string(consumer_name)}};
+  auto& i = *impl_;
+  std::lock_guard lock(i.mu);
+  auto recorder = std::make_shared<PromConsumerMetrics>(
+      i.lag.Add(labels), i.lag_alert.Add(labels), i.active.Add(labels),
+      i.age.Add(labels, pm::Histogram::BucketBoundaries(i.options.age_buckets)),
+      i.latency.Add(labels, pm::Histogram::BucketBoundaries(i.options.latency_buckets)),
+      i.events.Add(labels), i.skipped.Add(labels), i.errors.Add(labels), options);
+  i.consumers.push_back(recorder);
+  return recorder;
+}
+
+std::shared_ptr<TableMetrics> Metrics::table(std::string_view table_name) {
+  const pm::Labels labels{{"table", std::string(table_name)}};
+  auto& i = *impl_;
+  std::lock_guard lock(i.mu);
+  return std::make_shared<PromTableMetrics>(
+      i.polls.Add(labels),
+      i.poll_duration.Add(labels, pm::Histogram::BucketBoundaries(i.options.latency_buckets)),
+      i.rows.Add(labels), i.cache_hits.Add(labels), i.cache_misses.Add(labels),
+      i.gaps_detected.Add(labels), i.gaps_filled.Add(labels), i.blocked.Add(labels),
+      i.cursor_writes.Add(labels));
+}
+
+void Metrics::refresh() {
+  const auto now = now_ns();
+  std::lock_guard lock(impl_->mu);
+  std::erase_if(impl_->consumers, [now](const std::weak_ptr<PromConsumerMetrics>& weak) {
+    const auto recorder = weak.lock();
+    if (recorder) recorder->refresh(now);
+    return !recorder;
+  });
+}
+
+}  // namespace reflex::prometheus

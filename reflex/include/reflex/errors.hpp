@@ -1,0 +1,137 @@
+#pragma once
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+namespace reflex {
+
+/// Root of every exception reflex throws. `retryable()` says whether calling again (re-running a
+/// stream, reconnecting) can succeed without anyone fixing code, data or configuration.
+///
+/// Thread-safety: immutable after construction. Lifetime: a plain value type.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what, bool retryable = false)
+      : std::runtime_error(what), retryable_(retryable) {}
+
+  /// True when the failure is transient (network, server restart, stop of a remote stream).
+  [[nodiscard]] virtual bool retryable() const noexcept { return retryable_; }
+
+ private:
+  bool retryable_;
+};
+
+/// A `to_head` stream delivered everything available: the normal end of a backfill.
+class HeadReached final : public Error {
+ public:
+  HeadReached() : Error("the event stream has reached the current head") {}
+  explicit HeadReached(const std::string& what) : Error(what) {}
+};
+
+/// The source is going away (for example a gRPC server shutting down). Reconnect and resume from the
+/// cursor; nothing was lost.
+class Stopped final : public Error {
+ public:
+  Stopped() : Error("the event stream has been stopped by its source; reconnect", true) {}
+  explicit Stopped(const std::string& what) : Error(what, true) {}
+};
+
+/// Thrown by blocking calls when the caller's `std::stop_token` was triggered.
+class Canceled final : public Error {
+ public:
+  Canceled() : Error("canceled: stop was requested") {}
+  explicit Canceled(const std::string& what) : Error(what) {}
+};
+
+/// Invalid configuration or argument: a bad DSN, URI, identifier or option. Fix the input.
+class ConfigError : public Error {
+ public:
+  explicit ConfigError(const std::string& what) : Error(what, false) {}
+};
+
+/// A server or resource could not be reached, or the connection was lost. Retrying may succeed.
+class Unavailable : public Error {
+ public:
+  explicit Unavailable(const std::string& what) : Error(what, true) {}
+};
+
+/// A cursor that the source or store cannot interpret (not an id of the table, out of range, ...).
+class CursorError : public Error {
+ public:
+  explicit CursorError(const std::string& what) : Error(what, false) {}
+};
+
+/// An event filter threw. `cause()` holds what it threw.
+class FilterError final : public Error {
+ public:
+  FilterError(const std::string& what, std::exception_ptr cause)
+      : Error(what), cause_(std::move(cause)) {}
+  [[nodiscard]] const std::exception_ptr& cause() const noexcept { return cause_; }
+
+ private:
+  std::exception_ptr cause_;
+};
+
+/// A consumer failed on an event. The message names the consumer, the event id and foreign id;
+/// `cause()` holds the original exception and `retryable()` is the cause's.
+class ConsumeError final : public Error {
+ public:
+  ConsumeError(std::string consumer, std::string event_id, std::string foreign_id,
+               std::exception_ptr cause);
+
+  [[nodiscard]] bool retryable() const noexcept override;
+  [[nodiscard]] const std::string& consumer() const noexcept { return consumer_; }
+  [[nodiscard]] const std::string& event_id() const noexcept { return event_id_; }
+  [[nodiscard]] const std::string& foreign_id() const noexcept { return foreign_id_; }
+  [[nodiscard]] const std::exception_ptr& cause() const noexcept { return cause_; }
+
+ private:
+  std::string consumer_;
+  std::string event_id_;
+  std::string foreign_id_;
+  std::exception_ptr cause_;
+};
+
+/// Visits `error` and then each wrapped cause (ConsumeError, FilterError, std::nested_exception).
+/// Returns the first one of type E, or nullptr.
+template <class E>
+[[nodiscard]] const E* find_error(const std::exception& error) noexcept;
+
+/// Same as find_error on the exception held by `error`; the pointer stays valid while `error` lives.
+template <class E>
+[[nodiscard]] const E* find_error(const std::exception_ptr& error) noexcept;
+
+/// Errors of normal operation: cancellation (stop requested) and a source that stopped (Stopped).
+[[nodiscard]] bool is_expected(const std::exception& error) noexcept;
+[[nodiscard]] bool is_expected(const std::exception_ptr& error) noexcept;
+
+/// True when the error (or the reflex::Error it wraps) says retrying may succeed.
+[[nodiscard]] bool is_retryable(const std::exception& error) noexcept;
+[[nodiscard]] bool is_retryable(const std::exception_ptr& error) noexcept;
+
+namespace detail {
+/// The exception wrapped by `error`, if any (ConsumeError, FilterError or std::nested_exception).
+[[nodiscard]] std::exception_ptr cause_of(const std::exception& error) noexcept;
+}  // namespace detail
+
+template <class E>
+const E* find_error(const std::exception_ptr& error) noexcept {
+  if (!error) return nullptr;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    // The exception object is owned by `error`, so the address outlives this handler.
+    return find_error<E>(e);
+  } catch (...) {
+  }
+  return nullptr;
+}
+
+template <class E>
+const E* find_error(const std::exception& error) noexcept {
+  if (const auto* match = dynamic_cast<const E*>(&error)) return match;
+  return find_error<E>(detail::cause_of(error));
+}
+
+}  // namespace reflex

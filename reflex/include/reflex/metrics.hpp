@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+namespace reflex {
+
+/// Thresholds that turn a consumer's raw measurements into alert-style gauges.
+struct ConsumerMetricsOptions {
+  /// Events older than this when consumed raise the lag alert; zero disables the alert.
+  std::chrono::milliseconds lag_alert{std::chrono::minutes(30)};
+  /// A consumer is "active" while it handled an event within this time; zero disables the gauge.
+  std::chrono::milliseconds activity_ttl{std::chrono::hours(1)};
+};
+
+/// Per-consumer recorder, obtained once per consumer so that recording an event does no label
+/// lookups or allocations.
+///
+/// Thread-safety: implementations must accept calls from several threads at once.
+class ConsumerMetrics {
+ public:
+  virtual ~ConsumerMetrics() = default;
+  /// An event was consumed successfully; `age` is now minus the event timestamp.
+  virtual void on_consumed(std::chrono::nanoseconds age, std::chrono::nanoseconds latency) noexcept = 0;
+  /// An event was filtered out (its cursor still advances).
+  virtual void on_skipped(std::chrono::nanoseconds age) noexcept = 0;
+  /// Consuming an event failed (after any recovery function kept the error).
+  virtual void on_error(std::chrono::nanoseconds age) noexcept = 0;
+};
+
+/// Per-table recorder for SQL sources and cursor tables (label `table`). Every hook has a no-op
+/// default so that sources may report only what they know.
+///
+/// Thread-safety: implementations must accept calls from several threads at once.
+class TableMetrics {
+ public:
+  virtual ~TableMetrics() = default;
+  /// One query for events finished, returning `rows` rows.
+  virtual void on_poll(std::chrono::nanoseconds /*duration*/, std::size_t /*rows*/) noexcept {}
+  /// A stream was served from the shared head cache (hit) or had to query (miss).
+  virtual void on_cache(bool /*hit*/) noexcept {}
+  /// A hole in the id sequence was seen below rows that are already visible.
+  virtual void on_gap_detected() noexcept {}
+  /// A hole was resolved by inserting a no-op row (its transaction rolled back).
+  virtual void on_gap_filled() noexcept {}
+  /// How long delivery has been held back by an open hole or transaction horizon (zero = not).
+  virtual void set_blocked(std::chrono::nanoseconds /*held*/) noexcept {}
+  /// `count` cursors were written to a cursor table.
+  virtual void on_cursor_writes(std::size_t /*count*/) noexcept {}
+};
+
+/// Where reflex components report measurements. Core ships no implementation but the null one;
+/// reflex::prometheus implements it on a caller's prometheus::Registry.
+///
+/// Thread-safety: implementations must be safe to call from several threads.
+/// Lifetime: recorders returned here may be kept by components as long as they live.
+class MetricsObserver {
+ public:
+  virtual ~MetricsObserver() = default;
+  [[nodiscard]] virtual std::shared_ptr<ConsumerMetrics> consumer(
+      std::string_view consumer_name, const ConsumerMetricsOptions& options) = 0;
+  [[nodiscard]] virtual std::shared_ptr<TableMetrics> table(std::string_view table_name) = 0;
+};
+
+/// Recorders that do nothing (what components use when no observer is configured).
+[[nodiscard]] std::shared_ptr<ConsumerMetrics> null_consumer_metrics();
+[[nodiscard]] std::shared_ptr<TableMetrics> null_table_metrics();
+
+}  // namespace reflex

@@ -1,0 +1,14 @@
+#pragma once
+
+/// Umbrella header of reflex::core.
+#include "reflex/consumer.hpp"
+#include "reflex/cursor_store.hpp"
+#include "reflex/errors.hpp"
+#include "reflex/event.hpp"
+#include "reflex/mem_cursor_store.hpp"
+#include "reflex/mem_log.hpp"
+#include "reflex/metrics.hpp"
+#include "reflex/run.hpp"
+#include "reflex/stream.hpp"
+#include "reflex/version.hpp"
+#include "reflex/wait.hpp"

@@ -1,0 +1,66 @@
+#include "reflex/errors.hpp"
+
+namespace reflex {
+
+namespace {
+std::string consume_message(const std::string& consumer, const std::string& event_id,
+                            const std::string& foreign_id, const std::exception_ptr& cause) {
+  std::string message = "consumer \"" + consumer + "\" failed on event id=" + event_id +
+                        " foreign_id=" + foreign_id + ": ";
+  try {
+    if (cause) std::rethrow_exception(cause);
+    message += "unknown error";
+  } catch (const std::exception& e) {
+    message += e.what();
+  } catch (...) {
+    message += "non-standard exception";
+  }
+  return message;
+}
+}  // namespace
+
+ConsumeError::ConsumeError(std::string consumer, std::string event_id, std::string foreign_id,
+                           std::exception_ptr cause)
+    : Error(consume_message(consumer, event_id, foreign_id, cause)),
+      consumer_(std::move(consumer)),
+      event_id_(std::move(event_id)),
+      foreign_id_(std::move(foreign_id)),
+      cause_(std::move(cause)) {}
+
+bool ConsumeError::retryable() const noexcept { return is_retryable(cause_); }
+
+namespace detail {
+std::exception_ptr cause_of(const std::exception& error) noexcept {
+  if (const auto* e = dynamic_cast<const ConsumeError*>(&error)) return e->cause();
+  if (const auto* e = dynamic_cast<const FilterError*>(&error)) return e->cause();
+  if (const auto* e = dynamic_cast<const std::nested_exception*>(&error)) return e->nested_ptr();
+  return nullptr;
+}
+}  // namespace detail
+
+bool is_expected(const std::exception& error) noexcept {
+  return find_error<Canceled>(error) != nullptr || find_error<Stopped>(error) != nullptr;
+}
+
+bool is_expected(const std::exception_ptr& error) noexcept {
+  return find_error<Canceled>(error) != nullptr || find_error<Stopped>(error) != nullptr;
+}
+
+bool is_retryable(const std::exception& error) noexcept {
+  if (const auto* e = dynamic_cast<const Error*>(&error)) return e->retryable();
+  const auto cause = detail::cause_of(error);
+  return cause ? is_retryable(cause) : false;
+}
+
+bool is_retryable(const std::exception_ptr& error) noexcept {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return is_retryable(e);
+  } catch (...) {
+  }
+  return false;
+}
+
+}  // namespace reflex

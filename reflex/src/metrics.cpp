@@ -1,0 +1,25 @@
+#include "reflex/metrics.hpp"
+
+namespace reflex {
+
+namespace {
+class NullConsumerMetrics final : public ConsumerMetrics {
+ public:
+  void on_consumed(std::chrono::nanoseconds, std::chrono::nanoseconds) noexcept override {}
+  void on_skipped(std::chrono::nanoseconds) noexcept override {}
+  void on_error(std::chrono::nanoseconds) noexcept override {}
+};
+class NullTableMetrics final : public TableMetrics {};
+}  // namespace
+
+std::shared_ptr<ConsumerMetrics> null_consumer_metrics() {
+  static const auto instance = std::make_shared<NullConsumerMetrics>();
+  return instance;
+}
+
+std::shared_ptr<TableMetrics> null_table_metrics() {
+  static const auto instance = std::make_shared<NullTableMetrics>();
+  return instance;
+}
+
+}  // namespace reflex

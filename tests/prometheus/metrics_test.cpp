@@ -1,0 +1,200 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <prometheus/text_serializer.h>
+#include <sstream>
+#include <thread>
+
+#include "reflex/errors.hpp"
+#include "reflex/mem_cursor_store.hpp"
+#include "reflex/mem_log.hpp"
+#include "reflex/prometheus/metrics.hpp"
+#include "reflex/run.hpp"
+
+// The replacement operator new/delete below pair malloc with free by design; GCC cannot see that
+// through inlining and warns at every call site of this file.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// Counts heap allocations made by this thread while `counting` is set, to prove that recording an
+// event allocates nothing (no label sets built per event).
+namespace {
+thread_local bool counting = false;
+thread_local long allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string scrape(prometheus::Registry& registry) {
+  return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
+/// The value of the sample whose line starts with `series` (name and labels), or NaN.
+double sample(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return std::nan("");
+}
+
+void run_to_head(const reflex::Spec& spec) {
+  try {
+    reflex::run({}, spec);
+  } catch (const reflex::HeadReached&) {
+  }
+}
+
+TEST(PrometheusMetrics, CountsConsumedSkippedAndFailedEventsPerConsumer) {
+  prometheus::Registry registry;
+  auto metrics = std::make_shared<reflex::prometheus::Metrics>(
+      registry, reflex::prometheus::MetricsOptions{.refresh_interval = 0ms});
+  reflex::MemLog log;
+  for (int i = 0; i < 5; ++i) log.append(i == 1 ? 2 : 1, "f");  // one event of type 2
+
+  auto consumer = reflex::make_consumer(
+      "billing",
+      [](const reflex::Event& e) {
+        if (e.id == "4") throw std::runtime_error("fail once");
+      },
+      {.include_types = {1}, .metrics = metrics});
+  reflex::Spec spec{.stream = log.stream_func(),
+                    .cursors = std::make_shared<reflex::MemCursorStore>(),
+                    .consumer = consumer,
+                    .options = {.to_head = true}};
+  EXPECT_THROW(reflex::run({}, spec), reflex::ConsumeError);
+
+  const auto text = scrape(registry);
+  EXPECT_EQ(sample(text, R"(reflex_consumer_events_total{consumer_name="billing"})"), 2) << text;
+  EXPECT_EQ(sample(text, R"(reflex_consumer_skipped_total{consumer_name="billing"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(reflex_consumer_errors_total{consumer_name="billing"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(reflex_consumer_latency_seconds_count{consumer_name="billing"})"), 2)
+      << text;
+  EXPECT_EQ(sample(text, R"(reflex_consumer_event_age_seconds_count{consumer_name="billing"})"), 4)
+      << text;
+  EXPECT_EQ(sample(text, R"(reflex_consumer_active{consumer_name="billing"})"), 1) << text;
+}
+
+TEST(PrometheusMetrics, LagGaugeAndAlertFollowTheEventAge) {
+  prometheus::Registry registry;
+  auto metrics = std::make_shared<reflex::prometheus::Metrics>(
+      registry, reflex::prometheus::MetricsOptions{.refresh_interval = 0ms});
+  reflex::MemLog log;
+  log.append(reflex::Event{.type = 1, .foreign_id = "old",
+                           .timestamp = std::chrono::system_clock::now() - 2h});
+  auto spec = [&](const std::string& name, std::chrono::milliseconds alert) {
+    return reflex::Spec{
+        .stream = log.stream_func(),
+        .cursors = std::make_shared<reflex::MemCursorStore>(),
+        .consumer = reflex::make_consumer(
+            name, [](const reflex::Event&) {},
+            {.metrics_options = {.lag_alert = alert}, .metrics = metrics}),
+        .options = {.to_head = true}};
+  };
+  run_to_head(spec("alerting", 1h));
+  run_to_head(spec("relaxed", 3h));
+  run_to_head(spec("disabled", 0ms));
+  const auto text = scrape(registry);
+  const double lag = sample(text, R"(reflex_consumer_lag_seconds{consumer_name="alerting"})");
+  EXPECT_GE(lag, 7200) << text;
+  EXPECT_LT(lag, 7260) << text;
+  EXPECT_EQ(sample(text, R"(reflex_consumer_lag_alert{consumer_name="alerting"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(reflex_consumer_lag_alert{consumer_name="relaxed"})"), 0) << text;
+  EXPECT_EQ(sample(text, R"(reflex_consumer_lag_alert{consumer_name="disabled"})"), 0) << text;
+}
+
+TEST(PrometheusMetrics, ActiveFallsToZeroAfterTheActivityTtl) {
+  prometheus::Registry registry;
+  reflex::prometheus::Metrics metrics(registry, {.refresh_interval = 0ms});
+  auto recorder = metrics.consumer("idle", {.lag_alert = 0ms, .activity_ttl = 100ms});
+  recorder->on_consumed(1ms, 1ms);
+  metrics.refresh();
+  EXPECT_EQ(sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})"), 1);
+  std::this_thread::sleep_for(150ms);
+  metrics.refresh();
+  EXPECT_EQ(sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})"), 0);
+}
+
+TEST(PrometheusMetrics, TheBackgroundRefresherUpdatesActiveByItself) {
+  prometheus::Registry registry;
+  reflex::prometheus::Metrics metrics(registry, {.refresh_interval = 20ms});
+  auto recorder = metrics.consumer("idle", {.lag_alert = 0ms, .activity_ttl = 50ms});
+  recorder->on_consumed(1ms, 1ms);
+  double active = 1;
+  for (int i = 0; i < 100 && active != 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+    active = sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})");
+  }
+  EXPECT_EQ(active, 0);
+}
+
+TEST(PrometheusMetrics, TwoRegistriesInOneProcessAreIndependent) {
+  prometheus::Registry a;
+  prometheus::Registry b;
+  reflex::prometheus::Metrics ma(a, {.refresh_interval = 0ms});
+  reflex::prometheus::Metrics mb(b, {.refresh_interval = 0ms});
+  ma.consumer("c", {})->on_consumed(1ms, 1ms);
+  auto rb = mb.consumer("c", {});
+  rb->on_consumed(1ms, 1ms);
+  rb->on_consumed(1ms, 1ms);
+  EXPECT_EQ(sample(scrape(a), R"(reflex_consumer_events_total{consumer_name="c"})"), 1);
+  EXPECT_EQ(sample(scrape(b), R"(reflex_consumer_events_total{consumer_name="c"})"), 2);
+}
+
+TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
+  prometheus::Registry registry;
+  reflex::prometheus::Metrics metrics(registry, {.refresh_interval = 0ms});
+  auto table = metrics.table("user_events");
+  table->on_poll(2ms, 10);
+  table->on_poll(3ms, 5);
+  table->on_cache(true);
+  table->on_cache(false);
+  table->on_cache(true);
+  table->on_gap_detected();
+  table->on_gap_filled();
+  table->set_blocked(1500ms);
+  table->on_cursor_writes(3);
+  const auto text = scrape(registry);
+  const std::string l = R"({table="user_events"})";
+  EXPECT_EQ(sample(text, "reflex_table_polls_total" + l), 2) << text;
+  EXPECT_EQ(sample(text, "reflex_table_rows_loaded_total" + l), 15) << text;
+  EXPECT_EQ(sample(text, "reflex_table_poll_duration_seconds_count" + l), 2) << text;
+  EXPECT_EQ(sample(text, "reflex_table_cache_hits_total" + l), 2) << text;
+  EXPECT_EQ(sample(text, "reflex_table_cache_misses_total" + l), 1) << text;
+  EXPECT_EQ(sample(text, "reflex_table_gaps_detected_total" + l), 1) << text;
+  EXPECT_EQ(sample(text, "reflex_table_gaps_filled_total" + l), 1) << text;
+  EXPECT_DOUBLE_EQ(sample(text, "reflex_table_blocked_seconds" + l), 1.5) << text;
+  EXPECT_EQ(sample(text, "reflex_table_cursor_writes_total" + l), 3) << text;
+}
+
+TEST(PrometheusMetrics, RecordingAnEventAllocatesNothing) {
+  prometheus::Registry registry;
+  reflex::prometheus::Metrics metrics(registry, {.refresh_interval = 0ms});
+  auto consumer = metrics.consumer("hot", {});
+  auto table = metrics.table("hot_table");
+  counting = true;
+  allocations = 0;
+  for (int i = 0; i < 1000; ++i) {
+    consumer->on_consumed(1ms, 10us);
+    consumer->on_skipped(1ms);
+    table->on_poll(1ms, 100);
+    table->on_cache(true);
+  }
+  counting = false;
+  EXPECT_EQ(allocations, 0);
+}
+
+}  // namespace
