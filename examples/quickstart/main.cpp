@@ -3,7 +3,6 @@
 // This version keeps events in reflex::MemLog (in memory); the same consumer code runs unchanged on
 // a SQL outbox table, a gRPC peer or a JetStream stream: only Spec::stream changes.
 #include <iostream>
-
 #include <reflex/reflex.hpp>
 
 namespace {
@@ -12,9 +11,12 @@ enum class UserEvent { Created = 1, EmailChanged = 2, Deleted = 3 };
 
 const char* to_string(int type) {
   switch (static_cast<UserEvent>(type)) {
-    case UserEvent::Created: return "UserCreated";
-    case UserEvent::EmailChanged: return "UserEmailChanged";
-    case UserEvent::Deleted: return "UserDeleted";
+    case UserEvent::Created:
+      return "UserCreated";
+    case UserEvent::EmailChanged:
+      return "UserEmailChanged";
+    case UserEvent::Deleted:
+      return "UserDeleted";
   }
   return "Unknown";
 }

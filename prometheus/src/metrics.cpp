@@ -1,13 +1,13 @@
 #include "reflex/prometheus/metrics.hpp"
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
-
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
 
 namespace reflex::prometheus {
 
@@ -16,16 +16,20 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+double seconds(std::chrono::nanoseconds d) {
+  return std::chrono::duration<double>(d).count();
+}
 
-std::int64_t now_ns() { return Clock::now().time_since_epoch().count(); }
+std::int64_t now_ns() {
+  return Clock::now().time_since_epoch().count();
+}
 
 // Label-bound metric objects are resolved once here; recording never touches label sets.
 class PromConsumerMetrics final : public ConsumerMetrics {
  public:
-  PromConsumerMetrics(pm::Gauge& lag, pm::Gauge& lag_alert, pm::Gauge& active,
-                      pm::Histogram& age, pm::Histogram& latency, pm::Counter& events,
-                      pm::Counter& skipped, pm::Counter& errors, ConsumerMetricsOptions options)
+  PromConsumerMetrics(pm::Gauge& lag, pm::Gauge& lag_alert, pm::Gauge& active, pm::Histogram& age,
+                      pm::Histogram& latency, pm::Counter& events, pm::Counter& skipped,
+                      pm::Counter& errors, ConsumerMetricsOptions options)
       : lag_(lag),
         lag_alert_(lag_alert),
         active_(active),
@@ -36,7 +40,8 @@ class PromConsumerMetrics final : public ConsumerMetrics {
         errors_(errors),
         options_(options) {}
 
-  void on_consumed(std::chrono::nanoseconds age, std::chrono::nanoseconds latency) noexcept override {
+  void on_consumed(std::chrono::nanoseconds age,
+                   std::chrono::nanoseconds latency) noexcept override {
     saw(age);
     latency_.Observe(seconds(latency));
     events_.Increment();
@@ -55,7 +60,8 @@ class PromConsumerMetrics final : public ConsumerMetrics {
   void refresh(std::int64_t now) noexcept {
     if (options_.activity_ttl <= std::chrono::milliseconds::zero()) return;
     const auto last = last_activity_.load(std::memory_order_relaxed);
-    const bool active = last != 0 && now - last <= std::chrono::nanoseconds(options_.activity_ttl).count();
+    const bool active =
+        last != 0 && now - last <= std::chrono::nanoseconds(options_.activity_ttl).count();
     active_.Set(active ? 1 : 0);
   }
 

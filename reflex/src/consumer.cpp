@@ -31,8 +31,8 @@ class FuncConsumer final : public Consumer {
     if (name_.empty()) throw ConfigError("make_consumer: the consumer name must not be empty");
     if (!fn_) throw ConfigError("make_consumer: consumer \"" + name_ + "\" has no function");
     std::sort(options_.include_types.begin(), options_.include_types.end());
-    metrics_ = options_.metrics ? options_.metrics->consumer(name_, options_.metrics_options)
-                                : nullptr;
+    metrics_ =
+        options_.metrics ? options_.metrics->consumer(name_, options_.metrics_options) : nullptr;
     if (!metrics_) metrics_ = null_consumer_metrics();
   }
 

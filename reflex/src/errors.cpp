@@ -27,7 +27,9 @@ ConsumeError::ConsumeError(std::string consumer, std::string event_id, std::stri
       foreign_id_(std::move(foreign_id)),
       cause_(std::move(cause)) {}
 
-bool ConsumeError::retryable() const noexcept { return is_retryable(cause_); }
+bool ConsumeError::retryable() const noexcept {
+  return is_retryable(cause_);
+}
 
 namespace detail {
 std::exception_ptr cause_of(const std::exception& error) noexcept {

@@ -14,7 +14,9 @@ std::optional<std::int64_t> parse_int64(std::string_view text) noexcept {
   return value;
 }
 
-std::optional<std::int64_t> Event::try_id_int() const noexcept { return parse_int64(id); }
+std::optional<std::int64_t> Event::try_id_int() const noexcept {
+  return parse_int64(id);
+}
 
 std::optional<std::int64_t> Event::try_foreign_id_int() const noexcept {
   return parse_int64(foreign_id);

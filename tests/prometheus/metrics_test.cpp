@@ -1,17 +1,18 @@
+#include "reflex/prometheus/metrics.hpp"
+
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <new>
-#include <prometheus/text_serializer.h>
 #include <sstream>
 #include <thread>
 
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/mem_log.hpp"
-#include "reflex/prometheus/metrics.hpp"
 #include "reflex/run.hpp"
 
 // The replacement operator new/delete below pair malloc with free by design; GCC cannot see that
@@ -30,8 +31,12 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 
@@ -65,12 +70,11 @@ TEST(PrometheusMetrics, CountsConsumedSkippedAndFailedEventsPerConsumer) {
   reflex::MemLog log;
   for (int i = 0; i < 5; ++i) log.append(i == 1 ? 2 : 1, "f");  // one event of type 2
 
-  auto consumer = reflex::make_consumer(
-      "billing",
-      [](const reflex::Event& e) {
-        if (e.id == "4") throw std::runtime_error("fail once");
-      },
-      {.include_types = {1}, .metrics = metrics});
+  auto consumer = reflex::make_consumer("billing",
+                                        [](const reflex::Event& e) {
+                                          if (e.id == "4") throw std::runtime_error("fail once");
+                                        },
+                                        {.include_types = {1}, .metrics = metrics});
   reflex::Spec spec{.stream = log.stream_func(),
                     .cursors = std::make_shared<reflex::MemCursorStore>(),
                     .consumer = consumer,
@@ -93,16 +97,15 @@ TEST(PrometheusMetrics, LagGaugeAndAlertFollowTheEventAge) {
   auto metrics = std::make_shared<reflex::prometheus::Metrics>(
       registry, reflex::prometheus::MetricsOptions{.refresh_interval = 0ms});
   reflex::MemLog log;
-  log.append(reflex::Event{.type = 1, .foreign_id = "old",
-                           .timestamp = std::chrono::system_clock::now() - 2h});
+  log.append(reflex::Event{
+      .type = 1, .foreign_id = "old", .timestamp = std::chrono::system_clock::now() - 2h});
   auto spec = [&](const std::string& name, std::chrono::milliseconds alert) {
-    return reflex::Spec{
-        .stream = log.stream_func(),
-        .cursors = std::make_shared<reflex::MemCursorStore>(),
-        .consumer = reflex::make_consumer(
-            name, [](const reflex::Event&) {},
-            {.metrics_options = {.lag_alert = alert}, .metrics = metrics}),
-        .options = {.to_head = true}};
+    return reflex::Spec{.stream = log.stream_func(),
+                        .cursors = std::make_shared<reflex::MemCursorStore>(),
+                        .consumer = reflex::make_consumer(
+                            name, [](const reflex::Event&) {},
+                            {.metrics_options = {.lag_alert = alert}, .metrics = metrics}),
+                        .options = {.to_head = true}};
   };
   run_to_head(spec("alerting", 1h));
   run_to_head(spec("relaxed", 3h));

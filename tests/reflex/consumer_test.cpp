@@ -1,6 +1,7 @@
+#include "reflex/consumer.hpp"
+
 #include <gtest/gtest.h>
 
-#include "reflex/consumer.hpp"
 #include "reflex/errors.hpp"
 
 namespace {
@@ -13,9 +14,8 @@ reflex::Event event(int type, std::string id = "1") {
 
 TEST(MakeConsumer, IncludeTypesPassOnlyThoseTypes) {
   std::vector<int> seen;
-  auto c = reflex::make_consumer(
-      "c", [&](const reflex::Event& e) { seen.push_back(e.type); },
-      {.include_types = reflex::types(Kind::C, Kind::A)});
+  auto c = reflex::make_consumer("c", [&](const reflex::Event& e) { seen.push_back(e.type); },
+                                 {.include_types = reflex::types(Kind::C, Kind::A)});
   for (int t : {1, 2, 3, 2, 1}) c->consume({}, event(t));
   EXPECT_EQ(seen, (std::vector<int>{1, 3, 1}));
 }
@@ -79,9 +79,8 @@ TEST(MakeConsumer, RejectsAnEmptyNameOrFunction) {
 TEST(MakeConsumer, PassesTheStopTokenToTheFunction) {
   std::stop_source source;
   bool saw_stop = false;
-  auto c = reflex::make_consumer("c", [&](std::stop_token stop, const reflex::Event&) {
-    saw_stop = stop.stop_requested();
-  });
+  auto c = reflex::make_consumer(
+      "c", [&](std::stop_token stop, const reflex::Event&) { saw_stop = stop.stop_requested(); });
   source.request_stop();
   c->consume(source.get_token(), event(1));
   EXPECT_TRUE(saw_stop);

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "reflex/errors.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -51,7 +51,8 @@ TEST(Errors, FindErrorSeesStdNestedExceptions) {
 }
 
 TEST(Errors, ConsumeErrorMessageNamesConsumerEventAndForeignId) {
-  reflex::ConsumeError e("mailer", "42", "user-9", std::make_exception_ptr(std::runtime_error("smtp down")));
+  reflex::ConsumeError e("mailer", "42", "user-9",
+                         std::make_exception_ptr(std::runtime_error("smtp down")));
   const std::string what = e.what();
   EXPECT_NE(what.find("mailer"), std::string::npos) << what;
   EXPECT_NE(what.find("42"), std::string::npos) << what;

@@ -1,7 +1,8 @@
+#include "reflex/event.hpp"
+
 #include <gtest/gtest.h>
 
 #include "reflex/errors.hpp"
-#include "reflex/event.hpp"
 
 namespace {
 

@@ -1,9 +1,9 @@
+#include "reflex/mem_cursor_store.hpp"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 #include <vector>
-
-#include "reflex/mem_cursor_store.hpp"
 
 namespace {
 

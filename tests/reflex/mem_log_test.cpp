@@ -1,3 +1,5 @@
+#include "reflex/mem_log.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "reflex/errors.hpp"
-#include "reflex/mem_log.hpp"
 
 namespace {
 
@@ -44,7 +45,8 @@ TEST(MemLog, AssignsSequentialIdsAndKeepsFields) {
 TEST(MemLog, StreamsAfterTheCursorExclusive) {
   reflex::MemLog log;
   for (int i = 0; i < 5; ++i) log.append(1, "f");
-  EXPECT_EQ(read_to_head(log.stream_func(), ""), (std::vector<std::string>{"1", "2", "3", "4", "5"}));
+  EXPECT_EQ(read_to_head(log.stream_func(), ""),
+            (std::vector<std::string>{"1", "2", "3", "4", "5"}));
   EXPECT_EQ(read_to_head(log.stream_func(), "3"), (std::vector<std::string>{"4", "5"}));
   EXPECT_TRUE(read_to_head(log.stream_func(), "5").empty());
 }
@@ -117,8 +119,8 @@ TEST(MemLog, StopStreamsEndsOpenStreamsWithStopped) {
 
 TEST(MemLog, LagHoldsBackYoungEvents) {
   reflex::MemLog log;
-  log.append(reflex::Event{.type = 1, .foreign_id = "old",
-                           .timestamp = std::chrono::system_clock::now() - 1h});
+  log.append(reflex::Event{
+      .type = 1, .foreign_id = "old", .timestamp = std::chrono::system_clock::now() - 1h});
   log.append(1, "young");
   // With to_head, a young event counts as not yet available.
   EXPECT_EQ(read_to_head(log.stream_func(), "", {.lag = 10min}), (std::vector<std::string>{"1"}));
@@ -158,7 +160,8 @@ TEST(MemLog, ConcurrentAppendsReachEveryReaderOnceInOrder) {
     std::vector<std::jthread> writers;
     for (int w = 0; w < kWriters; ++w) {
       writers.emplace_back([&, w] {
-        for (int i = 0; i < kPerWriter; ++i) log.append(w, std::to_string(w) + ":" + std::to_string(i));
+        for (int i = 0; i < kPerWriter; ++i)
+          log.append(w, std::to_string(w) + ":" + std::to_string(i));
       });
     }
   }

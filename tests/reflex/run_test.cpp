@@ -1,3 +1,5 @@
+#include "reflex/run.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +10,6 @@
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/mem_log.hpp"
-#include "reflex/run.hpp"
 
 namespace {
 
@@ -201,9 +202,9 @@ TEST(Run, FilteredEventsAdvanceTheCursor) {
 TEST(Run, AFilterErrorStopsWithoutAdvancing) {
   Fixture f(3);
   auto spec = f.spec({}, {.filter = [](const reflex::Event& e) {
-                           if (e.id == "2") throw std::runtime_error("filter broke");
-                           return true;
-                         }});
+                       if (e.id == "2") throw std::runtime_error("filter broke");
+                       return true;
+                     }});
   try {
     reflex::run({}, spec);
     FAIL() << "expected an error";
@@ -257,8 +258,8 @@ TEST(Run, WaitsUntilEachEventIsOlderThanLag) {
       },
       {}, {.lag = 300ms});
   // An old event goes through at once; a fresh one waits out the lag.
-  f.log.append(reflex::Event{.type = 1, .foreign_id = "old",
-                             .timestamp = std::chrono::system_clock::now() - 1h});
+  f.log.append(reflex::Event{
+      .type = 1, .foreign_id = "old", .timestamp = std::chrono::system_clock::now() - 1h});
   auto runner = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
   auto fresh = f.log.append(1, "fresh");
   for (int i = 0; i < 200; ++i) {
@@ -306,7 +307,9 @@ TEST(Run, ResetsTheConsumerBeforeStreaming) {
   };
   Fixture f(2);
   auto consumer = std::make_shared<Counting>();
-  reflex::Spec spec{.stream = f.log.stream_func(), .cursors = f.store, .consumer = consumer,
+  reflex::Spec spec{.stream = f.log.stream_func(),
+                    .cursors = f.store,
+                    .consumer = consumer,
                     .options = {.to_head = true}};
   EXPECT_THROW(reflex::run({}, spec), reflex::HeadReached);
   EXPECT_THROW(reflex::run({}, spec), reflex::HeadReached);

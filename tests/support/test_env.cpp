@@ -11,10 +11,11 @@ namespace reflex_test {
 
 std::string required_env(const char* name) {
   if (const char* value = std::getenv(name); value != nullptr && *value != '\0') return value;
-  throw std::runtime_error(std::string(name) +
-                           " is not set: this test needs a server. Run the tests with scripts/test, "
-                           "or start servers with `scripts/services start` and "
-                           "`source \"$(scripts/services env-file)\"` first.");
+  throw std::runtime_error(
+      std::string(name) +
+      " is not set: this test needs a server. Run the tests with scripts/test, "
+      "or start servers with `scripts/services start` and "
+      "`source \"$(scripts/services env-file)\"` first.");
 }
 
 std::string unique_name(const std::string& prefix) {

@@ -77,10 +77,10 @@ using ConsumeFunc = std::function<void(std::stop_token, const Event&)>;
 
 /// Overload for functions that take only the event.
 template <class F>
-  requires(std::is_invocable_v<F&, const Event&> &&
-           !std::is_invocable_v<F&, std::stop_token, const Event&>)
-[[nodiscard]] std::shared_ptr<Consumer> make_consumer(std::string name, F fn,
-                                                      ConsumerOptions options = {}) {
+requires(std::is_invocable_v<F&, const Event&> &&
+         !std::is_invocable_v<F&, std::stop_token, const Event&>)
+    [[nodiscard]] std::shared_ptr<Consumer> make_consumer(std::string name, F fn,
+                                                          ConsumerOptions options = {}) {
   return make_consumer(
       std::move(name),
       ConsumeFunc([fn = std::move(fn)](std::stop_token, const Event& e) mutable { fn(e); }),

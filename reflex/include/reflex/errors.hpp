@@ -29,8 +29,8 @@ class HeadReached final : public Error {
   explicit HeadReached(const std::string& what) : Error(what) {}
 };
 
-/// The source is going away (for example a gRPC server shutting down). Reconnect and resume from the
-/// cursor; nothing was lost.
+/// The source is going away (for example a gRPC server shutting down). Reconnect and resume from
+/// the cursor; nothing was lost.
 class Stopped final : public Error {
  public:
   Stopped() : Error("the event stream has been stopped by its source; reconnect", true) {}
@@ -98,7 +98,8 @@ class ConsumeError final : public Error {
 template <class E>
 [[nodiscard]] const E* find_error(const std::exception& error) noexcept;
 
-/// Same as find_error on the exception held by `error`; the pointer stays valid while `error` lives.
+/// Same as find_error on the exception held by `error`; the pointer stays valid while `error`
+/// lives.
 template <class E>
 [[nodiscard]] const E* find_error(const std::exception_ptr& error) noexcept;
 

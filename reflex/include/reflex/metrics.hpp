@@ -23,7 +23,8 @@ class ConsumerMetrics {
  public:
   virtual ~ConsumerMetrics() = default;
   /// An event was consumed successfully; `age` is now minus the event timestamp.
-  virtual void on_consumed(std::chrono::nanoseconds age, std::chrono::nanoseconds latency) noexcept = 0;
+  virtual void on_consumed(std::chrono::nanoseconds age,
+                           std::chrono::nanoseconds latency) noexcept = 0;
   /// An event was filtered out (its cursor still advances).
   virtual void on_skipped(std::chrono::nanoseconds age) noexcept = 0;
   /// Consuming an event failed (after any recovery function kept the error).

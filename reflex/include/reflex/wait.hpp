@@ -9,7 +9,8 @@ namespace reflex {
 /// was woken by the stop request.
 bool sleep_for(std::stop_token stop, std::chrono::nanoseconds duration);
 
-/// Sleeps until `deadline` or until stop is requested. Returns false when woken by the stop request.
+/// Sleeps until `deadline` or until stop is requested. Returns false when woken by the stop
+/// request.
 bool sleep_until(std::stop_token stop, std::chrono::system_clock::time_point deadline);
 
 }  // namespace reflex

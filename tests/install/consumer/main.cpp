@@ -1,5 +1,4 @@
 #include <iostream>
-
 #include <reflex/reflex.hpp>
 #ifdef HAVE_REFLEX_PROMETHEUS
 #include <reflex/prometheus/metrics.hpp>

@@ -1,11 +1,11 @@
 #pragma once
 
+#include <prometheus/registry.h>
+
 #include <chrono>
 #include <memory>
 #include <string_view>
 #include <vector>
-
-#include <prometheus/registry.h>
 
 #include "reflex/metrics.hpp"
 
