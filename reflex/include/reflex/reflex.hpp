@@ -10,5 +10,6 @@
 #include "reflex/metrics.hpp"
 #include "reflex/run.hpp"
 #include "reflex/stream.hpp"
+#include "reflex/uri.hpp"
 #include "reflex/version.hpp"
 #include "reflex/wait.hpp"
