@@ -9,12 +9,14 @@ function(reflex_warnings target)
 endfunction()
 
 # reflex_add_module(<name> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...]
-#                   [FIND_DEPENDENCIES "pkg ARGS" ...])
+#                   [FIND_DEPENDENCIES "pkg ARGS" ...] [NO_WARNINGS])
 # Creates target reflex_<name> (alias and export name reflex::<name>) whose public headers live in
 # <module dir>/include. FIND_DEPENDENCIES are the find_dependency() calls the installed package needs
 # for the module's PUBLIC dependencies; private dependencies of shared libraries need none.
+# NO_WARNINGS is for targets made of generated code only (protoc output), which we do not control.
 function(reflex_add_module name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;FIND_DEPENDENCIES" ${ARGN})
+  cmake_parse_arguments(ARG "NO_WARNINGS" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;FIND_DEPENDENCIES"
+                        ${ARGN})
   set(target reflex_${name})
   add_library(${target} ${ARG_SOURCES})
   add_library(reflex::${name} ALIAS ${target})
@@ -31,7 +33,9 @@ function(reflex_add_module name)
   if(ARG_PRIVATE_DEPS)
     target_link_libraries(${target} PRIVATE ${ARG_PRIVATE_DEPS})
   endif()
-  reflex_warnings(${target})
+  if(NOT ARG_NO_WARNINGS)
+    reflex_warnings(${target})
+  endif()
   install(TARGETS ${target} EXPORT reflexTargets
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

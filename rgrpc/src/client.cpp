@@ -1,0 +1,215 @@
+// Remote streams: a server-streaming call read as a reflex StreamClient.
+#include "reflex/rgrpc/client.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "reflex/errors.hpp"
+#include "reflex/rgrpc/generic.hpp"
+#include "reflex/uri.hpp"
+#include "status.hpp"
+#include "util.hpp"
+
+namespace reflex::rgrpc {
+namespace detail {
+
+std::string read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    throw ConfigError(std::string("rgrpc: cannot read the ") + what + " file \"" + path +
+                      "\" (missing, unreadable or empty)");
+  }
+  return text.str();
+}
+
+}  // namespace detail
+
+namespace {
+
+void check_method(const std::string& method) {
+  const auto slash = method.find('/', 1);
+  if (method.size() < 4 || method[0] != '/' || slash == std::string::npos || slash < 2 ||
+      slash + 1 >= method.size()) {
+    throw ConfigError("rgrpc: method name \"" + method +
+                      "\" is not of the form \"/package.Service/Method\" (for example "
+                      "\"/reflexpb.Reflex/Stream\")");
+  }
+}
+
+/// One open call. recv() blocks in the sync reader; the stop token cancels the call
+/// (ClientContext::TryCancel from a stop_callback), which wakes it at once.
+class RemoteStream final : public StreamClient {
+ public:
+  RemoteStream(const StreamOpener& open, const CallOptions& options, std::stop_token stop,
+               std::string_view after, const StreamOptions& stream_options)
+      : stop_(std::move(stop)), label_("stream " + options.method) {
+    if (!options.token.empty()) context_.AddMetadata("authorization", "Bearer " + options.token);
+    context_.set_wait_for_ready(options.wait_for_ready);
+    reader_ = open(&context_, to_request(after, stream_options));
+    if (!reader_) throw Error("rgrpc: the stream opener returned no call");
+    cancel_.emplace(stop_, Cancel{&context_});
+  }
+
+  ~RemoteStream() override {
+    cancel_.reset();
+    if (!done_) {
+      // Abandoned mid-stream: cancel, drain what is buffered, and collect the status so that the
+      // call's resources are released.
+      context_.TryCancel();
+      while (reader_->Read(&message_)) {
+      }
+      (void)reader_->Finish();
+    }
+  }
+
+  RemoteStream(const RemoteStream&) = delete;
+  RemoteStream& operator=(const RemoteStream&) = delete;
+
+  Event recv() override {
+    if (error_) std::rethrow_exception(error_);
+    if (reader_->Read(&message_)) return from_proto(message_);
+    const grpc::Status status = reader_->Finish();
+    done_ = true;
+    if (stop_.stop_requested()) {
+      error_ = std::make_exception_ptr(Canceled());
+    } else {
+      std::string peer = context_.peer();
+      error_ = detail::error_for(status, label_ + " from " + (peer.empty() ? "server" : peer));
+    }
+    std::rethrow_exception(error_);
+  }
+
+ private:
+  struct Cancel {
+    grpc::ClientContext* context;
+    void operator()() const noexcept { context->TryCancel(); }
+  };
+
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<reflexpb::Event>> reader_;
+  reflexpb::Event message_;
+  std::stop_token stop_;
+  std::string label_;
+  bool done_ = false;
+  std::exception_ptr error_;
+  std::optional<std::stop_callback<Cancel>> cancel_;  // last: gone before the context
+};
+
+}  // namespace
+
+ClientTls ClientTls::from_files(const std::string& root_ca, const std::string& cert_chain,
+                                const std::string& private_key) {
+  const auto read = [](const std::string& path, const char* what) {
+    return path.empty() ? std::string() : detail::read_file(path, what);
+  };
+  return {.root_ca_pem = read(root_ca, "TLS root CA"),
+          .cert_chain_pem = read(cert_chain, "TLS client certificate chain"),
+          .private_key_pem = read(private_key, "TLS client private key"),
+          .server_name = {}};
+}
+
+std::shared_ptr<grpc::Channel> make_channel(const ClientOptions& options) {
+  if (options.target.empty()) {
+    throw ConfigError(
+        "rgrpc: ClientOptions::target is empty; set it to the server's \"host:port\"");
+  }
+  grpc::ChannelArguments args;
+  const auto ms = [](std::chrono::milliseconds d) { return static_cast<int>(d.count()); };
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options.keepalive_time));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options.keepalive_timeout));
+  // Streams may stay idle for hours: keep pinging (without it gRPC stops after two pings).
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (options.tls) {
+    const auto& tls = *options.tls;
+    if (tls.cert_chain_pem.empty() != tls.private_key_pem.empty()) {
+      throw ConfigError("rgrpc: a TLS client certificate needs both its chain and its private key");
+    }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = tls.root_ca_pem;
+    ssl.pem_cert_chain = tls.cert_chain_pem;
+    ssl.pem_private_key = tls.private_key_pem;
+    credentials = grpc::SslCredentials(ssl);
+    if (!tls.server_name.empty()) args.SetSslTargetNameOverride(tls.server_name);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  return grpc::CreateCustomChannel(options.target, credentials, args);
+}
+
+StreamFunc stream_func(StreamOpener open, CallOptions options) {
+  if (!open) throw ConfigError("rgrpc: stream_func needs a stream opener");
+  return [open = std::move(open), options = std::move(options)](
+             std::stop_token stop, std::string_view after,
+             const StreamOptions& stream_options) -> std::unique_ptr<StreamClient> {
+    return std::make_unique<RemoteStream>(open, options, std::move(stop), after, stream_options);
+  };
+}
+
+StreamFunc stream_func(std::shared_ptr<grpc::Channel> channel, CallOptions options) {
+  if (!channel) throw ConfigError("rgrpc: stream_func needs a channel");
+  check_method(options.method);
+  // What a generated stub holds: the method, registered with the channel once.
+  auto method = std::make_shared<const std::string>(options.method);
+  auto rpc = std::make_shared<const grpc::internal::RpcMethod>(
+      method->c_str(), grpc::internal::RpcMethod::SERVER_STREAMING, channel);
+  StreamOpener open = [channel = std::move(channel), method, rpc](
+                          grpc::ClientContext* context, const reflexpb::StreamRequest& request) {
+    return std::unique_ptr<grpc::ClientReader<reflexpb::Event>>(
+        grpc::internal::ClientReaderFactory<reflexpb::Event>::Create(channel.get(), *rpc, context,
+                                                                     request));
+  };
+  return stream_func(std::move(open), std::move(options));
+}
+
+StreamFunc stream_func(const ClientOptions& options) {
+  return stream_func(make_channel(options), CallOptions{.method = options.method,
+                                                        .token = options.token,
+                                                        .wait_for_ready = options.wait_for_ready});
+}
+
+ClientOptions client_options_from_uri(std::string_view text) {
+  const Uri uri = parse_uri(text);
+  const bool tls = uri.scheme == "grpcs";
+  if (uri.scheme != "grpc" && !tls) {
+    throw ConfigError("rgrpc: " + uri.redacted() +
+                      " is not a gRPC address; use grpc://host:port or grpcs://host:port");
+  }
+  if (uri.host.empty() || !uri.port) {
+    throw ConfigError("rgrpc: " + uri.redacted() + " needs a host and a port (grpc://host:port)");
+  }
+  if (!uri.path.empty() && uri.path != "/") {
+    throw ConfigError("rgrpc: " + uri.redacted() +
+                      " has a path; name the method with ?method=/package.Service/Method");
+  }
+  if (tls) {
+    uri.check_params({"method", "ca", "cert", "key", "server_name"});
+  } else {
+    uri.check_params({"method"});
+  }
+  const bool ipv6 = uri.host.find(':') != std::string::npos;
+  ClientOptions options{.target = (ipv6 ? "[" + uri.host + "]" : uri.host) + ":" +
+                                  std::to_string(*uri.port)};
+  if (auto method = uri.param("method")) {
+    check_method(*method);
+    options.method = *method;
+  }
+  if (uri.password) options.token = *uri.password;
+  if (tls) {
+    options.tls =
+        ClientTls::from_files(uri.param("ca").value_or(""), uri.param("cert").value_or(""),
+                              uri.param("key").value_or(""));
+    options.tls->server_name = uri.param("server_name").value_or("");
+  }
+  return options;
+}
+
+}  // namespace reflex::rgrpc
