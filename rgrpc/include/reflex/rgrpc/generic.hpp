@@ -4,6 +4,7 @@
 // your own generated stubs, and convert between reflex and reflexpb types. It includes the
 // generated reflexpb headers and gRPC's; server.hpp and client.hpp do not.
 
+#include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
