@@ -1,5 +1,6 @@
 #include "reflex/rpatterns/run_forever.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "reflex/errors.hpp"
@@ -16,6 +17,23 @@ void check(const Spec& spec) {
   if (!spec.consumer) throw ConfigError("rpatterns::run_forever: Spec.consumer is null");
 }
 
+/// The consumer's cursor, or a marker when the store cannot tell (counts as no progress).
+std::string cursor_of(const Spec& spec) {
+  try {
+    return spec.cursors->get(spec.consumer->name());
+  } catch (...) {
+    return "\x01unknown";
+  }
+}
+
+/// `base` doubled `times` times, at most `cap` (and at least `base`).
+std::chrono::milliseconds grown(std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                                int times) {
+  auto wait = base;
+  for (int i = 0; i < times && wait < cap; ++i) wait *= 2;
+  return std::max(base, std::min(wait, cap));
+}
+
 std::string millis(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + "ms";
 }
@@ -26,7 +44,9 @@ RunEnd run_forever(std::stop_token stop, const Spec& spec, const RunForeverOptio
   check(spec);
   const LogFunc log = detail::or_stderr(options.log);
   const std::string& name = spec.consumer->name();
+  int streak = 0;  // transient failures in a row without progress
   for (;;) {
+    const std::string before = cursor_of(spec);
     std::exception_ptr failure;
     try {
       run(stop, spec);
@@ -43,7 +63,9 @@ RunEnd run_forever(std::stop_token stop, const Spec& spec, const RunForeverOptio
     if (find_error<HeadReached>(failure) != nullptr) return RunEnd::head_reached;
 
     const bool transient = is_expected(failure) || is_retryable(failure);
-    const auto backoff = transient ? options.retry_backoff : options.error_backoff;
+    if (!transient || cursor_of(spec) != before) streak = 0;
+    const auto backoff = transient ? grown(options.retry_backoff, options.error_backoff, streak++)
+                                   : options.error_backoff;
     if (!is_expected(failure)) {
       detail::log_line(log, "reflex: consumer \"" + name + "\" failed, retrying in " +
                                 millis(backoff) + ": " + detail::describe(failure));

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <set>
 
 #include "helpers.hpp"
 #include "reflex/errors.hpp"
@@ -83,6 +84,50 @@ TEST(RunForever, BacksOffAndRecoversWhenAFlakySourceHeals) {
   EXPECT_NE(lines.lines[0].find("database is restarting"), std::string::npos) << lines.lines[0];
   EXPECT_NE(lines.lines[0].find("\"recording\""), std::string::npos) << lines.lines[0];
   EXPECT_EQ(consumer->stops.load(), 4);  // after each of the three failed runs and the last
+}
+
+TEST(RunForever, DoublesTheRetryBackoffWhileAnOutageLastsUpToTheErrorBackoff) {
+  reflex::MemLog log;
+  log.append(1, "a");
+  auto opens = std::make_shared<std::atomic<int>>(0);
+  auto consumer = std::make_shared<Recording>();
+  reflex::Spec spec{.stream = failing_opens(
+                        log.stream_func(), 4, [] { throw reflex::Unavailable("down"); }, opens),
+                    .cursors = std::make_shared<reflex::MemCursorStore>(),
+                    .consumer = consumer,
+                    .options = {.to_head = true}};
+  Lines lines;
+  EXPECT_EQ(rp::run_forever({}, spec,
+                            {.retry_backoff = 10ms, .error_backoff = 40ms, .log = lines.func()}),
+            rp::RunEnd::head_reached);
+  ASSERT_EQ(lines.size(), 4u);
+  const char* expected[] = {"retrying in 10ms", "retrying in 20ms", "retrying in 40ms",
+                            "retrying in 40ms"};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NE(lines.lines[i].find(expected[i]), std::string::npos) << lines.lines[i];
+  }
+}
+
+TEST(RunForever, StartsTheRetryBackoffOverAfterARunThatMadeProgress) {
+  reflex::MemLog log;
+  for (int i = 0; i < 4; ++i) log.append(1, "f");
+  std::set<std::string> failed;
+  auto consumer = std::make_shared<Recording>([&](const reflex::Event& e) {
+    if (e.id_int() % 2 == 0 && failed.insert(e.id).second) throw reflex::Unavailable("blip");
+  });
+  reflex::Spec spec{.stream = log.stream_func(),
+                    .cursors = std::make_shared<reflex::MemCursorStore>(),
+                    .consumer = consumer,
+                    .options = {.to_head = true}};
+  Lines lines;
+  EXPECT_EQ(
+      rp::run_forever({}, spec, {.retry_backoff = 5ms, .error_backoff = 1h, .log = lines.func()}),
+      rp::RunEnd::head_reached);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const auto& line : lines.lines) {
+    EXPECT_NE(line.find("retrying in 5ms"), std::string::npos) << line;
+  }
+  EXPECT_EQ(ids(consumer->seen()), range_ids(1, 4));
 }
 
 TEST(RunForever, WaitsTheLongBackoffAfterANonRetryableError) {

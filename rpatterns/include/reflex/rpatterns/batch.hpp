@@ -38,6 +38,7 @@ struct BatchOptions {
 /// last partial batch before it ends with HeadReached; a stopped run drops unacked events (they
 /// are delivered again).
 ///
+/// A run that waits out `stream.lag` for an event notices a failure after that wait.
 /// At most three batches are held (one in `fn`, one ready, one filling). Run the spec with one
 /// reflex::run at a time. Throws ConfigError for options without a limit or an empty name.
 [[nodiscard]] Spec batch_spec(StreamFunc stream, std::shared_ptr<CursorStore> cursors,

@@ -29,7 +29,8 @@ struct BestEffortOptions {
 /// A consumer that retries a failing event `retries` times, then skips it: logged and counted,
 /// and the cursor moves on. For side effects that may be lost (notifications, caches).
 ///
-/// A failure while stop is requested is rethrown, never skipped: stopping loses nothing.
+/// Stopping never skips: a stop request during the retries ends consume with Canceled, and a
+/// failure while stop is requested is rethrown as is.
 /// Thread-safety: as the inner consumer; skipped() from any thread.
 /// Lifetime: shares ownership of the inner consumer.
 class BestEffortConsumer final : public Consumer {
@@ -99,8 +100,9 @@ class DeadLetterError final : public Error {
 
 /// A consumer that retries a failing event `retries` times, then records it with `record` and
 /// moves on. When recording fails it throws DeadLetterError, so the run fails and the cursor
-/// stays before the event: nothing is dropped unrecorded. Expected errors while stop is requested
-/// are rethrown, never recorded.
+/// stays before the event: nothing is dropped unrecorded. Stopping never records: a stop request
+/// during the retries ends consume with Canceled, and a failure while stop is requested is
+/// rethrown as is.
 ///
 /// Thread-safety: as the inner consumer and the recorder; recorded() from any thread.
 /// Lifetime: shares ownership of the inner consumer; owns a copy of the recorder.

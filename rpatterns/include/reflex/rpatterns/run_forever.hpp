@@ -15,7 +15,9 @@ namespace reflex::rpatterns {
 
 /// How run_forever waits between runs.
 struct RunForeverOptions {
-  /// Wait after an expected error (a source going away) or a retryable one (a server down).
+  /// Wait after an expected error (a source going away) or a retryable one (a server down). It
+  /// doubles with each further such failure in a row that made no progress (the cursor did not
+  /// move), up to `error_backoff`, so an outage is not hammered nor logged ten times a second.
   std::chrono::milliseconds retry_backoff{std::chrono::milliseconds(100)};
   /// Wait after any other error: a bug or bad data will not heal by itself, so do not spin on it.
   std::chrono::milliseconds error_backoff{std::chrono::minutes(1)};
@@ -33,8 +35,9 @@ enum class RunEnd {
 
 /// Runs `spec` again and again until stop is requested: reflex::run fails fast, and this is the
 /// supervisor that retries it. After each run the consumer's stop() hook is called; then it waits
-/// `retry_backoff` after expected or retryable errors and `error_backoff` after others, logging
-/// the latter. A `to_head` spec that reaches the head ends the loop successfully.
+/// `retry_backoff` (growing, see above) after expected or retryable errors and `error_backoff`
+/// after others, logging all but expected ones. A `to_head` spec that reaches the head ends the
+/// loop successfully.
 ///
 /// Throws ConfigError at once for an incomplete spec; every later error is retried, never thrown.
 /// Blocking: every wait wakes on `stop`.
