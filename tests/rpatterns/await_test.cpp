@@ -17,14 +17,16 @@ TEST(Await, ReturnsWhenAnEventForTheEntityWithOneOfTheTypesArrives) {
   reflex::MemLog log;
   log.append(2, "order-1");  // history does not count
   const std::size_t baseline = thread_count();
+  auto opened = std::make_shared<std::atomic<int>>(0);
   std::jthread producer([&] {
-    std::this_thread::sleep_for(30ms);
-    log.append(2, "order-2");  // another entity
-    log.append(1, "order-1");  // another type
-    log.append(3, "order-1");  // a match
+    if (!eventually([&] { return opened->load() == 1; })) return;  // await then times out
+    log.append(2, "order-2");                                      // another entity
+    log.append(1, "order-1");                                      // another type
+    log.append(3, "order-1");                                      // a match
   });
-  const auto result =
-      rp::await({}, log.stream_func(), {.foreign_id = "order-1", .types = {2, 3}, .condition = {}});
+  const auto result = rp::await(
+      {}, counting_opens(log.stream_func(), opened),
+      {.foreign_id = "order-1", .types = {2, 3}, .condition = {}, .deadline = Clock::now() + 10s});
   EXPECT_EQ(result, rp::AwaitResult::event);
   producer.join();
   EXPECT_TRUE(threads_back_to(baseline));

@@ -196,14 +196,18 @@ TEST(BatchSpec, RejectsOptionsWithoutALimit) {
 
 TEST(BatchSpec, RefusesToRunTwiceAtOnce) {
   reflex::MemLog log;
-  auto spec = rp::batch_spec(log.stream_func(), std::make_shared<DurableStore>(), "batcher",
-                             [](std::stop_token, std::span<const reflex::Event>) {},
-                             {.max_size = 2, .window = 0ms, .filter = {}, .stream = {}});
+  auto opened = std::make_shared<std::atomic<int>>(0);
+  auto spec =
+      rp::batch_spec(counting_opens(log.stream_func(), opened), std::make_shared<DurableStore>(),
+                     "batcher", [](std::stop_token, std::span<const reflex::Event>) {},
+                     {.max_size = 2, .window = 0ms, .filter = {}, .stream = {}});
   std::stop_source stop;
   std::jthread first([&] { reflex::run(stop.get_token(), spec); });
-  // The first run opens its stream right away; a second one must be refused, not corrupt it.
-  std::this_thread::sleep_for(30ms);
-  EXPECT_THROW(reflex::run({}, spec), reflex::ConfigError);
+  ASSERT_TRUE(eventually([&] { return opened->load() == 1; }));
+  // A second run must be refused, not corrupt the first; if it were not, stopping ends it.
+  auto second = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
+  ASSERT_EQ(second.wait_for(2s), std::future_status::ready);
+  EXPECT_THROW(second.get(), reflex::ConfigError);
   stop.request_stop();
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -112,6 +113,18 @@ inline reflex::StreamFunc failing_opens(reflex::StreamFunc inner, int failures,
     const int n = ++*opens;
     if (n <= failures) error();
     return inner(std::move(stop), after, o);
+  };
+}
+
+/// A stream function that counts the streams it has opened (after they are open), so tests can
+/// wait for a subscription instead of sleeping.
+inline reflex::StreamFunc counting_opens(reflex::StreamFunc inner,
+                                         std::shared_ptr<std::atomic<int>> opened) {
+  return [=](std::stop_token stop, std::string_view after,
+             const reflex::StreamOptions& o) -> std::unique_ptr<reflex::StreamClient> {
+    auto client = inner(std::move(stop), after, o);
+    ++*opened;
+    return client;
   };
 }
 
