@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/rgrpc/errors.hpp"
 #include "reflex/stream.hpp"
 
 namespace grpc {
