@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "reflex/rsql/schema.hpp"
+
+namespace reflex::rsql {
+
+namespace detail {
+class Driver;
+}
+
+/// How reflex connects to a database.
+struct DatabaseOptions {
+  /// Gives up connecting after this long (an unreachable server is an Unavailable error).
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+  /// SQLite only: how long a statement waits for another connection's write lock.
+  std::chrono::milliseconds busy_timeout{std::chrono::seconds(5)};
+};
+
+/// A database reflex reads and writes, named by a DSN:
+/// - `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgres://`; query parameters are
+///   passed to libpq, e.g. `?sslmode=require`),
+/// - `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`),
+/// - `sqlite:///ABSOLUTE/PATH` (the file is created when missing).
+/// reflex opens its own connections from it (stream readers, cursor and errors tables, the
+/// PostgreSQL notifier); producers insert through their own transactions.
+///
+/// Thread-safety: all members are safe to call from several threads.
+/// Lifetime: shared by the tables made from it (they keep it alive).
+class Database final {
+ public:
+  /// Parses the DSN and checks that the dialect is built in. Does not connect: an unreachable
+  /// server surfaces when a table is used. Throws ConfigError for a malformed DSN, an unknown
+  /// scheme or a dialect this build lacks.
+  [[nodiscard]] static std::shared_ptr<Database> open(std::string_view dsn,
+                                                      const DatabaseOptions& options = {});
+
+  [[nodiscard]] Dialect dialect() const noexcept;
+  /// The DSN with its password masked (for logs and errors).
+  [[nodiscard]] const std::string& redacted_dsn() const noexcept;
+
+  /// Connects once and runs a trivial query. Throws Unavailable (retryable) when the server cannot
+  /// be reached, ConfigError when it refuses the credentials or the database does not exist.
+  void ping() const;
+
+  /// Runs SQL statements separated by ";\n" (the schema helpers' output) on a fresh connection.
+  void execute(std::string_view statements) const;
+
+  /// Creates the tables reflex uses when they are missing (the DDL of schema.hpp).
+  void create_events_table(const EventsSchema& schema = {}) const;
+  void create_cursors_table(const CursorsSchema& schema = {}) const;
+  void create_errors_table(const ErrorsSchema& schema = {}) const;
+
+  /// For reflex's own modules.
+  [[nodiscard]] detail::Driver& driver() const noexcept { return *driver_; }
+
+  explicit Database(std::shared_ptr<detail::Driver> driver);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+ private:
+  std::shared_ptr<detail::Driver> driver_;
+};
+
+}  // namespace reflex::rsql

@@ -1,0 +1,188 @@
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reflex/event.hpp"
+#include "reflex/metrics.hpp"
+#include "reflex/rsql/database.hpp"
+#include "reflex/rsql/schema.hpp"
+#include "reflex/stream.hpp"
+
+// The producer's transaction types, forward-declared so that this header needs none of the
+// drivers' headers.
+struct sqlite3;
+namespace pqxx {
+class transaction_base;
+}
+namespace sql {
+class Connection;
+}
+
+namespace reflex::rsql {
+
+class CursorsTable;
+
+/// An event's foreign id: the id of the entity it is about, given as a string or an integer.
+class ForeignId final {
+ public:
+  ForeignId(std::string value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  ForeignId(std::string_view value) : value_(value) {}        // NOLINT(google-explicit-constructor)
+  ForeignId(const char* value) : value_(value) {}             // NOLINT(google-explicit-constructor)
+  template <std::integral T>
+  ForeignId(T value) : value_(std::to_string(value)) {}  // NOLINT(google-explicit-constructor)
+
+  [[nodiscard]] const std::string& str() const noexcept { return value_; }
+
+ private:
+  std::string value_;
+};
+
+/// An event to insert. The id and timestamp are assigned by the database.
+struct NewEvent {
+  ForeignId foreign_id{""};
+  int type = 0;
+  /// Opaque bytes; needs a metadata column.
+  std::string metadata{};
+  /// W3C trace context (e.g. a traceparent); needs a trace column.
+  std::string trace{};
+};
+
+/// Wakes the table's streams after the producer's transaction committed. Call it after commit
+/// (calling it after a rollback is harmless; not calling it only delays readers until their next
+/// poll). Cheap and non-blocking: the cross-process notification (PostgreSQL NOTIFY) is sent from
+/// a separate session, coalesced with other commits.
+///
+/// Thread-safety: may be called from any thread, any number of times. Lifetime: does not keep the
+/// table alive; after the table is gone it does nothing.
+class [[nodiscard]] Notifier final {
+ public:
+  class Target {
+   public:
+    virtual ~Target() = default;
+    virtual void notify() noexcept = 0;
+  };
+  Notifier() = default;
+  explicit Notifier(std::weak_ptr<Target> target) : target_(std::move(target)) {}
+  void operator()() const noexcept { notify(); }
+  void notify() const noexcept {
+    if (auto target = target_.lock()) target->notify();
+  }
+
+ private:
+  std::weak_ptr<Target> target_;
+};
+
+/// How an EventsTable reads and writes.
+struct EventsTableOptions {
+  EventsSchema schema{};
+  /// Rows per keyset read.
+  std::size_t batch_size = 1000;
+  /// Events kept in memory for streams at the head (shared by every stream of the table).
+  std::size_t cache_size = 10000;
+  /// Largest metadata accepted by insert (bytes); bigger is a ConfigError.
+  std::size_t max_metadata_bytes = 1 << 20;
+  /// Longest accepted trace (bytes).
+  std::size_t max_trace_bytes = 512;
+  /// Poll interval of an idle stream when no cross-process notification is available (other
+  /// processes' commits are seen after at most this long).
+  std::chrono::milliseconds poll_interval{std::chrono::milliseconds(100)};
+  /// Poll interval of an idle stream when cross-process notification is on (PostgreSQL
+  /// LISTEN/NOTIFY): a safety net only.
+  std::chrono::milliseconds notified_poll_interval{std::chrono::seconds(1)};
+  /// PostgreSQL: LISTEN for, and send, cross-process wake-ups (channel "reflex_<table>").
+  bool cross_process_notify = true;
+  /// How long a hole in the ids may hold a stream back before it is resolved for good (MariaDB:
+  /// filled with a no-op row; PostgreSQL resolves holes exactly and does not need it).
+  std::chrono::milliseconds gap_grace{std::chrono::milliseconds(500)};
+  /// Where to report polls, cache hits, gaps and blocking (a table label is added).
+  std::shared_ptr<MetricsObserver> metrics{};
+};
+
+/// What retention deletes.
+struct RetentionOptions {
+  /// Delete events whose timestamp is older than this.
+  std::chrono::seconds older_than{std::chrono::hours(24 * 7)};
+  /// Rows per DELETE statement (each its own short transaction).
+  std::size_t batch_size = 1000;
+  /// When set with `consumers`: never delete an event some listed consumer has not consumed yet
+  /// (an unknown consumer counts as at the beginning).
+  std::shared_ptr<CursorsTable> cursors{};
+  std::vector<std::string> consumers{};
+};
+
+/// An outbox table of events: producers insert inside their own transactions; consumers stream it
+/// after a cursor (the event id), gap-safe: a committed event is never skipped, even when it
+/// commits after later ids became visible (see the README for the design per dialect).
+///
+/// Thread-safety: all members may be called from several threads at once; an insert uses only
+/// the caller's transaction. Lifetime: a handle; copies share the same head cache and wake-ups.
+/// Streams and notifiers keep what they need alive.
+class EventsTable final {
+ public:
+  /// Validates the schema names (ConfigError) but does not connect; check() does.
+  EventsTable(std::shared_ptr<Database> database, EventsTableOptions options = {});
+
+  /// Connects and checks that the table and its columns exist: SchemaError naming the table and
+  /// the DDL helper otherwise; Unavailable when the server cannot be reached.
+  void check() const;
+
+  /// Inserts one event inside the caller's open transaction (SQLite: a connection inside
+  /// BEGIN…COMMIT). Adds exactly one INSERT statement. Call the returned notifier after commit.
+  Notifier insert(sqlite3* transaction, const NewEvent& event) const;
+  Notifier insert(pqxx::transaction_base& transaction, const NewEvent& event) const;
+  /// MySQL/MariaDB: a connection with autocommit off (the caller commits).
+  Notifier insert(sql::Connection& transaction, const NewEvent& event) const;
+
+  /// Inserts many events in one statement (one round trip), in order.
+  Notifier insert_batch(sqlite3* transaction, std::span<const NewEvent> events) const;
+  Notifier insert_batch(pqxx::transaction_base& transaction,
+                        std::span<const NewEvent> events) const;
+  Notifier insert_batch(sql::Connection& transaction, std::span<const NewEvent> events) const;
+
+  /// Shorthand: insert(tx, {foreign_id, type_value(type), metadata}).
+  template <class Transaction, EventType T>
+  Notifier insert(Transaction&& transaction, ForeignId foreign_id, T type,
+                  std::string metadata = {}) const {
+    return insert(std::forward<Transaction>(transaction),
+                  NewEvent{.foreign_id = std::move(foreign_id),
+                           .type = type_value(type),
+                           .metadata = std::move(metadata),
+                           .trace = {}});
+  }
+
+  /// Wakes this table's streams in this process now (what a Notifier does).
+  void notify() const;
+
+  /// Opens a stream after `after` ("" = from the first event). Throws CursorError when `after` is
+  /// not an event id. Lag is honoured (an event is delivered once it is at least `lag` old).
+  [[nodiscard]] std::unique_ptr<StreamClient> stream(std::stop_token stop, std::string_view after,
+                                                     const StreamOptions& options = {}) const;
+  /// stream() as a StreamFunc (keeps the table alive).
+  [[nodiscard]] StreamFunc stream_func() const;
+
+  /// The id of the newest event ("" when the table is empty).
+  [[nodiscard]] std::string head() const;
+
+  /// Deletes events older than options.older_than in batches; returns how many. Safe while
+  /// writers and readers run.
+  std::uint64_t delete_old_events(std::stop_token stop, const RetentionOptions& options) const;
+
+  [[nodiscard]] const EventsTableOptions& options() const noexcept;
+  [[nodiscard]] const std::shared_ptr<Database>& database() const noexcept;
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace reflex::rsql

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace reflex::rsql {
+
+/// The SQL dialects reflex speaks.
+enum class Dialect { postgres, mysql, sqlite };
+
+/// "postgres", "mysql" or "sqlite".
+[[nodiscard]] std::string_view to_string(Dialect dialect) noexcept;
+
+/// Names of an events table and its columns. Every name must be a plain identifier
+/// ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters); anything else is a ConfigError naming it, so
+/// names are never pasted into SQL unchecked.
+struct EventsSchema {
+  std::string table{"events"};
+  std::string id_column{"id"};
+  std::string foreign_id_column{"foreign_id"};
+  std::string type_column{"type"};
+  std::string timestamp_column{"timestamp"};
+  /// Column of opaque metadata bytes; "" when the table has none.
+  std::string metadata_column{"metadata"};
+  /// Column of W3C trace context bytes; "" when the table has none.
+  std::string trace_column{"trace"};
+};
+
+/// Names of a cursors table (one row per consumer).
+struct CursorsSchema {
+  std::string table{"cursors"};
+  std::string name_column{"id"};
+  std::string cursor_column{"cursor"};
+  std::string updated_at_column{"updated_at"};
+};
+
+/// Names of an errors (dead-letter) table and of the events table its records append to.
+struct ErrorsSchema {
+  std::string table{"errors"};
+  /// An events table (same columns as EventsSchema's defaults) receiving one event per recorded
+  /// error, foreign id = the error row's id, so a repair job can stream them.
+  std::string events_table{"error_events"};
+};
+
+/// Throws ConfigError unless `name` is a plain identifier; `what` says what it names.
+void validate_identifier(std::string_view what, std::string_view name);
+
+/// Checks every name of a schema (throws ConfigError naming the first bad one).
+void validate(const EventsSchema& schema);
+void validate(const CursorsSchema& schema);
+void validate(const ErrorsSchema& schema);
+
+/// DDL creating the events table (IF NOT EXISTS) and, on PostgreSQL, the id sequence and the id
+/// function that make streaming gap-safe (see the README). Every column except foreign_id and type
+/// has a default, so `INSERT INTO events (foreign_id, type) VALUES (...)` is a valid event.
+/// Statements are separated by ";\n".
+[[nodiscard]] std::string events_ddl(Dialect dialect, const EventsSchema& schema = {});
+/// DDL creating the cursors table (IF NOT EXISTS).
+[[nodiscard]] std::string cursors_ddl(Dialect dialect, const CursorsSchema& schema = {});
+/// DDL creating the errors table and its events table (IF NOT EXISTS).
+[[nodiscard]] std::string errors_ddl(Dialect dialect, const ErrorsSchema& schema = {});
+
+}  // namespace reflex::rsql

@@ -1,0 +1,71 @@
+#pragma once
+// Internals of EventsTable shared by the dialects' insert code and the streams.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "driver.hpp"
+#include "reflex/rsql/events_table.hpp"
+
+namespace reflex::rsql {
+
+class EventsTable::Impl final : public Notifier::Target, public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(std::shared_ptr<Database> database, EventsTableOptions options);
+  ~Impl() override;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  void notify() noexcept override;
+  [[nodiscard]] Notifier notifier() { return Notifier(weak_from_this()); }
+
+  /// The column list of an insert, in bind order: foreign id, type, [metadata], [trace],
+  /// [timestamp when `with_timestamp`].
+  [[nodiscard]] std::string insert_columns(bool with_timestamp) const;
+  /// Checks one event before it is bound (ConfigError for bad input).
+  void check(const NewEvent& event) const;
+  /// Starts the cross-process notifier once (PostgreSQL).
+  void ensure_cross_notifier();
+  /// Poll interval of idle streams (slow when cross-process notifications arrive).
+  [[nodiscard]] std::chrono::milliseconds idle_poll() const noexcept;
+
+  std::shared_ptr<Database> database;
+  EventsTableOptions options;
+  detail::Driver& driver;
+  Dialect dialect;
+  detail::TableContext context;
+  std::string quoted_table;
+  std::string select_sql;
+  detail::SessionPool pool;
+
+  // Head cache: the deliverable events with begin < id <= end, shared by every stream at the head.
+  struct Cache {
+    bool valid = false;
+    std::int64_t begin = 0;
+    std::int64_t end = 0;
+    std::deque<Event> events;
+    bool fetching = false;
+    /// wake_generation when the last fetch started: a newer generation means a commit may not
+    /// have been visible to it.
+    std::uint64_t fetched_generation = 0;
+    std::chrono::steady_clock::time_point next_poll{};
+    std::chrono::milliseconds backoff{1};
+  };
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::uint64_t wake_generation = 0;
+  Cache cache;
+
+ private:
+  std::once_flag cross_once_;
+  std::unique_ptr<detail::CrossNotifier> cross_;
+  std::atomic<detail::CrossNotifier*> cross_ptr_{nullptr};
+};
+
+}  // namespace reflex::rsql

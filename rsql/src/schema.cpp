@@ -1,0 +1,181 @@
+#include "reflex/rsql/schema.hpp"
+
+#include <string>
+
+#include "reflex/errors.hpp"
+#include "sql_text.hpp"
+
+namespace reflex::rsql {
+
+std::string_view to_string(Dialect dialect) noexcept {
+  switch (dialect) {
+    case Dialect::postgres:
+      return "postgres";
+    case Dialect::mysql:
+      return "mysql";
+    case Dialect::sqlite:
+      return "sqlite";
+  }
+  return "unknown";
+}
+
+void validate_identifier(std::string_view what, std::string_view name) {
+  const auto bad = [&](const std::string& why) {
+    throw ConfigError(std::string(what) + " '" + std::string(name) +
+                      "' is not a valid SQL name: " + why +
+                      "; use letters, digits and underscores, starting with a letter or "
+                      "underscore, at most 63 characters");
+  };
+  if (name.empty()) bad("it is empty");
+  if (name.size() > 63) bad("it is longer than 63 characters");
+  const auto alpha = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!alpha(name.front())) bad("it must start with a letter or an underscore");
+  for (const char c : name) {
+    if (!alpha(c) && !digit(c)) bad(std::string("it contains '") + c + "'");
+  }
+}
+
+void validate(const EventsSchema& schema) {
+  validate_identifier("events table", schema.table);
+  // PostgreSQL derives the sequence and id function names from the table's (63 characters max).
+  if (schema.table.size() > 50) {
+    throw ConfigError("events table '" + schema.table +
+                      "' is not a valid name: at most 50 characters (reflex derives the names of "
+                      "its id sequence and function from it)");
+  }
+  validate_identifier("id column", schema.id_column);
+  validate_identifier("foreign id column", schema.foreign_id_column);
+  validate_identifier("type column", schema.type_column);
+  validate_identifier("timestamp column", schema.timestamp_column);
+  if (!schema.metadata_column.empty())
+    validate_identifier("metadata column", schema.metadata_column);
+  if (!schema.trace_column.empty()) validate_identifier("trace column", schema.trace_column);
+}
+
+void validate(const CursorsSchema& schema) {
+  validate_identifier("cursors table", schema.table);
+  validate_identifier("cursor name column", schema.name_column);
+  validate_identifier("cursor column", schema.cursor_column);
+  validate_identifier("cursor updated_at column", schema.updated_at_column);
+}
+
+void validate(const ErrorsSchema& schema) {
+  validate_identifier("errors table", schema.table);
+  validate(EventsSchema{.table = schema.events_table});
+}
+
+std::string events_ddl(Dialect dialect, const EventsSchema& s) {
+  validate(s);
+  const auto q = [&](std::string_view name) { return detail::quote(dialect, name); };
+  std::string ddl;
+  switch (dialect) {
+    case Dialect::postgres: {
+      // Gap safety (README, "Never skipping an event"): the id default first makes the inserting
+      // transaction take an xid, then draws the id, so a transaction holding an unfinished id is
+      // always in the snapshots taken after the draw. CACHE 1 keeps ids in draw order across
+      // sessions.
+      const std::string seq = q(s.table + "_id_seq");
+      const std::string fn = q(s.table + "_next_id");
+      ddl += "CREATE SEQUENCE IF NOT EXISTS " + seq + " CACHE 1;\n";
+      ddl += "CREATE OR REPLACE FUNCTION " + fn +
+             "() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$ BEGIN PERFORM "
+             "pg_current_xact_id(); RETURN nextval('" +
+             seq + "'); END $fn$;\n";
+      ddl += "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.id_column) +
+             " bigint PRIMARY KEY DEFAULT " + fn + "(),\n  " + q(s.foreign_id_column) +
+             " text NOT NULL,\n  " + q(s.type_column) + " integer NOT NULL,\n  " +
+             q(s.timestamp_column) + " timestamptz NOT NULL DEFAULT now()";
+      if (!s.metadata_column.empty()) ddl += ",\n  " + q(s.metadata_column) + " bytea";
+      if (!s.trace_column.empty()) ddl += ",\n  " + q(s.trace_column) + " bytea";
+      ddl += "\n);\n";
+      ddl += "ALTER SEQUENCE " + seq + " OWNED BY " + q(s.table) + "." + q(s.id_column) + ";\n";
+      ddl += "CREATE INDEX IF NOT EXISTS " + q(s.table + "_timestamp_idx") + " ON " + q(s.table) +
+             " (" + q(s.timestamp_column) + ")";
+      break;
+    }
+    case Dialect::mysql:
+      ddl += "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.id_column) +
+             " BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n  " + q(s.foreign_id_column) +
+             " VARCHAR(255) NOT NULL,\n  " + q(s.type_column) + " INT NOT NULL,\n  " +
+             q(s.timestamp_column) + " TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)";
+      if (!s.metadata_column.empty()) ddl += ",\n  " + q(s.metadata_column) + " MEDIUMBLOB NULL";
+      if (!s.trace_column.empty()) ddl += ",\n  " + q(s.trace_column) + " VARBINARY(512) NULL";
+      ddl += ",\n  INDEX " + q(s.table + "_timestamp_idx") + " (" + q(s.timestamp_column) + ")";
+      ddl += "\n) ENGINE=InnoDB";
+      break;
+    case Dialect::sqlite:
+      // AUTOINCREMENT: ids are never reused, even after retention deleted the newest rows.
+      ddl += "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.id_column) +
+             " INTEGER PRIMARY KEY AUTOINCREMENT,\n  " + q(s.foreign_id_column) +
+             " TEXT NOT NULL,\n  " + q(s.type_column) + " INTEGER NOT NULL,\n  " +
+             q(s.timestamp_column) + " INTEGER NOT NULL DEFAULT (" +
+             std::string(detail::kSqliteNowMicros) + ")";
+      if (!s.metadata_column.empty()) ddl += ",\n  " + q(s.metadata_column) + " BLOB";
+      if (!s.trace_column.empty()) ddl += ",\n  " + q(s.trace_column) + " BLOB";
+      ddl += "\n);\n";
+      ddl += "CREATE INDEX IF NOT EXISTS " + q(s.table + "_timestamp_idx") + " ON " + q(s.table) +
+             " (" + q(s.timestamp_column) + ")";
+      break;
+  }
+  return ddl;
+}
+
+std::string cursors_ddl(Dialect dialect, const CursorsSchema& s) {
+  validate(s);
+  const auto q = [&](std::string_view name) { return detail::quote(dialect, name); };
+  switch (dialect) {
+    case Dialect::postgres:
+      return "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.name_column) +
+             " text PRIMARY KEY,\n  " + q(s.cursor_column) + " text NOT NULL,\n  " +
+             q(s.updated_at_column) + " timestamptz NOT NULL DEFAULT now()\n)";
+    case Dialect::mysql:
+      return "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.name_column) +
+             " VARCHAR(255) NOT NULL PRIMARY KEY,\n  " + q(s.cursor_column) +
+             " VARCHAR(255) NOT NULL,\n  " + q(s.updated_at_column) +
+             " TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)\n) ENGINE=InnoDB";
+    case Dialect::sqlite:
+      return "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.name_column) +
+             " TEXT NOT NULL PRIMARY KEY,\n  " + q(s.cursor_column) + " TEXT NOT NULL,\n  " +
+             q(s.updated_at_column) + " INTEGER NOT NULL DEFAULT (" +
+             std::string(detail::kSqliteNowMicros) + ")\n)";
+  }
+  return {};
+}
+
+std::string errors_ddl(Dialect dialect, const ErrorsSchema& s) {
+  validate(s);
+  const auto q = [&](std::string_view name) { return detail::quote(dialect, name); };
+  std::string ddl;
+  switch (dialect) {
+    case Dialect::postgres:
+      ddl = "CREATE TABLE IF NOT EXISTS " + q(s.table) +
+            " (\n  \"id\" bigserial PRIMARY KEY,\n  \"consumer\" text NOT NULL,\n  \"event_id\" "
+            "text NOT NULL,\n  \"message\" text NOT NULL,\n  \"status\" integer NOT NULL DEFAULT "
+            "1,\n  \"created_at\" timestamptz NOT NULL DEFAULT now(),\n  \"updated_at\" "
+            "timestamptz NOT NULL DEFAULT now(),\n  UNIQUE (\"consumer\", \"event_id\")\n)";
+      break;
+    case Dialect::mysql:
+      ddl = "CREATE TABLE IF NOT EXISTS " + q(s.table) +
+            " (\n  `id` BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n  `consumer` VARCHAR(255) "
+            "NOT NULL,\n  `event_id` VARCHAR(255) NOT NULL,\n  `message` TEXT NOT NULL,\n  "
+            "`status` INT NOT NULL DEFAULT 1,\n  `created_at` TIMESTAMP(6) NOT NULL DEFAULT "
+            "CURRENT_TIMESTAMP(6),\n  `updated_at` TIMESTAMP(6) NOT NULL DEFAULT "
+            "CURRENT_TIMESTAMP(6),\n  UNIQUE KEY (`consumer`, `event_id`)\n) ENGINE=InnoDB";
+      break;
+    case Dialect::sqlite:
+      ddl = "CREATE TABLE IF NOT EXISTS " + q(s.table) +
+            " (\n  \"id\" INTEGER PRIMARY KEY AUTOINCREMENT,\n  \"consumer\" TEXT NOT NULL,\n  "
+            "\"event_id\" TEXT NOT NULL,\n  \"message\" TEXT NOT NULL,\n  \"status\" INTEGER NOT "
+            "NULL DEFAULT 1,\n  \"created_at\" INTEGER NOT NULL DEFAULT (" +
+            std::string(detail::kSqliteNowMicros) +
+            "),\n  \"updated_at\" INTEGER NOT NULL DEFAULT (" +
+            std::string(detail::kSqliteNowMicros) + "),\n  UNIQUE (\"consumer\", \"event_id\")\n)";
+      break;
+  }
+  return ddl + ";\n" + events_ddl(dialect, EventsSchema{.table = s.events_table});
+}
+
+}  // namespace reflex::rsql
