@@ -1,0 +1,12 @@
+# Runs the quickstart twice; each run must exit 0 and print every event once, in order.
+foreach(run 1 2)
+  execute_process(COMMAND ${EXE} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 30)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "quickstart run ${run} failed (${rc}):\n${out}\n${err}")
+  endif()
+  string(REGEX MATCHALL "consumed event id=[0-9]+ type=[A-Za-z]+" lines "${out}")
+  set(expected "consumed event id=1 type=UserCreated;consumed event id=2 type=UserCreated;consumed event id=3 type=UserEmailChanged;consumed event id=4 type=UserDeleted;consumed event id=5 type=UserCreated")
+  if(NOT lines STREQUAL expected)
+    message(FATAL_ERROR "quickstart run ${run} printed:\n${out}\nexpected the events: ${expected}")
+  endif()
+endforeach()
