@@ -215,8 +215,11 @@ class SqlStream final : public StreamClient {
         }
         if (!options_.to_head && c.fetched_generation == t.wake_generation &&
             Clock::now() < c.next_poll) {
+          // By value: wait_until reads the deadline while the lock is released, and the leader
+          // of the next fetch rewrites c.next_poll.
           const auto generation = t.wake_generation;
-          t.wake.wait_until(lock, stop_, c.next_poll, [&] {
+          const auto deadline = c.next_poll;
+          t.wake.wait_until(lock, stop_, deadline, [&] {
             return t.wake_generation != generation || c.fetching || position_ != c.end || !c.valid;
           });
           continue;
