@@ -64,12 +64,8 @@ class CursorsTable::Impl final {
 
   template <class Fn>
   auto with_session(Fn&& fn) {
-    try {
-      auto session = pool.lease();
-      return fn(*session);
-    } catch (...) {
-      detail::rethrow_with_schema_hint(options.schema.table, "cursors_ddl", dialect);
-    }
+    return detail::with_table_session(pool, options.schema.table, "cursors_ddl", dialect,
+                                      std::forward<Fn>(fn));
   }
 
   std::optional<std::string> read(detail::Session& session, std::string_view name) {

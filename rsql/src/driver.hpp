@@ -13,6 +13,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -198,6 +199,19 @@ std::int64_t parse_cursor(std::string_view cursor, std::string_view table);
 /// the table and the DDL helper; other errors unchanged. Call inside a catch block.
 [[noreturn]] void rethrow_with_schema_hint(std::string_view table, std::string_view ddl_helper,
                                            Dialect dialect);
+
+/// Runs `fn(session)` on a pooled session of a table's pool; a missing table or column becomes a
+/// SchemaError naming `table` and `ddl_helper`.
+template <class Fn>
+auto with_table_session(SessionPool& pool, std::string_view table, std::string_view ddl_helper,
+                        Dialect dialect, Fn&& fn) {
+  try {
+    auto session = pool.lease();
+    return fn(*session);
+  } catch (...) {
+    rethrow_with_schema_hint(table, ddl_helper, dialect);
+  }
+}
 
 /// Microseconds since the epoch <-> time_point.
 std::chrono::system_clock::time_point from_micros(std::int64_t micros);

@@ -45,12 +45,8 @@ class ErrorsTable::Impl final {
 
   template <class Fn>
   auto with_session(Fn&& fn) {
-    try {
-      auto session = pool.lease();
-      return fn(*session);
-    } catch (...) {
-      detail::rethrow_with_schema_hint(schema.table, "errors_ddl", dialect);
-    }
+    return detail::with_table_session(pool, schema.table, "errors_ddl", dialect,
+                                      std::forward<Fn>(fn));
   }
 
   std::string id_of(detail::Session& session, std::string_view consumer,
