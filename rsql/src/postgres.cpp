@@ -1,0 +1,606 @@
+// The PostgreSQL dialect (libpqxx 6).
+//
+// Gap safety by the transaction-id horizon (see GapPolicy below and the README): exact, no writes
+// by readers, no no-op rows. Cross-process wake-ups by LISTEN/NOTIFY on sessions of their own,
+// never inside a producer's transaction.
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "driver.hpp"
+#include "events_table_impl.hpp"
+#include "reflex/errors.hpp"
+#include "reflex/wait.hpp"
+#include "sql_text.hpp"
+
+namespace reflex::rsql {
+namespace detail {
+namespace {
+
+constexpr int kByteaOid = 17;
+
+DatabaseErrorKind kind_of_sqlstate(const std::string& state) {
+  if (state == "42P01") return DatabaseErrorKind::undefined_table;
+  if (state == "42703") return DatabaseErrorKind::undefined_column;
+  if (state == "23505") return DatabaseErrorKind::unique_violation;
+  if (state == "40001" || state == "40P01" || state == "55P03") return DatabaseErrorKind::transient;
+  if (state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03") {
+    return DatabaseErrorKind::connection;
+  }
+  if (state.starts_with("22")) return DatabaseErrorKind::data;
+  return DatabaseErrorKind::other;
+}
+
+/// Maps the current pqxx exception to a DatabaseError; sets `broken` for connection failures.
+[[noreturn]] void rethrow_pg(bool* broken) {
+  try {
+    throw;
+  } catch (const DatabaseError&) {
+    throw;
+  } catch (const pqxx::broken_connection& e) {
+    if (broken) *broken = true;
+    throw DatabaseError(DatabaseErrorKind::connection,
+                        std::string("postgres: connection lost: ") + e.what());
+  } catch (const pqxx::in_doubt_error& e) {
+    if (broken) *broken = true;
+    throw DatabaseError(DatabaseErrorKind::connection,
+                        std::string("postgres: commit outcome unknown: ") + e.what());
+  } catch (const pqxx::sql_error& e) {
+    const auto kind = kind_of_sqlstate(e.sqlstate());
+    if (kind == DatabaseErrorKind::connection && broken) *broken = true;
+    std::string message = e.what();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    throw DatabaseError(kind, "postgres: " + message);
+  } catch (const pqxx::failure& e) {
+    throw DatabaseError(DatabaseErrorKind::other, std::string("postgres: ") + e.what());
+  }
+}
+
+/// `?` placeholders -> `$1, $2, ...` (our SQL has no `?` inside literals).
+std::string number_placeholders(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int n = 0;
+  for (const char c : sql) {
+    if (c == '?') {
+      out += '$';
+      out += std::to_string(++n);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string to_hex_bytea(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.resize(2 + bytes.size() * 2);
+  out[0] = '\\';
+  out[1] = 'x';
+  std::size_t i = 2;
+  for (const unsigned char c : bytes) {
+    out[i++] = kDigits[c >> 4];
+    out[i++] = kDigits[c & 0xf];
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 0;
+}
+
+/// Decodes PostgreSQL's hex bytea output ("\x0a1b...") into `out`.
+void from_hex_bytea(std::string_view text, std::string& out) {
+  out.clear();
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') {
+    out.assign(text);  // escape format (bytea_output = escape) is not produced by our sessions
+    return;
+  }
+  out.resize((text.size() - 2) / 2);
+  for (std::size_t i = 0, j = 2; i < out.size(); ++i, j += 2) {
+    out[i] = static_cast<char>((hex_value(text[j]) << 4) | hex_value(text[j + 1]));
+  }
+}
+
+/// Parameters as libpq text values (nullptr = NULL; bytea as hex).
+class TextParams {
+ public:
+  void assign(std::span<const Param> params) {
+    storage_.clear();
+    pointers_.clear();
+    storage_.reserve(params.size());
+    for (const auto& param : params) {
+      if (std::holds_alternative<std::nullptr_t>(param)) {
+        storage_.emplace_back();
+      } else if (const auto* i = std::get_if<std::int64_t>(&param)) {
+        storage_.push_back(std::to_string(*i));
+      } else if (const auto* t = std::get_if<std::string_view>(&param)) {
+        storage_.emplace_back(*t);
+      } else {
+        storage_.push_back(to_hex_bytea(std::get<Blob>(param).bytes));
+      }
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      pointers_.push_back(std::holds_alternative<std::nullptr_t>(params[i]) ? nullptr
+                                                                            : storage_[i].c_str());
+    }
+  }
+  [[nodiscard]] auto dynamic() const { return pqxx::prepare::make_dynamic_params(pointers_); }
+
+ private:
+  std::vector<std::string> storage_;
+  std::vector<const char*> pointers_;
+};
+
+class PgRow final : public Row {
+ public:
+  PgRow(const pqxx::result& result, std::vector<bool>& bytea) : result_(result), bytea_(bytea) {}
+  void at(pqxx::result::size_type row) { row_ = row; }
+  bool is_null(int c) const override { return result_[row_][c].is_null(); }
+  std::int64_t int64(int c) const override {
+    const auto field = result_[row_][c];
+    if (field.is_null()) return 0;
+    const auto value = parse_int64(std::string_view(field.c_str(), field.size()));
+    if (!value)
+      throw DatabaseError(DatabaseErrorKind::data,
+                          "postgres: not an integer: " + std::string(field.c_str()));
+    return *value;
+  }
+  std::string_view text(int c) const override {
+    const auto field = result_[row_][c];
+    const std::string_view raw(field.c_str(), field.size());
+    if (!bytea_[static_cast<std::size_t>(c)]) return raw;
+    from_hex_bytea(raw, scratch_);
+    return scratch_;
+  }
+
+ private:
+  const pqxx::result& result_;
+  std::vector<bool>& bytea_;
+  pqxx::result::size_type row_ = 0;
+  mutable std::string scratch_;
+};
+
+void for_each_row(const pqxx::result& result, const RowCallback& on_row) {
+  std::vector<bool> bytea(static_cast<std::size_t>(result.columns()));
+  for (pqxx::row::size_type c = 0; c < result.columns(); ++c) {
+    bytea[c] = result.column_type(c) == kByteaOid;
+  }
+  PgRow row(result, bytea);
+  for (pqxx::result::size_type i = 0; i < result.size(); ++i) {
+    row.at(i);
+    on_row(row);
+  }
+}
+
+/// Opens a connection; Unavailable when the server cannot be reached, ConfigError when it refuses
+/// who we are or what we ask for.
+std::unique_ptr<pqxx::connection> open_connection(const std::string& conninfo,
+                                                  const std::string& redacted) {
+  try {
+    return std::make_unique<pqxx::connection>(conninfo);
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    for (const char* refused :
+         {"password authentication failed", "does not exist", "no pg_hba.conf entry",
+          "no password supplied", "invalid connection option", "invalid sslmode",
+          "permission denied"}) {
+      if (message.find(refused) != std::string::npos) {
+        throw ConfigError("PostgreSQL refused " + redacted + ": " + message);
+      }
+    }
+    throw Unavailable("PostgreSQL at " + redacted + " is unreachable: " + message);
+  }
+}
+
+class PgSession final : public Session {
+ public:
+  PgSession(const std::string& conninfo, const std::string& redacted)
+      : conn_(open_connection(conninfo, redacted)) {}
+
+  void query(std::string_view sql, std::span<const Param> params,
+             const RowCallback& on_row) override {
+    const pqxx::result result = run(sql, params);
+    for_each_row(result, on_row);
+  }
+
+  std::uint64_t execute(std::string_view sql, std::span<const Param> params) override {
+    return static_cast<std::uint64_t>(run(sql, params).affected_rows());
+  }
+
+  void execute_script(std::string_view statements) override {
+    try {
+      if (tx_) {
+        tx_->exec(std::string(statements));
+      } else {
+        pqxx::nontransaction tx(*conn_);
+        tx.exec(std::string(statements));
+      }
+    } catch (...) {
+      rethrow_pg(&broken_);
+    }
+  }
+
+  void begin() override {
+    try {
+      tx_ = std::make_unique<pqxx::work>(*conn_);
+    } catch (...) {
+      rethrow_pg(&broken_);
+    }
+  }
+  void commit() override {
+    try {
+      tx_->commit();
+      tx_.reset();
+    } catch (...) {
+      tx_.reset();
+      rethrow_pg(&broken_);
+    }
+  }
+  void rollback() noexcept override {
+    try {
+      if (tx_) tx_->abort();
+    } catch (...) {
+    }
+    tx_.reset();
+  }
+  bool broken() const noexcept override { return broken_ || !conn_->is_open(); }
+
+ private:
+  pqxx::result run(std::string_view sql, std::span<const Param> params) {
+    try {
+      const std::string& name = prepared(sql);
+      params_.assign(params);
+      if (tx_) return tx_->exec_prepared(name, params_.dynamic());
+      pqxx::nontransaction tx(*conn_);
+      return tx.exec_prepared(name, params_.dynamic());
+    } catch (...) {
+      rethrow_pg(&broken_);
+    }
+  }
+
+  const std::string& prepared(std::string_view sql) {
+    auto it = statements_.find(std::string(sql));
+    if (it != statements_.end()) return it->second;
+    std::string name = "reflex_" + std::to_string(statements_.size());
+    conn_->prepare(name, number_placeholders(sql));
+    return statements_.emplace(std::string(sql), std::move(name)).first->second;
+  }
+
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::work> tx_;
+  std::unordered_map<std::string, std::string> statements_;
+  TextParams params_;
+  bool broken_ = false;
+};
+
+/// Holes are resolved by the transaction-id horizon. The events table's id default first makes the
+/// inserting transaction take an xid (pg_current_xact_id()) and only then draws the id (nextval,
+/// CACHE 1). On a hole, a probe reads M = the sequence's last drawn value and then, in a later
+/// statement, X = xmax of a fresh snapshot. Every id <= M was drawn before M was read, by a
+/// transaction whose xid was assigned before that, hence before the snapshot: its xid is < X.
+/// Once the oldest transaction still running is >= X (xmin of a fresh snapshot), every such
+/// transaction has ended, so every id <= M is final: committed (and visible to any later read) or
+/// never to appear. The settled horizon moves to M and the reader reads again.
+class PgPolicy final : public GapPolicy {
+ public:
+  explicit PgPolicy(const TableContext& table)
+      : gap_(table.gap),
+        last_value_sql_("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " +
+                        quote(Dialect::postgres, table.schema.table + "_id_seq")) {}
+
+  HoleDecision on_hole(Session& session, std::int64_t /*prev*/, std::int64_t next) override {
+    auto& g = *gap_;
+    std::lock_guard lock(g.mutex);
+    if (next <= g.settled.load()) return HoleDecision::reread;
+    if (!g.probe_pending) {
+      g.probe_limit = scalar(session, last_value_sql_);
+      g.probe_xmax =
+          scalar(session, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint");
+      g.probe_pending = true;
+      g.probe_since = std::chrono::steady_clock::now();
+    }
+    const std::int64_t xmin =
+        scalar(session, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+    if (xmin < g.probe_xmax) return HoleDecision::block;
+    g.probe_pending = false;
+    if (g.probe_limit > g.settled.load()) g.settled.store(g.probe_limit, std::memory_order_release);
+    // The hole may lie beyond what the probe covered (ids drawn after it): probe again next time.
+    return next <= g.settled.load() ? HoleDecision::reread : HoleDecision::block;
+  }
+
+ private:
+  static std::int64_t scalar(Session& session, const std::string& sql) {
+    std::int64_t value = 0;
+    session.query(sql, {}, [&](const Row& row) { value = row.int64(0); });
+    return value;
+  }
+
+  std::shared_ptr<GapState> gap_;
+  std::string last_value_sql_;
+};
+
+/// LISTEN on one session, NOTIFY from another, each on its own thread, so a producer's poke never
+/// waits for the network and never runs inside its transaction. Pokes that arrive while a NOTIFY
+/// is being sent are coalesced into the next one.
+class PgCrossNotifier final : public CrossNotifier {
+ public:
+  PgCrossNotifier(std::string conninfo, std::string redacted, std::string channel,
+                  std::function<void()> on_wake)
+      : conninfo_(std::move(conninfo)),
+        redacted_(std::move(redacted)),
+        channel_(std::move(channel)),
+        on_wake_(std::move(on_wake)),
+        wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    listener_ = std::jthread([this](std::stop_token stop) { listen(stop); });
+    sender_ = std::jthread([this](std::stop_token stop) { send(stop); });
+  }
+
+  ~PgCrossNotifier() override {
+    listener_.request_stop();
+    sender_.request_stop();
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+    poke_wake_.notify_all();
+    listener_.join();
+    sender_.join();
+    ::close(wake_fd_);
+  }
+
+  void poke() noexcept override {
+    {
+      std::lock_guard lock(poke_mutex_);
+      poked_ = true;
+    }
+    poke_wake_.notify_one();
+  }
+
+  bool listening() const noexcept override { return listening_.load(); }
+
+ private:
+  class Receiver final : public pqxx::notification_receiver {
+   public:
+    Receiver(pqxx::connection_base& conn, const std::string& channel, PgCrossNotifier& owner)
+        : pqxx::notification_receiver(conn, channel), owner_(owner) {}
+    void operator()(const std::string&, int backend_pid) override {
+      // Our own process's NOTIFYs: its streams were woken in-process already.
+      if (backend_pid != owner_.sender_pid_.load()) owner_.on_wake_();
+    }
+
+   private:
+    PgCrossNotifier& owner_;
+  };
+
+  void listen(std::stop_token stop) {
+    auto backoff = std::chrono::milliseconds(100);
+    while (!stop.stop_requested()) {
+      try {
+        pqxx::connection conn(conninfo_);
+        Receiver receiver(conn, channel_, *this);
+        conn.get_notifs();  // establishes the LISTEN
+        listening_ = true;
+        backoff = std::chrono::milliseconds(100);
+        on_wake_();  // commits may have happened while we were not listening
+        while (!stop.stop_requested()) {
+          pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+          const int ready = ::poll(fds, 2, 1000);
+          if (ready < 0 && errno != EINTR) break;
+          if (fds[1].revents) break;
+          conn.get_notifs();
+          if (!conn.is_open()) break;
+        }
+      } catch (...) {
+      }
+      listening_ = false;
+      if (!stop.stop_requested()) {
+        wait_for(stop, backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      }
+    }
+  }
+
+  void send(std::stop_token stop) {
+    std::unique_ptr<pqxx::connection> conn;
+    const std::string sql = "NOTIFY " + channel_;
+    auto backoff = std::chrono::milliseconds(100);
+    while (!stop.stop_requested()) {
+      {
+        std::unique_lock lock(poke_mutex_);
+        poke_wake_.wait(lock, stop, [&] { return poked_; });
+        if (stop.stop_requested()) return;
+        poked_ = false;
+      }
+      try {
+        if (!conn || !conn->is_open()) {
+          conn = std::make_unique<pqxx::connection>(conninfo_);
+          sender_pid_ = conn->backendpid();
+        }
+        pqxx::nontransaction tx(*conn);
+        tx.exec0(sql);
+        backoff = std::chrono::milliseconds(100);
+      } catch (...) {
+        // The server is away: other processes fall back to polling. Retry on the next poke.
+        conn.reset();
+        sender_pid_ = 0;
+        wait_for(stop, backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      }
+    }
+  }
+
+  void wait_for(std::stop_token stop, std::chrono::milliseconds duration) {
+    std::unique_lock lock(poke_mutex_);
+    poke_wake_.wait_for(lock, stop, duration, [] { return false; });
+  }
+
+  std::string conninfo_;
+  std::string redacted_;
+  std::string channel_;
+  std::function<void()> on_wake_;
+  int wake_fd_;
+  std::atomic<bool> listening_{false};
+  std::atomic<int> sender_pid_{0};
+  std::mutex poke_mutex_;
+  std::condition_variable_any poke_wake_;
+  bool poked_ = false;
+  std::jthread listener_;
+  std::jthread sender_;
+};
+
+std::string conninfo_value(std::string_view value) {
+  std::string out = "'";
+  for (const char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+class PgDriver final : public Driver {
+ public:
+  PgDriver(std::string conninfo, std::string redacted)
+      : conninfo_(std::move(conninfo)), redacted_(std::move(redacted)) {}
+
+  Dialect dialect() const noexcept override { return Dialect::postgres; }
+  const std::string& redacted_dsn() const noexcept override { return redacted_; }
+  std::unique_ptr<Session> connect() override {
+    return std::make_unique<PgSession>(conninfo_, redacted_);
+  }
+  std::string micros_expr(std::string_view column) const override {
+    return "(EXTRACT(EPOCH FROM " + std::string(column) + ") * 1000000)::bigint";
+  }
+  std::string now_expr() const override { return "now()"; }
+  std::string micros_param_expr() const override { return "to_timestamp(?::bigint / 1000000.0)"; }
+  std::unique_ptr<GapPolicy> make_gap_policy(const TableContext& table) override {
+    return std::make_unique<PgPolicy>(table);
+  }
+  std::unique_ptr<CrossNotifier> make_cross_notifier(const EventsSchema& schema,
+                                                     std::function<void()> on_wake) override {
+    std::string channel = "reflex_" + schema.table;
+    std::transform(channel.begin(), channel.end(), channel.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::make_unique<PgCrossNotifier>(conninfo_, redacted_, std::move(channel),
+                                             std::move(on_wake));
+  }
+
+ private:
+  std::string conninfo_;
+  std::string redacted_;
+};
+
+}  // namespace
+
+std::shared_ptr<Driver> make_postgres_driver(const Uri& uri, const DatabaseOptions& options) {
+  if (uri.host.empty()) {
+    throw ConfigError("PostgreSQL DSN " + uri.redacted() +
+                      " names no host: use postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
+  }
+  std::string dbname = uri.path;
+  if (!dbname.empty() && dbname.front() == '/') dbname.erase(0, 1);
+  if (dbname.empty() || dbname.find('/') != std::string::npos) {
+    throw ConfigError("PostgreSQL DSN " + uri.redacted() +
+                      " must name one database: postgresql://USER@HOST:PORT/DATABASE");
+  }
+  std::string conninfo = "host=" + conninfo_value(uri.host) + " dbname=" + conninfo_value(dbname);
+  if (uri.port) conninfo += " port=" + std::to_string(*uri.port);
+  if (!uri.user.empty()) conninfo += " user=" + conninfo_value(uri.user);
+  if (uri.password) conninfo += " password=" + conninfo_value(*uri.password);
+  const auto timeout = std::max<long long>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout).count());
+  conninfo += " connect_timeout=" + std::to_string(timeout);
+  for (const auto& [key, value] : uri.query) {
+    if (key == "table") continue;  // reflexctl's, not libpq's
+    validate_identifier("PostgreSQL connection option", key);
+    conninfo += " " + key + "=" + conninfo_value(value);
+  }
+  return std::make_shared<PgDriver>(std::move(conninfo), uri.redacted());
+}
+
+}  // namespace detail
+
+// --- inserts on the caller's pqxx transaction ---------------------------------------------------
+
+namespace {
+
+Notifier insert_pg(EventsTable::Impl& t, pqxx::transaction_base& tx,
+                   std::span<const NewEvent> events) {
+  if (t.dialect != Dialect::postgres) {
+    throw ConfigError("insert(pqxx::transaction_base&) on a " + std::string(to_string(t.dialect)) +
+                      " events table: pass that database's transaction");
+  }
+  if (events.empty()) return t.notifier();
+  for (const auto& e : events) t.check(e);
+  const bool metadata = !t.options.schema.metadata_column.empty();
+  const bool trace = !t.options.schema.trace_column.empty();
+  const std::size_t per_row = 2 + (metadata ? 1 : 0) + (trace ? 1 : 0);
+  // libpq binds at most 65535 parameters per statement.
+  const std::size_t rows_per_statement = 65535 / per_row;
+  const std::string head =
+      "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(false) + ") VALUES ";
+  std::vector<std::string> storage;
+  std::vector<const char*> pointers;
+  for (std::size_t offset = 0; offset < events.size(); offset += rows_per_statement) {
+    const auto chunk = events.subspan(offset, std::min(rows_per_statement, events.size() - offset));
+    std::string sql = head;
+    sql.reserve(head.size() + chunk.size() * per_row * 6);
+    storage.clear();
+    storage.reserve(chunk.size() * per_row);
+    int n = 0;
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      const auto& e = chunk[i];
+      sql += i ? ", (" : "(";
+      for (std::size_t c = 0; c < per_row; ++c) {
+        if (c) sql += ", ";
+        sql += '$';
+        sql += std::to_string(++n);
+      }
+      sql += ')';
+      storage.push_back(e.foreign_id.str());
+      storage.push_back(std::to_string(e.type));
+      if (metadata) storage.push_back(detail::to_hex_bytea(e.metadata));
+      if (trace) storage.push_back(detail::to_hex_bytea(e.trace));
+    }
+    pointers.clear();
+    for (const auto& s : storage) pointers.push_back(s.c_str());
+    try {
+      try {
+        tx.exec_params(sql, pqxx::prepare::make_dynamic_params(pointers));
+      } catch (...) {
+        detail::rethrow_pg(nullptr);
+      }
+    } catch (...) {
+      detail::rethrow_with_schema_hint(t.options.schema.table, "events_ddl", t.dialect);
+    }
+  }
+  return t.notifier();
+}
+
+}  // namespace
+
+Notifier EventsTable::insert(pqxx::transaction_base& transaction, const NewEvent& event) const {
+  return insert_pg(*impl_, transaction, std::span<const NewEvent>(&event, 1));
+}
+
+Notifier EventsTable::insert_batch(pqxx::transaction_base& transaction,
+                                   std::span<const NewEvent> events) const {
+  return insert_pg(*impl_, transaction, events);
+}
+
+}  // namespace reflex::rsql
