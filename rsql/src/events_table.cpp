@@ -70,6 +70,10 @@ class Reader final {
     for (int attempt = 0;; ++attempt) {
       rows_.clear();
       ids_.clear();
+      // Loaded before the query: ids up to it are final, so every committed one among them is in
+      // the query's snapshot. A value raised by another reader after our snapshot was taken does
+      // not cover commits our snapshot missed.
+      const std::int64_t settled = gap.settled.load(std::memory_order_acquire);
       const auto started = Clock::now();
       const Param params[] = {after, static_cast<std::int64_t>(limit)};
       session().query(table_->select_sql, params, [&](const detail::Row& row) {
@@ -95,7 +99,7 @@ class Reader final {
       bool reread = false;
       for (std::size_t i = 0; i < rows_.size(); ++i) {
         const std::int64_t id = ids_[i];
-        if (id != prev + 1 && id > gap.settled.load(std::memory_order_acquire)) {
+        if (id != prev + 1 && id > settled) {
           const HoleDecision decision = policy_->on_hole(*session_, prev, id);
           if (decision == HoleDecision::reread && attempt < 3) {
             reread = true;

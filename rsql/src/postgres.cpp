@@ -294,8 +294,8 @@ class PgSession final : public Session {
 /// Holes are resolved by the transaction-id horizon. The events table's id default first makes the
 /// inserting transaction take an xid (pg_current_xact_id()) and only then draws the id (nextval,
 /// CACHE 1). On a hole, a probe reads M = the sequence's last drawn value and then, in a later
-/// statement, X = xmax of a fresh snapshot. Every id <= M was drawn before M was read, by a
-/// transaction whose xid was assigned before that, hence before the snapshot: its xid is < X.
+/// statement, takes a fresh xid X of its own (xids are assigned in increasing order). Every id <= M
+/// was drawn before M was read, by a transaction whose xid was assigned before that: its xid < X.
 /// Once the oldest transaction still running is >= X (xmin of a fresh snapshot), every such
 /// transaction has ended, so every id <= M is final: committed (and visible to any later read) or
 /// never to appear. The settled horizon moves to M and the reader reads again.
@@ -309,20 +309,31 @@ class PgPolicy final : public GapPolicy {
   HoleDecision on_hole(Session& session, std::int64_t /*prev*/, std::int64_t next) override {
     auto& g = *gap_;
     std::lock_guard lock(g.mutex);
-    if (next <= g.settled.load()) return HoleDecision::reread;
-    if (!g.probe_pending) {
-      g.probe_limit = scalar(session, last_value_sql_);
-      g.probe_xmax =
-          scalar(session, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint");
-      g.probe_pending = true;
-      g.probe_since = std::chrono::steady_clock::now();
+    // A pending probe may predate `next` (drawn after it): then a second, fresh probe covers it,
+    // since `next` is visible and so was drawn before the fresh probe reads the sequence.
+    for (int round = 0; round < 2; ++round) {
+      if (next <= g.settled.load()) return HoleDecision::reread;
+      if (!g.probe_pending) {
+        g.probe_limit = scalar(session, last_value_sql_);
+        // Not a snapshot's xmax: that is one past the newest *completed* xid, and a transaction
+        // with a newer xid may still be running. A fresh xid bounds every xid assigned before.
+        if (!async_commit_) {
+          // Taking an xid makes this statement a committing transaction: no WAL flush wait.
+          session.execute("SET synchronous_commit = off", {});
+          async_commit_ = true;
+        }
+        g.probe_xmax = scalar(session, "SELECT pg_current_xact_id()::text::bigint");
+        g.probe_pending = true;
+        g.probe_since = std::chrono::steady_clock::now();
+      }
+      const std::int64_t xmin =
+          scalar(session, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+      if (xmin < g.probe_xmax) return HoleDecision::block;
+      g.probe_pending = false;
+      if (g.probe_limit > g.settled.load()) {
+        g.settled.store(g.probe_limit, std::memory_order_release);
+      }
     }
-    const std::int64_t xmin =
-        scalar(session, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
-    if (xmin < g.probe_xmax) return HoleDecision::block;
-    g.probe_pending = false;
-    if (g.probe_limit > g.settled.load()) g.settled.store(g.probe_limit, std::memory_order_release);
-    // The hole may lie beyond what the probe covered (ids drawn after it): probe again next time.
     return next <= g.settled.load() ? HoleDecision::reread : HoleDecision::block;
   }
 
@@ -335,6 +346,7 @@ class PgPolicy final : public GapPolicy {
 
   std::shared_ptr<GapState> gap_;
   std::string last_value_sql_;
+  bool async_commit_ = false;
 };
 
 /// LISTEN on one session, NOTIFY from another, each on its own thread, so a producer's poke never

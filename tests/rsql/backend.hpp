@@ -52,3 +52,41 @@ void insert_committed(Backend& backend, const reflex::rsql::EventsTable& table,
                       std::span<const reflex::rsql::NewEvent> events);
 
 }  // namespace reflex_test::rsql
+
+#include <atomic>
+#include <chrono>
+
+#include "reflex/metrics.hpp"
+
+namespace reflex_test::rsql {
+
+/// Records what an events table reports (polls, gaps, blocking), for assertions.
+class TableRecorder final : public reflex::MetricsObserver {
+ public:
+  class Table final : public reflex::TableMetrics {
+   public:
+    void on_poll(std::chrono::nanoseconds, std::size_t) noexcept override { ++polls; }
+    void on_gap_detected() noexcept override { ++gaps_detected; }
+    void on_gap_filled() noexcept override { ++gaps_filled; }
+    void set_blocked(std::chrono::nanoseconds held) noexcept override {
+      blocked_ns = held.count();
+      if (held.count() > max_blocked_ns) max_blocked_ns = held.count();
+    }
+    std::atomic<int> polls{0};
+    std::atomic<int> gaps_detected{0};
+    std::atomic<int> gaps_filled{0};
+    std::atomic<long long> blocked_ns{0};
+    std::atomic<long long> max_blocked_ns{0};
+  };
+  std::shared_ptr<reflex::ConsumerMetrics> consumer(
+      std::string_view, const reflex::ConsumerMetricsOptions&) override {
+    return reflex::null_consumer_metrics();
+  }
+  std::shared_ptr<reflex::TableMetrics> table(std::string_view) override { return table_; }
+  [[nodiscard]] Table& get() const { return *table_; }
+
+ private:
+  std::shared_ptr<Table> table_ = std::make_shared<Table>();
+};
+
+}  // namespace reflex_test::rsql

@@ -196,24 +196,8 @@ TEST_F(Outbox, NotifierWakesAWaitingStreamLongBeforeItsNextPoll) {
   stop.request_stop();
 }
 
-/// Counts polls of one table.
-class PollCounter final : public reflex::MetricsObserver {
- public:
-  class Table final : public reflex::TableMetrics {
-   public:
-    void on_poll(std::chrono::nanoseconds, std::size_t) noexcept override { ++polls; }
-    std::atomic<int> polls{0};
-  };
-  std::shared_ptr<reflex::ConsumerMetrics> consumer(
-      std::string_view, const reflex::ConsumerMetricsOptions&) override {
-    return reflex::null_consumer_metrics();
-  }
-  std::shared_ptr<reflex::TableMetrics> table(std::string_view) override { return table_; }
-  std::shared_ptr<Table> table_ = std::make_shared<Table>();
-};
-
 TEST_F(Outbox, IdleStreamsAtTheHeadShareOneQueryPerPoll) {
-  auto metrics = std::make_shared<PollCounter>();
+  auto metrics = std::make_shared<TableRecorder>();
   auto table = make_table(EventsTableOptions{.poll_interval = 100ms, .metrics = metrics});
   constexpr int kStreams = 8;
   std::stop_source stop;
@@ -232,9 +216,9 @@ TEST_F(Outbox, IdleStreamsAtTheHeadShareOneQueryPerPoll) {
     });
   }
   std::this_thread::sleep_for(500ms);  // every stream reaches the head
-  const int before = metrics->table_->polls.load();
+  const int before = metrics->get().polls.load();
   std::this_thread::sleep_for(1s);
-  const int idle_polls = metrics->table_->polls.load() - before;
+  const int idle_polls = metrics->get().polls.load() - before;
   // One shared poll per 100 ms at most (plus slack); unshared it would be ~8 per 100 ms.
   EXPECT_LE(idle_polls, 15) << "streams at the head do not share their polls";
 
