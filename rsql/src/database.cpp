@@ -74,10 +74,10 @@ SessionPool::Lease SessionPool::lease() {
     if (!idle_.empty()) {
       auto session = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(session));
+      return Lease(this, std::move(session), true);
     }
   }
-  return Lease(this, driver_->connect());
+  return Lease(this, driver_->connect(), false);
 }
 
 void SessionPool::give_back(std::unique_ptr<Session> session) {

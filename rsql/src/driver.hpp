@@ -165,8 +165,8 @@ class SessionPool final {
   /// Borrows a session (connecting when none is idle); returned on destruction unless broken.
   class Lease {
    public:
-    Lease(SessionPool* pool, std::unique_ptr<Session> session)
-        : pool_(pool), session_(std::move(session)) {}
+    Lease(SessionPool* pool, std::unique_ptr<Session> session, bool reused)
+        : pool_(pool), session_(std::move(session)), reused_(reused) {}
     Lease(Lease&&) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     Lease(const Lease&) = delete;
@@ -175,10 +175,13 @@ class SessionPool final {
     }
     Session& operator*() const { return *session_; }
     Session* operator->() const { return session_.get(); }
+    /// The session was idle in the pool (its server may have restarted meanwhile).
+    [[nodiscard]] bool reused() const noexcept { return reused_; }
 
    private:
     SessionPool* pool_;
     std::unique_ptr<Session> session_;
+    bool reused_;
   };
   [[nodiscard]] Lease lease();
   [[nodiscard]] Driver& driver() const noexcept { return *driver_; }
@@ -202,12 +205,21 @@ std::int64_t parse_cursor(std::string_view cursor, std::string_view table);
 
 /// Runs `fn(session)` on a pooled session of a table's pool; a missing table or column becomes a
 /// SchemaError naming `table` and `ddl_helper`.
+/// A session that was idle in the pool and turns out broken (the server restarted) is replaced
+/// once by a fresh connection, so callers see only failures of the server as it is now; `fn` must
+/// therefore be safe to run again after a connection failure (reflex's table writes are).
 template <class Fn>
 auto with_table_session(SessionPool& pool, std::string_view table, std::string_view ddl_helper,
                         Dialect dialect, Fn&& fn) {
   try {
-    auto session = pool.lease();
-    return fn(*session);
+    for (int attempt = 0;; ++attempt) {
+      auto session = pool.lease();
+      try {
+        return fn(*session);
+      } catch (const DatabaseError& e) {
+        if (attempt > 0 || !session.reused() || e.kind() != DatabaseErrorKind::connection) throw;
+      }
+    }
   } catch (...) {
     rethrow_with_schema_hint(table, ddl_helper, dialect);
   }

@@ -425,14 +425,12 @@ EventsTable::EventsTable(std::shared_ptr<Database> database, EventsTableOptions 
 }
 
 void EventsTable::check() const {
-  auto session = impl_->pool.lease();
-  try {
-    std::string sql = impl_->select_sql;
-    const Param params[] = {std::int64_t{0}, std::int64_t{0}};
-    session->query(sql, params, [](const detail::Row&) {});
-  } catch (...) {
-    detail::rethrow_with_schema_hint(impl_->options.schema.table, "events_ddl", impl_->dialect);
-  }
+  const Param params[] = {std::int64_t{0}, std::int64_t{0}};
+  detail::with_table_session(impl_->pool, impl_->options.schema.table, "events_ddl", impl_->dialect,
+                             [&](detail::Session& session) {
+                               session.query(impl_->select_sql, params, [](const detail::Row&) {});
+                               return 0;
+                             });
 }
 
 void EventsTable::notify() const {
@@ -485,23 +483,23 @@ std::uint64_t EventsTable::delete_old_events(std::stop_token stop,
   const std::string remove =
       "DELETE FROM " + t.quoted_table + " WHERE " + q(s.id_column) + " >= ? AND " + condition;
   std::uint64_t deleted = 0;
-  try {
-    auto session = t.pool.lease();
-    while (!stop.stop_requested()) {
-      std::int64_t first = -1;
-      std::int64_t last = -1;
-      const Param select_params[] = {floor, cutoff, static_cast<std::int64_t>(options.batch_size)};
-      session->query(select, select_params, [&](const detail::Row& row) {
-        if (first < 0) first = row.int64(0);
-        last = row.int64(0);
-      });
-      if (first < 0) break;
-      const Param remove_params[] = {first, last, cutoff};
-      deleted += session->execute(remove, remove_params);
-    }
-  } catch (...) {
-    detail::rethrow_with_schema_hint(s.table, "events_ddl", t.dialect);
-  }
+  detail::with_table_session(t.pool, s.table, "events_ddl", t.dialect,
+                             [&](detail::Session& session) {
+                               while (!stop.stop_requested()) {
+                                 std::int64_t first = -1;
+                                 std::int64_t last = -1;
+                                 const Param select_params[] = {
+                                     floor, cutoff, static_cast<std::int64_t>(options.batch_size)};
+                                 session.query(select, select_params, [&](const detail::Row& row) {
+                                   if (first < 0) first = row.int64(0);
+                                   last = row.int64(0);
+                                 });
+                                 if (first < 0) break;
+                                 const Param remove_params[] = {first, last, cutoff};
+                                 deleted += session.execute(remove, remove_params);
+                               }
+                               return 0;
+                             });
   return deleted;
 }
 

@@ -436,7 +436,9 @@ class PgCrossNotifier final : public CrossNotifier {
       {
         std::unique_lock lock(poke_mutex_);
         poke_wake_.wait(lock, stop, [&] { return poked_; });
-        if (stop.stop_requested()) return;
+        // On stop, a pending poke is still sent: a producer that exits right after its last
+        // commit must not leave other processes waiting for their next poll.
+        if (!poked_) return;
         poked_ = false;
       }
       try {
@@ -451,6 +453,7 @@ class PgCrossNotifier final : public CrossNotifier {
         // The server is away: other processes fall back to polling. Retry on the next poke.
         conn.reset();
         sender_pid_ = 0;
+        if (stop.stop_requested()) return;
         wait_for(stop, backoff);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       }

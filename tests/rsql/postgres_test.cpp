@@ -1,0 +1,210 @@
+// PostgreSQL specifics: connection errors, cross-process wake-ups, idle query rate, and cursors
+// kept across a server outage.
+
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "backend.hpp"
+#include "reflex/reflex.hpp"
+#include "reflex_test/env.hpp"
+
+extern char** environ;
+
+namespace reflex_test::rsql {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using reflex::rsql::Database;
+using reflex::rsql::EventsTable;
+using reflex::rsql::EventsTableOptions;
+
+TEST(Postgres, AnUnreachableServerIsRetryableAndTheMessageHidesThePassword) {
+  auto db = Database::open("postgresql://reflex:s3cret@127.0.0.1:1/reflex");
+  try {
+    db->ping();
+    FAIL() << "expected Unavailable";
+  } catch (const reflex::Unavailable& e) {
+    EXPECT_TRUE(e.retryable());
+    const std::string what = e.what();
+    EXPECT_EQ(what.find("s3cret"), std::string::npos) << what;
+    EXPECT_NE(what.find("127.0.0.1:1"), std::string::npos) << what;
+  }
+  EventsTable table(db);
+  std::stop_source stop;
+  auto stream = table.stream(stop.get_token(), "", reflex::StreamOptions{.to_head = true});
+  EXPECT_THROW((void)stream->recv(), reflex::Unavailable);
+}
+
+TEST(Postgres, AnUnknownDatabaseIsAConfigErrorSayingSo) {
+  auto dsn = reflex::parse_uri(required_env("REFLEX_TEST_PG_DSN"));
+  auto db = Database::open("postgresql://" + dsn.user + "@" + dsn.host + ":" +
+                           std::to_string(dsn.port.value_or(5432)) + "/no_such_database");
+  try {
+    db->ping();
+    FAIL() << "expected ConfigError";
+  } catch (const reflex::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+    EXPECT_FALSE(e.retryable());
+  }
+}
+
+TEST(Postgres, MalformedDsnsAreConfigErrors) {
+  for (const char* bad : {"postgresql://", "postgresql://127.0.0.1", "postgres://h:5432/a/b",
+                          "oracle://h/db", "postgresql://h/db?bad-option=1", "not a dsn"}) {
+    EXPECT_THROW((void)Database::open(bad), reflex::ConfigError) << bad;
+  }
+}
+
+/// Runs a program; returns its exit status (-1 on a timeout, after killing it).
+int run_process(std::vector<std::string> args, std::chrono::seconds limit) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -2;
+  const auto started = Clock::now();
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -3;
+    if (Clock::now() - started > limit) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
+  auto db = Database::open(required_env("REFLEX_TEST_PG_DSN"));
+  const std::string name = unique_name("xproc");
+  db->create_events_table({.table = name});
+  // Polls so rare that only a NOTIFY can explain prompt delivery.
+  EventsTable table(
+      db, EventsTableOptions{
+              .schema = {.table = name}, .poll_interval = 30s, .notified_poll_interval = 30s});
+  constexpr int kEvents = 40;
+  std::vector<std::chrono::microseconds> latencies;
+  std::stop_source stop;
+  auto stream = table.stream(stop.get_token(), "");
+  std::jthread reader([&] {
+    try {
+      for (int i = 0; i < kEvents; ++i) {
+        const auto e = stream->recv();
+        latencies.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::system_clock::now() - e.timestamp));
+      }
+    } catch (const reflex::Canceled&) {
+    }
+  });
+  std::this_thread::sleep_for(500ms);  // the LISTEN session connects
+  const int status = run_process(
+      {REFLEX_PG_WRITER, required_env("REFLEX_TEST_PG_DSN"), name, std::to_string(kEvents), "20"},
+      30s);
+  EXPECT_EQ(status, 0);
+  const auto started = Clock::now();
+  while (latencies.size() < kEvents && Clock::now() - started < 5s) {
+    std::this_thread::sleep_for(5ms);
+  }
+  stop.request_stop();
+  reader.join();
+  ASSERT_EQ(latencies.size(), static_cast<std::size_t>(kEvents));
+  std::sort(latencies.begin(), latencies.end());
+  const auto p50 = latencies[kEvents / 2];
+  const auto p99 = latencies[kEvents * 99 / 100];
+  RecordProperty("p50_us", static_cast<int>(p50.count()));
+  RecordProperty("p99_us", static_cast<int>(p99.count()));
+  // Timestamps are the writer's transaction start: latency includes its insert and commit.
+  EXPECT_LT(p99, 200ms) << "p50 " << p50.count() << " us, p99 " << p99.count() << " us";
+}
+
+TEST(Postgres, IdleStreamsWithNotifyQueryAboutOncePerSecond) {
+  auto db = Database::open(required_env("REFLEX_TEST_PG_DSN"));
+  const std::string name = unique_name("idle");
+  db->create_events_table({.table = name});
+  auto recorder = std::make_shared<TableRecorder>();
+  EventsTable table(db, EventsTableOptions{.schema = {.table = name}, .metrics = recorder});
+  std::stop_source stop;
+  std::vector<std::jthread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] {
+      auto stream = table.stream(stop.get_token(), "");
+      try {
+        (void)stream->recv();
+      } catch (const reflex::Canceled&) {
+      }
+    });
+  }
+  std::this_thread::sleep_for(2500ms);  // LISTEN established, backoff at its idle interval
+  const int before = recorder->get().polls.load();
+  std::this_thread::sleep_for(3s);
+  const int polls = recorder->get().polls.load() - before;
+  EXPECT_LE(polls, 5) << polls << " queries in 3 s by 4 idle streams";
+  stop.request_stop();
+}
+
+/// A PostgreSQL server of this test's own (it is stopped and started), via scripts/services.
+class OwnServer {
+ public:
+  OwnServer() {
+    command("start postgres");
+    std::ifstream env(dir_.path() / "env");
+    std::string line;
+    while (std::getline(env, line)) {
+      const std::string key = "export REFLEX_TEST_PG_DSN=";
+      if (line.starts_with(key)) dsn_ = line.substr(key.size());
+    }
+    if (!dsn_.empty() && (dsn_.front() == '"' || dsn_.front() == '\'')) {
+      dsn_ = dsn_.substr(1, dsn_.size() - 2);
+    }
+  }
+  ~OwnServer() { command("clean"); }
+  void command(const std::string& what) {
+    const std::string cmd = "REFLEX_SERVICES_DIR='" + dir_.path().string() + "' '" +
+                            REFLEX_SOURCE_DIR + "/scripts/services' " + what + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  [[nodiscard]] const std::string& dsn() const { return dsn_; }
+
+ private:
+  TempDir dir_;
+  std::string dsn_;
+};
+
+TEST(Postgres, AFlushDuringAnOutageKeepsTheCursorForTheFlushAfterIt) {
+  OwnServer server;
+  ASSERT_FALSE(server.dsn().empty()) << "no REFLEX_TEST_PG_DSN in the services env file";
+  auto db = Database::open(server.dsn());
+  db->create_cursors_table({.table = "outage_cursors"});
+  reflex::rsql::CursorsTable cursors(db, {.schema = {.table = "outage_cursors"}});
+  cursors.set("billing", "10");
+  cursors.flush();
+  cursors.set("billing", "42");
+
+  server.command("stop postgres");
+  try {
+    cursors.flush();
+    FAIL() << "a flush with the server down succeeded";
+  } catch (const reflex::Error& e) {
+    EXPECT_TRUE(e.retryable()) << e.what();
+  }
+  EXPECT_EQ(cursors.pending(), std::vector<std::string>{"billing"});
+  EXPECT_EQ(cursors.get("billing"), "42");
+
+  server.command("start postgres");
+  cursors.flush();
+  EXPECT_TRUE(cursors.pending().empty());
+  reflex::rsql::CursorsTable fresh(db, {.schema = {.table = "outage_cursors"}});
+  EXPECT_EQ(fresh.get("billing"), "42");
+}
+
+}  // namespace
+}  // namespace reflex_test::rsql
