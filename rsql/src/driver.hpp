@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -85,7 +86,13 @@ struct GapState {
   std::int64_t probe_xmax = 0;
   bool probe_pending = false;
   std::chrono::steady_clock::time_point probe_since{};
-  /// When the current blocking hole was first seen (for MariaDB's grace and the gauge).
+  /// MariaDB: when each open hole (by the id before it) was first seen; several readers may wait
+  /// at different holes.
+  struct Sighting {
+    std::chrono::steady_clock::time_point since{};
+  };
+  std::map<std::int64_t, Sighting> sightings;
+  /// When the current blocking hole was first seen (for the gauge).
   std::int64_t hole_at = -1;
   std::chrono::steady_clock::time_point hole_since{};
 };

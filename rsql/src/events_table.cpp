@@ -203,7 +203,10 @@ class SqlStream final : public StreamClient {
     auto& c = t.cache;
     const std::size_t batch = t.options.batch_size;
     std::unique_lock lock(t.mutex);
-    bool fetched_nothing = false;
+    // to_head: HeadReached once a read that started after we got here found nothing more and
+    // was not held back by a hole (a hole means events exist beyond it: wait for them).
+    bool at_head = false;
+    bool held_by_hole = false;
     for (;;) {
       if (stop_.stop_requested()) throw Canceled();
       if (c.valid && position_ >= c.begin && position_ < c.end) {
@@ -212,12 +215,12 @@ class SqlStream final : public StreamClient {
         return;
       }
       if (c.valid && position_ == c.end) {
-        if (fetched_nothing && options_.to_head) throw HeadReached();
+        if (at_head && options_.to_head) throw HeadReached();
         if (c.fetching) {
           t.wake.wait(lock, stop_, [&] { return !c.fetching; });
           continue;
         }
-        if (!options_.to_head && c.fetched_generation == t.wake_generation &&
+        if ((!options_.to_head || held_by_hole) && c.fetched_generation == t.wake_generation &&
             Clock::now() < c.next_poll) {
           // By value: wait_until reads the deadline while the lock is released, and the leader
           // of the next fetch rewrites c.next_poll.
@@ -228,7 +231,9 @@ class SqlStream final : public StreamClient {
           });
           continue;
         }
-        fetched_nothing = fetch(lock);
+        const ReadOutcome outcome = fetch(lock);
+        at_head = outcome == ReadOutcome::at_head;
+        held_by_hole = outcome == ReadOutcome::held_by_hole;
         continue;
       }
       // Outside the cache: read on our own connection.
@@ -242,8 +247,10 @@ class SqlStream final : public StreamClient {
         if (!buffer_.empty()) return;
         continue;
       }
-      if (options_.to_head) throw HeadReached();
-      // Nothing after us: we are at the head. Seat the cache here unless it is in use ahead.
+      if (options_.to_head && !r.blocked) throw HeadReached();
+      held_by_hole = r.blocked;
+      // Nothing after us (or a hole first): we are at the head. Seat the cache here unless it is
+      // in use ahead.
       if (!c.fetching && (!c.valid || c.end < position_ || position_ < c.begin)) {
         c.valid = true;
         c.begin = c.end = position_;
@@ -257,8 +264,10 @@ class SqlStream final : public StreamClient {
     }
   }
 
-  /// Leads one shared fetch at the head; returns whether it found nothing new.
-  bool fetch(std::unique_lock<std::mutex>& lock) {
+  enum class ReadOutcome { progressed, at_head, held_by_hole };
+
+  /// Leads one shared fetch at the head.
+  ReadOutcome fetch(std::unique_lock<std::mutex>& lock) {
     auto& t = *table_;
     auto& c = t.cache;
     c.fetching = true;
@@ -288,7 +297,8 @@ class SqlStream final : public StreamClient {
     }
     schedule(c, r, t, !nothing);
     t.wake.notify_all();
-    return nothing;
+    if (!nothing) return ReadOutcome::progressed;
+    return r.blocked ? ReadOutcome::held_by_hole : ReadOutcome::at_head;
   }
 
   /// When the next poll at the head may run: at once after a full batch, soon while a hole

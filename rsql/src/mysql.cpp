@@ -1,0 +1,427 @@
+// The MariaDB/MySQL dialect (mysql-connector-c++ 1.1, legacy JDBC-like API).
+//
+// Gap safety by probing holes with InnoDB's own locks (see MySqlPolicy): exact, and nothing is
+// written. (information_schema.innodb_trx cannot serve: it is a cache that concurrent readers keep
+// from refreshing.)
+
+#include <cppconn/driver.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <mysql_connection.h>
+#include <mysql_driver.h>
+
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+
+#include "driver.hpp"
+#include "events_table_impl.hpp"
+#include "reflex/errors.hpp"
+#include "sql_text.hpp"
+
+namespace reflex::rsql {
+namespace detail {
+namespace {
+
+DatabaseErrorKind kind_of(int code) {
+  switch (code) {
+    case 1146:
+      return DatabaseErrorKind::undefined_table;
+    case 1054:
+      return DatabaseErrorKind::undefined_column;
+    case 1062:
+      return DatabaseErrorKind::unique_violation;
+    case 1205:  // lock wait timeout
+    case 1213:  // deadlock
+      return DatabaseErrorKind::transient;
+    case 2002:
+    case 2003:
+    case 2005:
+    case 2006:
+    case 2013:
+    case 2055:
+    case 1053:  // server shutdown in progress
+    case 1927:  // connection killed
+      return DatabaseErrorKind::connection;
+    case 1264:
+    case 1265:
+    case 1366:
+    case 1406:
+      return DatabaseErrorKind::data;
+    default:
+      return DatabaseErrorKind::other;
+  }
+}
+
+[[noreturn]] void rethrow_mysql(bool* broken) {
+  try {
+    throw;
+  } catch (const DatabaseError&) {
+    throw;
+  } catch (const sql::SQLException& e) {
+    const auto kind = kind_of(e.getErrorCode());
+    if (kind == DatabaseErrorKind::connection && broken) *broken = true;
+    throw DatabaseError(kind, "mysql: " + std::string(e.what()) + " (error " +
+                                  std::to_string(e.getErrorCode()) + ")");
+  }
+}
+
+std::string hex_literal(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "X'";
+  out.reserve(bytes.size() * 2 + 3);
+  for (const unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0xf];
+  }
+  return out + "'";
+}
+
+struct ConnectInfo {
+  std::string host;  // tcp://HOST:PORT
+  std::string user;
+  std::string password;
+  std::string schema;
+  int timeout_seconds = 5;
+  std::string redacted;
+};
+
+std::unique_ptr<sql::Connection> open_connection(const ConnectInfo& info) {
+  sql::mysql::MySQL_Driver* driver = nullptr;
+  {
+    // The driver instance is created once; creating it from several threads at once is not safe.
+    static std::mutex init;
+    std::lock_guard lock(init);
+    driver = sql::mysql::get_mysql_driver_instance();
+  }
+  sql::ConnectOptionsMap options;
+  options["hostName"] = sql::SQLString(info.host);
+  options["userName"] = sql::SQLString(info.user);
+  options["password"] = sql::SQLString(info.password);
+  options["schema"] = sql::SQLString(info.schema);
+  options["OPT_CONNECT_TIMEOUT"] = info.timeout_seconds;
+  options["OPT_RECONNECT"] = false;
+  options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+  try {
+    std::unique_ptr<sql::Connection> conn(driver->connect(options));
+    std::unique_ptr<sql::Statement> st(conn->createStatement());
+    // UTC for exact TIMESTAMP round trips; short lock waits so a reader filling a hole never
+    // hangs on a long transaction (it retries later).
+    st->execute("SET time_zone = '+00:00', innodb_lock_wait_timeout = 1");
+    return conn;
+  } catch (const sql::SQLException& e) {
+    const int code = e.getErrorCode();
+    if (code == 1045 || code == 1044 || code == 1049 || code == 1698) {
+      throw ConfigError("MySQL/MariaDB refused " + info.redacted + ": " + e.what());
+    }
+    throw Unavailable("MySQL/MariaDB at " + info.redacted + " is unreachable: " + e.what() +
+                      " (error " + std::to_string(code) + ")");
+  }
+}
+
+class MySqlRow final : public Row {
+ public:
+  explicit MySqlRow(sql::ResultSet& rs) : rs_(rs) {}
+  bool is_null(int c) const override { return rs_.isNull(static_cast<uint32_t>(c + 1)); }
+  std::int64_t int64(int c) const override { return rs_.getInt64(static_cast<uint32_t>(c + 1)); }
+  std::string_view text(int c) const override {
+    auto& slot = scratch_[static_cast<std::size_t>(c) % 8];
+    slot = rs_.getString(static_cast<uint32_t>(c + 1)).asStdString();
+    return slot;
+  }
+
+ private:
+  sql::ResultSet& rs_;
+  mutable std::string scratch_[8];
+};
+
+class MySqlSession final : public Session {
+ public:
+  explicit MySqlSession(const ConnectInfo& info) : conn_(open_connection(info)) {}
+  ~MySqlSession() override {
+    statements_.clear();
+    try {
+      conn_->close();
+    } catch (...) {
+    }
+  }
+
+  void query(std::string_view sql, std::span<const Param> params,
+             const RowCallback& on_row) override {
+    try {
+      auto& stmt = bind(sql, params);
+      std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+      MySqlRow row(*rs);
+      while (rs->next()) on_row(row);
+    } catch (...) {
+      rethrow_mysql(&broken_);
+    }
+  }
+
+  std::uint64_t execute(std::string_view sql, std::span<const Param> params) override {
+    try {
+      return static_cast<std::uint64_t>(bind(sql, params).executeUpdate());
+    } catch (...) {
+      rethrow_mysql(&broken_);
+    }
+  }
+
+  void execute_script(std::string_view statements) override {
+    try {
+      std::unique_ptr<sql::Statement> st(conn_->createStatement());
+      std::size_t start = 0;
+      while (start < statements.size()) {
+        auto end = statements.find(";\n", start);
+        if (end == std::string_view::npos) end = statements.size();
+        const auto one = statements.substr(start, end - start);
+        if (one.find_first_not_of(" \n\t") != std::string_view::npos) st->execute(std::string(one));
+        start = end + 2;
+      }
+    } catch (...) {
+      rethrow_mysql(&broken_);
+    }
+  }
+
+  void begin() override {
+    try {
+      conn_->setAutoCommit(false);
+    } catch (...) {
+      rethrow_mysql(&broken_);
+    }
+  }
+  void commit() override {
+    try {
+      conn_->commit();
+      conn_->setAutoCommit(true);
+    } catch (...) {
+      rethrow_mysql(&broken_);
+    }
+  }
+  void rollback() noexcept override {
+    try {
+      conn_->rollback();
+      conn_->setAutoCommit(true);
+    } catch (...) {
+      broken_ = true;
+    }
+  }
+  bool broken() const noexcept override { return broken_ || conn_->isClosed(); }
+
+ private:
+  sql::PreparedStatement& bind(std::string_view sql, std::span<const Param> params) {
+    auto it = statements_.find(std::string(sql));
+    if (it == statements_.end()) {
+      it = statements_
+               .emplace(std::string(sql), std::unique_ptr<sql::PreparedStatement>(
+                                              conn_->prepareStatement(std::string(sql))))
+               .first;
+    }
+    auto& stmt = *it->second;
+    blobs_.clear();
+    blobs_.reserve(params.size());
+    unsigned index = 1;
+    for (const auto& param : params) {
+      if (std::holds_alternative<std::nullptr_t>(param)) {
+        stmt.setNull(index, sql::DataType::VARCHAR);
+      } else if (const auto* i = std::get_if<std::int64_t>(&param)) {
+        stmt.setInt64(index, *i);
+      } else if (const auto* t = std::get_if<std::string_view>(&param)) {
+        stmt.setString(index, sql::SQLString(t->data(), t->size()));
+      } else {
+        const auto bytes = std::get<Blob>(param).bytes;
+        blobs_.push_back(std::make_unique<std::istringstream>(std::string(bytes)));
+        stmt.setBlob(index, blobs_.back().get());
+      }
+      ++index;
+    }
+    return stmt;
+  }
+
+  std::unique_ptr<sql::Connection> conn_;
+  std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
+  std::vector<std::unique_ptr<std::istringstream>> blobs_;
+  bool broken_ = false;
+};
+
+/// Resolves a hole by probing its ids with the locks InnoDB already has: inside a transaction
+/// that is always rolled back, INSERT IGNORE a row for every missing id. An id still held by an
+/// uncommitted insert makes the probe wait for that transaction: if it commits, its row wins (the
+/// duplicate is ignored); if it rolls back, the probe's row takes the id, until the rollback. When
+/// the probe returns, every holder has ended, and auto-increment never hands out those ids again,
+/// so every id up to the hole's end is final: committed and visible to the next read, or never to
+/// appear. Nothing is written; no-op rows are never needed. A holder that keeps its transaction
+/// open longer than the session's lock wait timeout (1 s) makes the probe fail: the stream stays
+/// before the hole and probes again later.
+class MySqlPolicy final : public GapPolicy {
+ public:
+  explicit MySqlPolicy(const TableContext& table)
+      : gap_(table.gap),
+        grace_(table.gap_grace),
+        probe_head_("INSERT IGNORE INTO " + quote(Dialect::mysql, table.schema.table) + " (" +
+                    quote(Dialect::mysql, table.schema.id_column) + ", " +
+                    quote(Dialect::mysql, table.schema.foreign_id_column) + ", " +
+                    quote(Dialect::mysql, table.schema.type_column) + ") VALUES ") {}
+
+  HoleDecision on_hole(Session& session, std::int64_t prev, std::int64_t next) override {
+    auto& g = *gap_;
+    {
+      std::lock_guard lock(g.mutex);
+      if (next <= g.settled.load()) return HoleDecision::reread;
+      if (grace_.count() > 0) {
+        // Give an in-flight writer the grace to commit before probing its id.
+        g.sightings.erase(g.sightings.begin(), g.sightings.lower_bound(g.settled.load()));
+        auto [it, first] = g.sightings.try_emplace(prev);
+        if (first) it->second.since = std::chrono::steady_clock::now();
+        if (std::chrono::steady_clock::now() - it->second.since < grace_) {
+          return HoleDecision::block;
+        }
+      }
+    }
+    // Ids up to `prev` are final already (this reader passed them), so probing (prev, end]
+    // settles everything up to `end`.
+    const std::int64_t end = std::min(next - 1, prev + kMaxProbe);
+    try {
+      session.begin();
+      for (std::int64_t from = prev + 1; from <= end; from += kChunk) {
+        std::string sql = probe_head_;
+        const std::int64_t to = std::min(end, from + kChunk - 1);
+        for (std::int64_t id = from; id <= to; ++id) {
+          if (id != from) sql += ", ";
+          sql += "(" + std::to_string(id) + ", '', 0)";
+        }
+        session.execute_script(sql);
+      }
+      session.rollback();
+    } catch (const DatabaseError& e) {
+      session.rollback();
+      if (e.kind() == DatabaseErrorKind::transient) return HoleDecision::block;  // still held
+      throw;
+    }
+    std::lock_guard lock(g.mutex);
+    const std::int64_t settled = end == next - 1 ? next : end;  // `next` itself is committed
+    if (settled > g.settled.load()) g.settled.store(settled, std::memory_order_release);
+    g.sightings.erase(prev);
+    return HoleDecision::reread;
+  }
+
+ private:
+  static constexpr std::int64_t kChunk = 1000;
+  static constexpr std::int64_t kMaxProbe = 20 * kChunk;
+
+  std::shared_ptr<GapState> gap_;
+  std::chrono::milliseconds grace_;
+  std::string probe_head_;
+};
+
+class MySqlDriver final : public Driver {
+ public:
+  explicit MySqlDriver(ConnectInfo info) : info_(std::move(info)) {}
+  Dialect dialect() const noexcept override { return Dialect::mysql; }
+  const std::string& redacted_dsn() const noexcept override { return info_.redacted; }
+  std::unique_ptr<Session> connect() override { return std::make_unique<MySqlSession>(info_); }
+  std::string micros_expr(std::string_view column) const override {
+    return "CAST(UNIX_TIMESTAMP(" + std::string(column) + ") * 1000000 AS SIGNED)";
+  }
+  std::string now_expr() const override { return "CURRENT_TIMESTAMP(6)"; }
+  std::string micros_param_expr() const override { return "FROM_UNIXTIME(? / 1000000)"; }
+  std::unique_ptr<GapPolicy> make_gap_policy(const TableContext& table) override {
+    return std::make_unique<MySqlPolicy>(table);
+  }
+
+ private:
+  ConnectInfo info_;
+};
+
+}  // namespace
+
+std::shared_ptr<Driver> make_mysql_driver(const Uri& uri, const DatabaseOptions& options) {
+  uri.check_params({"table"});
+  if (uri.host.empty()) {
+    throw ConfigError("MySQL DSN " + uri.redacted() +
+                      " names no host: use mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
+  }
+  std::string schema = uri.path;
+  if (!schema.empty() && schema.front() == '/') schema.erase(0, 1);
+  if (schema.empty() || schema.find('/') != std::string::npos) {
+    throw ConfigError("MySQL DSN " + uri.redacted() +
+                      " must name one database: mysql://USER@HOST:PORT/DATABASE");
+  }
+  ConnectInfo info;
+  info.host = "tcp://" + uri.host + ":" + std::to_string(uri.port.value_or(3306));
+  info.user = uri.user;
+  info.password = uri.password.value_or("");
+  info.schema = schema;
+  info.timeout_seconds = static_cast<int>(std::max<long long>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout).count()));
+  info.redacted = uri.redacted();
+  return std::make_shared<MySqlDriver>(std::move(info));
+}
+
+}  // namespace detail
+
+// --- inserts on the caller's sql::Connection ----------------------------------------------------
+
+namespace {
+
+Notifier insert_mysql(EventsTable::Impl& t, sql::Connection& conn,
+                      std::span<const NewEvent> events) {
+  if (t.dialect != Dialect::mysql) {
+    throw ConfigError("insert(sql::Connection&) on a " + std::string(to_string(t.dialect)) +
+                      " events table: pass that database's transaction");
+  }
+  if (events.empty()) return t.notifier();
+  for (const auto& e : events) t.check(e);
+  try {
+    // The server status of the last reply says it: no round trip.
+    if (conn.getAutoCommit()) {
+      throw ConfigError(
+          "insert needs a transaction: call setAutoCommit(false) on the connection "
+          "so that the event commits with your change");
+    }
+    auto* mysql = dynamic_cast<sql::mysql::MySQL_Connection*>(&conn);
+    if (mysql == nullptr) throw ConfigError("insert(sql::Connection&) needs a MySQL connection");
+    const bool metadata = !t.options.schema.metadata_column.empty();
+    const bool trace = !t.options.schema.trace_column.empty();
+    // One statement with literal values: a prepared statement would cost an extra round trip.
+    // Text is escaped by the connection (its charset); bytes go as hex literals.
+    std::string sql =
+        "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(false) + ") VALUES ";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
+      sql += i ? ", ('" : "('";
+      sql += mysql->escapeString(e.foreign_id.str()).asStdString();
+      sql += "', ";
+      sql += std::to_string(e.type);
+      if (metadata) sql += ", " + detail::hex_literal(e.metadata);
+      if (trace) sql += ", " + detail::hex_literal(e.trace);
+      sql += ')';
+    }
+    std::unique_ptr<sql::Statement> st(conn.createStatement());
+    try {
+      st->execute(sql);
+    } catch (...) {
+      detail::rethrow_mysql(nullptr);
+    }
+  } catch (const ConfigError&) {
+    throw;
+  } catch (...) {
+    detail::rethrow_with_schema_hint(t.options.schema.table, "events_ddl", t.dialect);
+  }
+  return t.notifier();
+}
+
+}  // namespace
+
+Notifier EventsTable::insert(sql::Connection& transaction, const NewEvent& event) const {
+  return insert_mysql(*impl_, transaction, std::span<const NewEvent>(&event, 1));
+}
+
+Notifier EventsTable::insert_batch(sql::Connection& transaction,
+                                   std::span<const NewEvent> events) const {
+  return insert_mysql(*impl_, transaction, events);
+}
+
+}  // namespace reflex::rsql

@@ -1,0 +1,60 @@
+// MariaDB/MySQL specifics: connection errors a user can act on.
+
+#include <gtest/gtest.h>
+
+#include "backend.hpp"
+#include "reflex/reflex.hpp"
+#include "reflex_test/env.hpp"
+
+namespace reflex_test::rsql {
+namespace {
+
+using reflex::rsql::Database;
+
+TEST(MySql, AnUnreachableServerIsRetryableAndTheMessageHidesThePassword) {
+  auto db = Database::open("mysql://root:s3cret@127.0.0.1:1/reflex");
+  try {
+    db->ping();
+    FAIL() << "expected Unavailable";
+  } catch (const reflex::Unavailable& e) {
+    EXPECT_TRUE(e.retryable());
+    EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos) << e.what();
+  }
+  reflex::rsql::EventsTable table(db);
+  std::stop_source stop;
+  auto stream = table.stream(stop.get_token(), "", reflex::StreamOptions{.to_head = true});
+  EXPECT_THROW((void)stream->recv(), reflex::Unavailable);
+}
+
+TEST(MySql, AnUnknownDatabaseIsAConfigError) {
+  const auto dsn = reflex::parse_uri(required_env("REFLEX_TEST_MYSQL_DSN"));
+  auto db = Database::open("mysql://" + dsn.user + "@" + dsn.host + ":" +
+                           std::to_string(dsn.port.value_or(3306)) + "/no_such_database");
+  try {
+    db->ping();
+    FAIL() << "expected ConfigError";
+  } catch (const reflex::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such_database"), std::string::npos) << e.what();
+    EXPECT_FALSE(e.retryable());
+  }
+}
+
+TEST(MySql, MalformedDsnsAreConfigErrors) {
+  for (const char* bad :
+       {"mysql://", "mysql://127.0.0.1", "mariadb://h:3306/a/b", "mysql://h/db?unknown=1"}) {
+    EXPECT_THROW((void)Database::open(bad), reflex::ConfigError) << bad;
+  }
+}
+
+TEST(MySql, InsertOutsideATransactionIsRefused) {
+  auto backend = make_backend();
+  auto db = backend->database();
+  const std::string name = unique_name("events");
+  db->create_events_table({.table = name});
+  reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
+  auto producer = backend->producer();  // autocommit until begin()
+  EXPECT_THROW((void)producer->insert(table, {.foreign_id = "x", .type = 1}), reflex::ConfigError);
+}
+
+}  // namespace
+}  // namespace reflex_test::rsql
