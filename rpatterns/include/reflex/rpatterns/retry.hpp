@@ -73,6 +73,16 @@ struct DeadLetter {
 /// when it cannot.
 using DeadLetterRecorder = std::function<void(std::stop_token, const DeadLetter&)>;
 
+/// A recorder writing to an errors table: anything with `record(consumer, event_id, message)`,
+/// such as reflex::rsql::ErrorsTable (kept generic so rpatterns needs no SQL library). The
+/// consumer name and the event id go to their own columns, in that order.
+template <class ErrorsTable>
+[[nodiscard]] DeadLetterRecorder record_to(ErrorsTable table) {
+  return [table = std::move(table)](std::stop_token, const DeadLetter& letter) {
+    (void)table.record(letter.consumer, letter.event.id, letter.error);
+  };
+}
+
 /// Options of dead_letter.
 struct DeadLetterOptions {
   /// Attempts after the first failure before the event is recorded and skipped.
