@@ -103,8 +103,7 @@ int main(int argc, char** argv) {
       status = 1;
     }
     rnats::delete_stream(conn, stream_name);
-    // The bucket's stream is JetStream's "KV_<bucket>".
-    rnats::delete_stream(conn, "KV_" + bucket);
+    rnats::StateStore::remove(conn, bucket);
   } catch (const std::exception& e) {
     std::cerr << "nats_relay: " << e.what() << std::endl;
     status = 1;
