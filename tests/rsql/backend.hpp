@@ -6,6 +6,8 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "reflex/rsql/rsql.hpp"
 
@@ -46,6 +48,10 @@ class Backend {
 
 /// The backend this executable tests.
 std::unique_ptr<Backend> make_backend();
+
+/// Every event of `table` after `after` up to the head (a to_head stream read to its end).
+std::vector<reflex::Event> read_to_head(const reflex::rsql::EventsTable& table,
+                                        std::string_view after = "");
 
 /// Inserts events in one committed transaction and notifies.
 void insert_committed(Backend& backend, const reflex::rsql::EventsTable& table,

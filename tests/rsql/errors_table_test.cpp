@@ -28,15 +28,7 @@ class Errors : public ::testing::Test {
 };
 
 std::vector<reflex::Event> error_events(const ErrorsTable& errors) {
-  std::stop_source stop;
-  auto stream =
-      errors.events().stream(stop.get_token(), "", reflex::StreamOptions{.to_head = true});
-  std::vector<reflex::Event> out;
-  try {
-    for (;;) out.push_back(stream->recv());
-  } catch (const reflex::HeadReached&) {
-  }
-  return out;
+  return read_to_head(errors.events());
 }
 
 TEST_F(Errors, RecordsConsumerAndEventIdInTheirOwnColumns) {

@@ -38,18 +38,6 @@ class Outbox : public ::testing::Test {
     return EventsTable(db, options);
   }
 
-  /// Every event after `after` up to the head.
-  static std::vector<Event> read_to_head(const EventsTable& table, std::string_view after = "") {
-    std::stop_source stop;
-    auto stream = table.stream(stop.get_token(), after, StreamOptions{.to_head = true});
-    std::vector<Event> events;
-    try {
-      for (;;) events.push_back(stream->recv());
-    } catch (const HeadReached&) {
-    }
-    return events;
-  }
-
   std::unique_ptr<Backend> backend;
   std::shared_ptr<reflex::rsql::Database> db;
   std::string name;

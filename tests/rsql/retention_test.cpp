@@ -34,16 +34,7 @@ class Retention : public ::testing::Test {
         db, CursorsTableOptions{.schema = {.table = name + "_c"}, .flush_interval = 0ms});
   }
 
-  std::vector<reflex::Event> all() {
-    std::stop_source stop;
-    auto stream = table->stream(stop.get_token(), "", reflex::StreamOptions{.to_head = true});
-    std::vector<reflex::Event> out;
-    try {
-      for (;;) out.push_back(stream->recv());
-    } catch (const reflex::HeadReached&) {
-    }
-    return out;
-  }
+  std::vector<reflex::Event> all() { return read_to_head(*table); }
 
   std::unique_ptr<Backend> backend;
   std::shared_ptr<reflex::rsql::Database> db;
