@@ -443,6 +443,45 @@ void EventsTable::check() const {
                              });
 }
 
+void EventsTable::publish(std::span<const NewEvent> events) const {
+  auto& t = *impl_;
+  if (events.empty()) return;
+  for (const auto& e : events) t.check(e);
+  const auto& s = t.options.schema;
+  const bool metadata = !s.metadata_column.empty();
+  const bool trace = !s.trace_column.empty();
+  // SQLite's timestamp default has millisecond resolution: give microseconds like insert() does.
+  const bool timestamp = t.dialect == Dialect::sqlite;
+  std::string sql =
+      "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(timestamp) + ") VALUES (?, ?";
+  if (metadata) sql += ", ?";
+  if (trace) sql += ", ?";
+  if (timestamp) sql += ", ?";
+  sql += ")";
+  detail::with_table_session(
+      t.pool, s.table, "events_ddl", t.dialect, [&](detail::Session& session) {
+        session.begin();
+        try {
+          std::vector<Param> params;
+          for (const auto& e : events) {
+            params.clear();
+            params.emplace_back(std::string_view(e.foreign_id.str()));
+            params.emplace_back(static_cast<std::int64_t>(e.type));
+            if (metadata) params.emplace_back(detail::Blob{e.metadata});
+            if (trace) params.emplace_back(detail::Blob{e.trace});
+            if (timestamp) params.emplace_back(detail::to_micros(std::chrono::system_clock::now()));
+            session.execute(sql, params);
+          }
+          session.commit();
+        } catch (...) {
+          session.rollback();
+          throw;
+        }
+        return 0;
+      });
+  t.notify();
+}
+
 void EventsTable::notify() const {
   impl_->notify();
 }

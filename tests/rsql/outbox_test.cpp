@@ -278,6 +278,20 @@ TEST_F(Outbox, RunDeliversEveryEventOnceAndStoresTheCursor) {
   for (int i = 0; i < 50; ++i) EXPECT_EQ(seen[i], std::to_string(i));
 }
 
+TEST_F(Outbox, PublishInsertsInATransactionOfItsOwnAllOrNothing) {
+  auto table = make_table();
+  const NewEvent good[] = {NewEvent{.foreign_id = "a", .type = 1, .metadata = "m"},
+                           NewEvent{.foreign_id = "b", .type = 2}};
+  table.publish(good);
+  const NewEvent bad[] = {NewEvent{.foreign_id = "c", .type = 1},
+                          NewEvent{.foreign_id = "", .type = 0}};
+  EXPECT_THROW(table.publish(bad), reflex::ConfigError);
+  const auto events = read_to_head(table);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].metadata, "m");
+  EXPECT_EQ(events[1].foreign_id, "b");
+}
+
 // --- errors a user can act on -------------------------------------------------------------------
 
 TEST_F(Outbox, StreamingAMissingTableNamesItAndTheDdlHelper) {

@@ -160,6 +160,10 @@ class EventsTable final {
                            .trace = {}});
   }
 
+  /// Inserts events in one transaction of reflex's own and commits, then notifies: for producers
+  /// with no transaction of their own to join (scripts, `reflexctl publish`). All or nothing.
+  void publish(std::span<const NewEvent> events) const;
+
   /// Wakes this table's streams in this process now (what a Notifier does).
   void notify() const;
 
