@@ -1,0 +1,361 @@
+// reflexctl: the operator's tool for reflex streams, outboxes and cursors.
+// Exit codes: 0 success, 1 runtime error (server down, failed write), 2 usage error (bad
+// arguments, malformed URI, unknown scheme, missing table, invalid name).
+
+#include <signal.h>
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "json.hpp"
+#include "reflex/errors.hpp"
+#include "reflex/reflex.hpp"
+#include "reflex/rsql/rsql.hpp"
+#include "reflex/version.hpp"
+#include "sources.hpp"
+
+namespace {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+constexpr const char* kHelp =
+    R"(reflexctl — tail, publish and inspect reflex event streams and cursors
+
+usage: reflexctl COMMAND [ARGS]   (reflexctl COMMAND --help for details)
+
+commands:
+  tail SOURCE      print events as JSON lines
+  publish SOURCE   insert events read as JSON lines from stdin into an SQL outbox
+  cursors          list, get, set or delete consumer cursors
+  schema DIALECT   print the DDL of the events, cursors and errors tables
+
+sources:  postgresql://USER[:PW]@HOST:PORT/DB?table=T   mysql://USER[:PW]@HOST:PORT/DB?table=T
+          sqlite:///ABS/PATH?table=T   grpc://HOST:PORT   grpcs://HOST:PORT   nats://HOST:PORT?stream=S
+cursor stores: an SQL DSN with ?table=CURSORS_TABLE, or nats://HOST:PORT?bucket=B
+)";
+
+const std::map<std::string, std::string> kCommandHelp = {
+    {"tail",
+     R"(usage: reflexctl tail SOURCE [--after CURSOR] [--from-head] [--to-head] [--lag DURATION]
+                      [--types 1,2] [--limit N]
+Prints one JSON object per event: {"id","type","foreign_id","timestamp","metadata","trace"}
+(metadata and trace base64, omitted when empty). Exits 0 at the head with --to-head or after
+--limit events; otherwise follows until SIGINT/SIGTERM. DURATION: 500ms, 2s, 5m, 1h.
+)"},
+    {"publish", R"(usage: reflexctl publish SQL-SOURCE [--batch N]
+Reads JSON lines {"foreign_id":"…","type":N,"metadata":"base64","trace":"base64"} from stdin and
+inserts them, N per transaction (default 1), waking followers after each commit. A bad line stops
+the run with its line number; the lines before it are written, nothing after it.
+)"},
+    {"cursors", R"(usage: reflexctl cursors list STORE
+       reflexctl cursors get STORE NAME
+       reflexctl cursors set STORE NAME VALUE [--force]
+       reflexctl cursors delete STORE NAME
+`set` refuses to move a cursor backwards unless --force. `list` needs an SQL store.
+)"},
+    {"schema",
+     R"(usage: reflexctl schema postgres|mysql|sqlite [--events T] [--cursors T] [--errors T]
+Prints the DDL reflex expects (CREATE … IF NOT EXISTS).
+)"},
+};
+
+/// Positional arguments and --flags of one subcommand.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> values;
+  std::set<std::string> switches;
+
+  Args(int argc, char** argv, int first, const std::set<std::string>& with_value,
+       const std::set<std::string>& without_value) {
+    for (int i = first; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg.starts_with("--")) {
+        if (with_value.contains(arg)) {
+          if (i + 1 >= argc) throw UsageError(arg + " needs a value");
+          values[arg] = argv[++i];
+        } else if (without_value.contains(arg)) {
+          switches.insert(arg);
+        } else {
+          throw UsageError("unknown option " + arg);
+        }
+      } else {
+        positional.push_back(arg);
+      }
+    }
+  }
+  [[nodiscard]] std::optional<std::string> value(const std::string& name) const {
+    auto it = values.find(name);
+    return it == values.end() ? std::nullopt : std::optional(it->second);
+  }
+};
+
+std::int64_t parse_count(const std::string& flag, const std::string& text) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value <= 0) {
+    throw UsageError(flag + " needs a positive integer, got '" + text + "'");
+  }
+  return value;
+}
+
+std::chrono::milliseconds parse_duration(const std::string& text) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  if (ec != std::errc() || value < 0) throw UsageError("--lag needs a duration like 500ms or 2s");
+  if (unit == "ms") return std::chrono::milliseconds(value);
+  if (unit == "s") return std::chrono::seconds(value);
+  if (unit == "m") return std::chrono::minutes(value);
+  if (unit == "h") return std::chrono::hours(value);
+  throw UsageError("--lag needs a unit: ms, s, m or h (got '" + text + "')");
+}
+
+/// Stops on SIGINT/SIGTERM (signals are blocked in every thread and taken here).
+class SignalStop {
+ public:
+  SignalStop() {
+    watcher_ = std::jthread([this](std::stop_token own) {
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGINT);
+      sigaddset(&set, SIGTERM);
+      while (!own.stop_requested()) {
+        timespec timeout{0, 100'000'000};
+        if (sigtimedwait(&set, nullptr, &timeout) > 0) {
+          source_.request_stop();
+          return;
+        }
+      }
+    });
+  }
+  [[nodiscard]] std::stop_token token() const { return source_.get_token(); }
+
+ private:
+  std::stop_source source_;
+  std::jthread watcher_;
+};
+
+int tail(int argc, char** argv) {
+  const Args args(argc, argv, 2, {"--after", "--lag", "--types", "--limit"},
+                  {"--from-head", "--to-head"});
+  if (args.positional.size() != 1) throw UsageError("tail needs one SOURCE");
+  const auto stream = reflexctl::open_source(args.positional[0]);
+  std::set<int> types;
+  if (auto list = args.value("--types")) {
+    std::size_t start = 0;
+    while (start <= list->size()) {
+      const auto comma = list->find(',', start);
+      const std::string one =
+          list->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      types.insert(static_cast<int>(parse_count("--types", one)));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  const std::int64_t limit =
+      args.value("--limit") ? parse_count("--limit", *args.value("--limit")) : 0;
+  const reflex::StreamOptions options{.lag = args.value("--lag")
+                                                 ? parse_duration(*args.value("--lag"))
+                                                 : std::chrono::milliseconds{},
+                                      .from_head = args.switches.contains("--from-head"),
+                                      .to_head = args.switches.contains("--to-head")};
+  SignalStop signals;
+  auto client = stream(signals.token(), args.value("--after").value_or(""), options);
+  std::int64_t printed = 0;
+  try {
+    while (limit == 0 || printed < limit) {
+      const auto event = client->recv();
+      if (!types.empty() && !types.contains(event.type)) continue;
+      std::fputs((reflexctl::to_json(event) + "\n").c_str(), stdout);
+      std::fflush(stdout);
+      ++printed;
+    }
+  } catch (const reflex::HeadReached&) {
+  } catch (const reflex::Canceled&) {
+  }
+  return 0;
+}
+
+reflex::rsql::NewEvent event_from_line(const std::string& line) {
+  const auto fields = reflexctl::parse_flat_object(line);
+  reflex::rsql::NewEvent event;
+  for (const auto& [key, value] : fields) {
+    if (key == "foreign_id") {
+      event.foreign_id = value;
+    } else if (key == "type") {
+      int type = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), type);
+      if (ec != std::errc() || end != value.data() + value.size()) {
+        throw std::invalid_argument("\"type\" must be an integer");
+      }
+      event.type = type;
+    } else if (key == "metadata" || key == "trace") {
+      auto bytes = reflexctl::base64_decode(value);
+      if (!bytes) throw std::invalid_argument("\"" + key + "\" must be base64");
+      (key == "metadata" ? event.metadata : event.trace) = std::move(*bytes);
+    } else {
+      throw std::invalid_argument("unknown field \"" + key + "\"");
+    }
+  }
+  if (!fields.contains("type")) throw std::invalid_argument("\"type\" is missing");
+  return event;
+}
+
+int publish(int argc, char** argv) {
+  const Args args(argc, argv, 2, {"--batch"}, {});
+  if (args.positional.size() != 1) throw UsageError("publish needs one SQL SOURCE");
+  if (!reflexctl::is_sql(args.positional[0])) {
+    throw UsageError(
+        "publish writes to an SQL outbox: give postgresql://, mysql:// or sqlite:/// with "
+        "?table=T");
+  }
+  const auto batch = static_cast<std::size_t>(
+      args.value("--batch") ? parse_count("--batch", *args.value("--batch")) : 1);
+  const auto table = reflexctl::open_events_table(args.positional[0]);
+  std::vector<reflex::rsql::NewEvent> pending;
+  std::string line;
+  std::size_t number = 0;
+  std::size_t written = 0;
+  while (std::getline(std::cin, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      pending.push_back(event_from_line(line));
+    } catch (const std::invalid_argument& e) {
+      table.publish(pending);
+      written += pending.size();
+      std::cerr << "reflexctl publish: line " << number << ": " << e.what() << " (" << written
+                << " events written before it)\n";
+      return 1;
+    }
+    if (pending.size() >= batch) {
+      table.publish(pending);
+      written += pending.size();
+      pending.clear();
+    }
+  }
+  table.publish(pending);
+  written += pending.size();
+  std::cerr << "reflexctl publish: " << written << " events written\n";
+  return 0;
+}
+
+int cursors(int argc, char** argv) {
+  const Args args(argc, argv, 2, {}, {"--force"});
+  const auto& p = args.positional;
+  if (p.size() < 2)
+    throw UsageError("cursors needs an action and a STORE (see reflexctl cursors --help)");
+  const std::string& action = p[0];
+  const auto store = reflexctl::open_cursor_store(p[1]);
+  auto* table = dynamic_cast<reflex::rsql::CursorsTable*>(store.get());
+  if (action == "list" && p.size() == 2) {
+    if (!table) throw UsageError("cursors list needs an SQL cursor store");
+    for (const auto& [name, cursor] : table->list()) std::cout << name << '\t' << cursor << '\n';
+    return 0;
+  }
+  if (action == "get" && p.size() == 3) {
+    std::cout << store->get(p[2]) << '\n';
+    return 0;
+  }
+  if (action == "set" && p.size() == 4) {
+    if (args.switches.contains("--force")) {
+      if (!table) throw UsageError("cursors set --force needs an SQL cursor store");
+      table->force_set(p[2], p[3]);
+    } else {
+      const std::string current = store->get(p[2]);
+      const auto now = reflex::parse_int64(current);
+      const auto next = reflex::parse_int64(p[3]);
+      if (now && next && *next < *now) {
+        throw UsageError("refusing to move cursor '" + p[2] + "' back from " + current + " to " +
+                         p[3] + ": add --force to rewind on purpose");
+      }
+      store->set(p[2], p[3]);
+      store->flush();
+    }
+    return 0;
+  }
+  if (action == "delete" && p.size() == 3) {
+    if (!table) throw UsageError("cursors delete needs an SQL cursor store");
+    if (!table->remove(p[2])) {
+      std::cerr << "reflexctl cursors: no cursor named '" << p[2] << "'\n";
+      return 1;
+    }
+    return 0;
+  }
+  throw UsageError("cursors: unknown action or wrong arguments (see reflexctl cursors --help)");
+}
+
+int schema(int argc, char** argv) {
+  const Args args(argc, argv, 2, {"--events", "--cursors", "--errors"}, {});
+  if (args.positional.size() != 1)
+    throw UsageError("schema needs a dialect: postgres, mysql or sqlite");
+  const std::string& name = args.positional[0];
+  reflex::rsql::Dialect dialect;
+  if (name == "postgres" || name == "postgresql")
+    dialect = reflex::rsql::Dialect::postgres;
+  else if (name == "mysql" || name == "mariadb")
+    dialect = reflex::rsql::Dialect::mysql;
+  else if (name == "sqlite")
+    dialect = reflex::rsql::Dialect::sqlite;
+  else
+    throw UsageError("unknown dialect '" + name + "': use postgres, mysql or sqlite");
+  std::cout
+      << reflex::rsql::events_ddl(dialect, {.table = args.value("--events").value_or("events")})
+      << ";\n\n"
+      << reflex::rsql::cursors_ddl(dialect, {.table = args.value("--cursors").value_or("cursors")})
+      << ";\n\n"
+      << reflex::rsql::errors_ddl(dialect, {.table = args.value("--errors").value_or("errors")})
+      << ";\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Signals are taken by one thread (SignalStop); block them before any thread starts.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  const std::string command = argc > 1 ? argv[1] : "";
+  if (command.empty() || command == "--help" || command == "-h" || command == "help") {
+    std::cout << kHelp;
+    return command.empty() ? 2 : 0;
+  }
+  if (command == "--version") {
+    std::cout << "reflexctl " << reflex::version_string << '\n';
+    return 0;
+  }
+  for (int i = 2; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" && kCommandHelp.contains(command)) {
+      std::cout << kCommandHelp.at(command);
+      return 0;
+    }
+  }
+  try {
+    if (command == "tail") return tail(argc, argv);
+    if (command == "publish") return publish(argc, argv);
+    if (command == "cursors") return cursors(argc, argv);
+    if (command == "schema") return schema(argc, argv);
+    throw UsageError("unknown command '" + command + "' (reflexctl --help lists them)");
+  } catch (const UsageError& e) {
+    std::cerr << "reflexctl " << command << ": " << e.what() << '\n';
+    return 2;
+  } catch (const reflex::ConfigError& e) {
+    std::cerr << "reflexctl " << command << ": " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "reflexctl " << command << ": " << e.what() << '\n';
+    return 1;
+  }
+}
