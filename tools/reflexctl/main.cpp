@@ -3,9 +3,13 @@
 // arguments, malformed URI, unknown scheme, missing table, invalid name).
 
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <set>
@@ -16,9 +20,17 @@
 #include "json.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/reflex.hpp"
+#include "reflex/rpatterns/backfill.hpp"
+#include "reflex/rpatterns/batch.hpp"
 #include "reflex/rsql/rsql.hpp"
+#if defined(REFLEXCTL_WITH_NATS)
+#include "reflex/rnats/rnats.hpp"
+#include "reflex/uri.hpp"
+#endif
 #include "reflex/version.hpp"
 #include "sources.hpp"
+
+extern char** environ;
 
 namespace {
 
@@ -33,6 +45,8 @@ usage: reflexctl COMMAND [ARGS]   (reflexctl COMMAND --help for details)
 
 commands:
   tail SOURCE      print events as JSON lines
+  backfill SOURCE  run a command on every event (or batch) with a stored cursor
+  relay SOURCE NATS  relay an outbox into a JetStream stream, exactly once
   publish SOURCE   insert events read as JSON lines from stdin into an SQL outbox
   cursors          list, get, set or delete consumer cursors
   schema DIALECT   print the DDL of the events, cursors and errors tables
@@ -49,6 +63,20 @@ const std::map<std::string, std::string> kCommandHelp = {
 Prints one JSON object per event: {"id","type","foreign_id","timestamp","metadata","trace"}
 (metadata and trace base64, omitted when empty). Exits 0 at the head with --to-head or after
 --limit events; otherwise follows until SIGINT/SIGTERM. DURATION: 500ms, 2s, 5m, 1h.
+)"},
+    {"backfill",
+     R"(usage: reflexctl backfill SOURCE --consumer NAME --cursors STORE [--batch N] [--to-head]
+                          -- COMMAND [ARGS…]
+Runs COMMAND once per batch of N events (default 1), the batch as JSON lines on its stdin. The
+cursor NAME advances only after COMMAND exits 0; a failing COMMAND stops the job with its exit
+status and the cursor at the last success, so running it again resumes there. --to-head stops at
+the head (a backfill job). Progress on stderr when it is a terminal; a summary line at the end.
+)"},
+    {"relay", R"(usage: reflexctl relay SOURCE nats://HOST:PORT?stream=S&subject=X --consumer NAME
+                       [--cursors STORE] [--to-head]
+Relays SOURCE (normally an SQL outbox) into the JetStream stream S, exactly once and in order
+(message ids "NAME:<event id>"); resumes from the stream itself after any stop or crash.
+--to-head stops once an SQL source's newest event is acknowledged.
 )"},
     {"publish", R"(usage: reflexctl publish SQL-SOURCE [--batch N]
 Reads JSON lines {"foreign_id":"…","type":N,"metadata":"base64","trace":"base64"} from stdin and
@@ -182,6 +210,172 @@ int tail(int argc, char** argv) {
   } catch (const reflex::Canceled&) {
   }
   return 0;
+}
+
+/// A failing COMMAND of a backfill: its exit status is the job's.
+class CommandFailed final : public reflex::Error {
+ public:
+  explicit CommandFailed(int status)
+      : reflex::Error("command exited with status " + std::to_string(status)), status_(status) {}
+  [[nodiscard]] int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
+/// Runs `command` with `input` on its stdin; returns its exit status (128+signal when killed).
+int run_command(const std::vector<std::string>& command, const std::string& input) {
+  std::vector<char*> argv;
+  for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int in[2];
+  if (pipe(in) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_addclose(&actions, in[1]);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(in[0]);
+  if (rc != 0) {
+    close(in[1]);
+    throw UsageError("cannot run '" + command[0] + "': " + std::strerror(rc));
+  }
+  std::size_t done = 0;
+  while (done < input.size()) {
+    const auto n = write(in[1], input.data() + done, input.size() - done);
+    if (n <= 0) break;  // the command does not read its input: fine
+    done += static_cast<std::size_t>(n);
+  }
+  close(in[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+int backfill(int argc, char** argv) {
+  // Everything after "--" is the command.
+  int split = argc;
+  for (int i = 2; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      split = i;
+      break;
+    }
+  }
+  const Args args(split, argv, 2, {"--consumer", "--cursors", "--batch"}, {"--to-head"});
+  const std::vector<std::string> command(argv + std::min(split + 1, argc), argv + argc);
+  if (args.positional.size() != 1) throw UsageError("backfill needs one SOURCE");
+  if (command.empty()) throw UsageError("backfill needs a COMMAND after --");
+  const auto name = args.value("--consumer");
+  const auto store = args.value("--cursors");
+  if (!name || !store) throw UsageError("backfill needs --consumer NAME and --cursors STORE");
+  const auto batch = static_cast<std::size_t>(
+      args.value("--batch") ? parse_count("--batch", *args.value("--batch")) : 1);
+  const auto stream = reflexctl::open_source(args.positional[0]);
+  const auto cursors = reflexctl::open_cursor_store(*store);
+  auto spec = reflex::rpatterns::batch_spec(
+      stream, cursors, *name,
+      [&](std::stop_token, std::span<const reflex::Event> events) {
+        std::string input;
+        for (const auto& e : events) input += reflexctl::to_json(e) + "\n";
+        if (const int status = run_command(command, input); status != 0)
+          throw CommandFailed(status);
+      },
+      {.max_size = batch});
+  SignalStop signals;
+  const bool terminal = isatty(2) != 0;
+  const auto progress = [&](const reflex::rpatterns::BackfillProgress& p) {
+    if (!terminal) return;
+    std::fprintf(stderr, "\r%llu events, %.0f/s%s", static_cast<unsigned long long>(p.events),
+                 p.events_per_second,
+                 p.remaining ? (", " + std::to_string(*p.remaining) + " left").c_str() : "");
+  };
+  const auto started = std::chrono::steady_clock::now();
+  std::uint64_t events = 0;
+  std::string cursor;
+  bool head = false;
+  int status = 0;
+  try {
+    if (args.switches.contains("--to-head")) {
+      const auto summary =
+          reflex::rpatterns::backfill(signals.token(), spec, {.on_progress = progress});
+      events = summary.events;
+      cursor = summary.cursor;
+      head = summary.reached_head;
+    } else {
+      reflex::run(signals.token(), spec);
+    }
+  } catch (const std::exception& e) {
+    const auto* failed = reflex::find_error<CommandFailed>(e);
+    if (!failed) throw;
+    status = failed->status();
+  }
+  if (cursor.empty()) cursor = cursors->get(*name);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (terminal) std::fputc('\n', stderr);
+  std::fprintf(stderr, "backfill %s: %llu events in %.1f s, cursor %s%s%s\n", name->c_str(),
+               static_cast<unsigned long long>(events), seconds,
+               cursor.empty() ? "(none)" : cursor.c_str(), head ? ", reached the head" : "",
+               status ? (", command failed with status " + std::to_string(status)).c_str() : "");
+  return status;
+}
+
+int relay(int argc, char** argv) {
+#if defined(REFLEXCTL_WITH_NATS)
+  const Args args(argc, argv, 2, {"--consumer", "--cursors"}, {"--to-head"});
+  if (args.positional.size() != 2)
+    throw UsageError("relay needs SOURCE and nats://HOST:PORT?stream=S&subject=X");
+  const auto name = args.value("--consumer");
+  if (!name) throw UsageError("relay needs --consumer NAME (it names the relay's message ids)");
+  const auto target = reflex::parse_uri(args.positional[1]);
+  if (target.scheme != "nats")
+    throw UsageError("relay publishes to nats://HOST:PORT?stream=S&subject=X");
+  target.check_params({"stream", "subject"});
+  const std::string stream_name = target.required_param("stream", "e.g. ?stream=ORDERS");
+  const std::string subject = target.required_param("subject", "e.g. &subject=ORDERS.events");
+  std::string url = "nats://" + target.host + ":" + std::to_string(target.port.value_or(4222));
+  reflex::rnats::Connection conn({.url = url, .name = "reflexctl-relay"});
+  reflex::rnats::Relay relay(
+      conn,
+      {.name = *name,
+       .source = reflexctl::open_source(args.positional[0]),
+       .stream = stream_name,
+       .subject = subject,
+       .cursors = args.value("--cursors") ? reflexctl::open_cursor_store(*args.value("--cursors"))
+                                          : nullptr,
+       .start_after = ""});
+  SignalStop signals;
+  std::stop_source stop;
+  std::stop_callback forward(signals.token(), [&] { stop.request_stop(); });
+  std::jthread watcher;
+  if (args.switches.contains("--to-head")) {
+    if (!reflexctl::is_sql(args.positional[0]))
+      throw UsageError("relay --to-head needs an SQL source");
+    const auto table = reflexctl::open_events_table(args.positional[0]);
+    watcher = std::jthread([&, table](std::stop_token own) {
+      const std::string head = table.head();
+      while (!own.stop_requested() && !stop.stop_requested()) {
+        if (relay.stats().cursor == head) {
+          stop.request_stop();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
+  relay.run(stop.get_token());
+  const auto stats = relay.stats();
+  std::fprintf(stderr, "relay %s: %llu events acknowledged, cursor %s\n", name->c_str(),
+               static_cast<unsigned long long>(stats.acknowledged), stats.cursor.c_str());
+  return 0;
+#else
+  (void)argc;
+  (void)argv;
+  throw UsageError("this reflexctl was built without NATS support");
+#endif
 }
 
 reflex::rsql::NewEvent event_from_line(const std::string& line) {
@@ -336,7 +530,7 @@ int main(int argc, char** argv) {
     std::cout << "reflexctl " << reflex::version_string << '\n';
     return 0;
   }
-  for (int i = 2; i < argc; ++i) {
+  for (int i = 2; i < argc && std::string(argv[i]) != "--"; ++i) {
     if (std::string(argv[i]) == "--help" && kCommandHelp.contains(command)) {
       std::cout << kCommandHelp.at(command);
       return 0;
@@ -345,6 +539,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "tail") return tail(argc, argv);
     if (command == "publish") return publish(argc, argv);
+    if (command == "backfill") return backfill(argc, argv);
+    if (command == "relay") return relay(argc, argv);
     if (command == "cursors") return cursors(argc, argv);
     if (command == "schema") return schema(argc, argv);
     throw UsageError("unknown command '" + command + "' (reflexctl --help lists them)");
