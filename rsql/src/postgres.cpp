@@ -432,7 +432,9 @@ class PgCrossNotifier final : public CrossNotifier {
     std::unique_ptr<pqxx::connection> conn;
     const std::string sql = "NOTIFY " + channel_;
     auto backoff = std::chrono::milliseconds(100);
-    while (!stop.stop_requested()) {
+    // Not `while (!stop_requested())`: a producer that commits and exits at once may request
+    // stop before this thread first runs, and its poke must still be sent. The wait decides.
+    for (;;) {
       {
         std::unique_lock lock(poke_mutex_);
         poke_wake_.wait(lock, stop, [&] { return poked_; });
