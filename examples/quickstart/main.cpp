@@ -98,10 +98,11 @@ int main(int argc, char** argv) {
     int seen = 0;
     std::stop_source stop;
     auto printer = reflex::make_consumer("printer", [&](const reflex::Event& e) {
-      std::cout << "consumed event id=" << e.id << " type=" << to_string(e.type)
-                << " user=" << e.foreign_id;
-      if (!e.metadata.empty()) std::cout << " metadata=" << e.metadata;
-      std::cout << std::endl;
+      // One write per line: the producer thread prints too, and lines must not interleave.
+      std::string line =
+          "consumed event id=" + e.id + " type=" + to_string(e.type) + " user=" + e.foreign_id;
+      if (!e.metadata.empty()) line += " metadata=" + e.metadata;
+      std::cout << line + "\n" << std::flush;
       if (++seen == 4) stop.request_stop();
     });
     std::jthread consumer([&] {
@@ -125,7 +126,8 @@ int main(int argc, char** argv) {
       // A failed change rolls back its event too: consumers never hear of it.
       change_user(app, events, "INSERT INTO no_such_table VALUES (1)", 0, UserEvent::Created);
     } catch (const std::exception& e) {
-      std::cout << "rolled back a failed change (" << e.what() << "): no event" << std::endl;
+      std::cout << "rolled back a failed change (" + std::string(e.what()) + "): no event\n"
+                << std::flush;
     }
     change_user(app, events, "DELETE FROM users WHERE id = " + std::to_string(bob), bob,
                 UserEvent::Deleted);
