@@ -48,8 +48,11 @@ class RemoteStream final : public StreamClient {
  public:
   RemoteStream(const StreamOpener& open, const CallOptions& options, std::stop_token stop,
                std::string_view after, const StreamOptions& stream_options)
-      : stop_(std::move(stop)), label_("stream " + options.method) {
+      : stop_(std::move(stop)),
+        label_("stream " + options.method +
+               (options.stream.empty() ? "" : " (" + options.stream + ")")) {
     if (!options.token.empty()) context_.AddMetadata("authorization", "Bearer " + options.token);
+    if (!options.stream.empty()) context_.AddMetadata(kStreamMetadataKey, options.stream);
     context_.set_wait_for_ready(options.wait_for_ready);
     reader_ = open(&context_, to_request(after, stream_options));
     if (!reader_) throw Error("rgrpc: the stream opener returned no call");
@@ -173,6 +176,7 @@ StreamFunc stream_func(std::shared_ptr<grpc::Channel> channel, CallOptions optio
 StreamFunc stream_func(const ClientOptions& options) {
   return stream_func(make_channel(options), CallOptions{.method = options.method,
                                                         .token = options.token,
+                                                        .stream = options.stream,
                                                         .wait_for_ready = options.wait_for_ready});
 }
 
@@ -191,9 +195,9 @@ ClientOptions client_options_from_uri(std::string_view text) {
                       " has a path; name the method with ?method=/package.Service/Method");
   }
   if (tls) {
-    uri.check_params({"method", "ca", "cert", "key", "server_name"});
+    uri.check_params({"method", "stream", "token_file", "ca", "cert", "key", "server_name"});
   } else {
-    uri.check_params({"method"});
+    uri.check_params({"method", "stream", "token_file"});
   }
   const bool ipv6 = uri.host.find(':') != std::string::npos;
   ClientOptions options{.target = (ipv6 ? "[" + uri.host + "]" : uri.host) + ":" +
@@ -202,7 +206,21 @@ ClientOptions client_options_from_uri(std::string_view text) {
     check_method(*method);
     options.method = *method;
   }
+  if (uri.password && uri.param("token_file")) {
+    throw ConfigError("rgrpc: " + uri.redacted() +
+                      " gives a token twice (in the address and as token_file): keep one");
+  }
   if (uri.password) options.token = *uri.password;
+  if (auto file = uri.param("token_file")) {
+    std::string token = detail::read_file(*file, "token");
+    const auto first = token.find_first_not_of(" \t\r\n");
+    const auto last = token.find_last_not_of(" \t\r\n");
+    if (first == std::string::npos) {
+      throw ConfigError("rgrpc: the token file \"" + *file + "\" holds only whitespace");
+    }
+    options.token = token.substr(first, last - first + 1);
+  }
+  options.stream = uri.param("stream").value_or("");
   if (tls) {
     options.tls =
         ClientTls::from_files(uri.param("ca").value_or(""), uri.param("cert").value_or(""),

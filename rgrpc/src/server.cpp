@@ -36,7 +36,8 @@ class EndpointService final : public grpc::Service {
                                                                             reflexpb::Event>(
                              [this, i](grpc::CallbackServerContext* context,
                                        const reflexpb::StreamRequest* request) {
-                               return streams_.serve(context, *request, endpoints_[i].stream);
+                               return streams_.serve(context, *request, endpoints_[i].stream,
+                                                     endpoints_[i].named);
                              }));
     }
   }

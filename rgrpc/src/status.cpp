@@ -183,6 +183,9 @@ std::exception_ptr error_for(const grpc::Status& status, const std::string& what
           static_cast<int>(code)));
     case grpc::StatusCode::INVALID_ARGUMENT:
       return std::make_exception_ptr(CursorError(text));
+    case grpc::StatusCode::NOT_FOUND:
+      return std::make_exception_ptr(
+          ConfigError(text + " (check the stream name the client sends)"));
     case grpc::StatusCode::UNIMPLEMENTED:
       return std::make_exception_ptr(
           ConfigError(text + " (the server does not serve this method: check the method name)"));

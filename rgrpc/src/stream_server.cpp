@@ -245,6 +245,13 @@ StreamServer::~StreamServer() {
 grpc::ServerWriteReactor<reflexpb::Event>* StreamServer::serve(
     grpc::CallbackServerContext* context, const reflexpb::StreamRequest& request,
     const StreamFunc& stream) {
+  static const std::map<std::string, StreamFunc, std::less<>> none;
+  return serve(context, request, stream, none);
+}
+
+grpc::ServerWriteReactor<reflexpb::Event>* StreamServer::serve(
+    grpc::CallbackServerContext* context, const reflexpb::StreamRequest& request,
+    const StreamFunc& fallback, const std::map<std::string, StreamFunc, std::less<>>& named) {
   auto& core = *core_;
   if (!core.options.token.empty()) {
     const auto& metadata = context->client_metadata();
@@ -259,6 +266,24 @@ grpc::ServerWriteReactor<reflexpb::Event>* StreamServer::serve(
            "missing or wrong bearer token: send metadata \"authorization: Bearer <token>\""});
     }
   }
+  const StreamFunc* chosen = &fallback;
+  const auto& metadata = context->client_metadata();
+  if (const auto it = metadata.find(kStreamMetadataKey); it != metadata.end()) {
+    const std::string_view name(it->second.data(), it->second.size());
+    const auto found = named.find(name);
+    if (found == named.end()) {
+      core.refused.fetch_add(1);
+      std::string known;
+      for (const auto& [key, unused] : named) known += (known.empty() ? "" : ", ") + key;
+      return new detail::Refused(
+          {grpc::StatusCode::NOT_FOUND,
+           "no stream named \"" + std::string(name) + "\" here" +
+               (known.empty() ? std::string(" (this method serves one stream: send no name)")
+                              : " (streams: " + known + ")")});
+    }
+    chosen = &found->second;
+  }
+  const StreamFunc& stream = *chosen;
   if (!stream) {
     core.refused.fetch_add(1);
     return new detail::Refused({grpc::StatusCode::UNIMPLEMENTED, "no stream function to serve"});

@@ -1,6 +1,9 @@
 // Streaming over real TCP loopback: a MemLog served by rgrpc::Server, read by rgrpc::stream_func.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <reflex/reflex.hpp>
 #include <reflex/rgrpc/client.hpp>
 #include <reflex/rgrpc/errors.hpp>
@@ -241,6 +244,54 @@ TEST(GrpcStream, RunConsumesARemoteStreamWithLocalCursors) {
   ASSERT_EQ(seen.size(), 25u);
   EXPECT_EQ(seen[20], "21");
   EXPECT_EQ(cursors->get("remote-consumer"), "25");
+}
+
+TEST(GrpcStream, ACallPicksANamedStreamByMetadataAndAnUnknownNameIsConfigError) {
+  reflex::MemLog users, orders;
+  users.append(1, "u");
+  orders.append(2, "o1");
+  orders.append(2, "o2");
+  reflex::rgrpc::Server server(std::vector<reflex::rgrpc::Endpoint>{
+      {.stream = users.stream_func(),
+       .named = {{"users", users.stream_func()}, {"orders", orders.stream_func()}}}});
+  const auto read_all = [&](const std::string& name) {
+    auto stream = reflex::rgrpc::stream_func({.target = server.address(), .stream = name});
+    auto client = stream({}, "", {.to_head = true});
+    std::vector<std::string> ids;
+    try {
+      for (;;) ids.push_back(client->recv().foreign_id);
+    } catch (const reflex::HeadReached&) {
+    }
+    return ids;
+  };
+  EXPECT_EQ(read_all(""), std::vector<std::string>{"u"});
+  EXPECT_EQ(read_all("users"), std::vector<std::string>{"u"});
+  EXPECT_EQ(read_all("orders"), (std::vector<std::string>{"o1", "o2"}));
+  try {
+    (void)read_all("invoices");
+    FAIL() << "an unknown stream name must fail";
+  } catch (const reflex::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("no stream named \"invoices\""), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("orders, users"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ClientOptionsFromUri, ReadsTheStreamNameAndATokenFile) {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("rgrpc-token-" + std::to_string(::getpid()));
+  std::ofstream(path) << "  s3cret\n";
+  auto options = reflex::rgrpc::client_options_from_uri("grpc://h:1?stream=orders&token_file=" +
+                                                        path.string());
+  EXPECT_EQ(options.stream, "orders");
+  EXPECT_EQ(options.token, "s3cret");
+  EXPECT_THROW(
+      (void)reflex::rgrpc::client_options_from_uri("grpc://:other@h:1?token_file=" + path.string()),
+      reflex::ConfigError);
+  std::filesystem::remove(path);
+  EXPECT_THROW(
+      (void)reflex::rgrpc::client_options_from_uri("grpc://h:1?token_file=" + path.string()),
+      reflex::ConfigError);
 }
 
 TEST(ClientOptionsFromUri, ParsesPlaintextTlsTokenAndMethod) {

@@ -41,6 +41,9 @@ struct CallOptions {
   std::string method = "/reflexpb.Reflex/Stream";
   /// Sent as metadata `authorization: Bearer <token>` when not empty.
   std::string token{};
+  /// Sent as metadata `reflex-stream: <stream>` when not empty: picks one of the streams a server
+  /// serves on the method (Endpoint::named).
+  std::string stream{};
   /// Wait for the server to become reachable instead of failing fast with Unavailable.
   bool wait_for_ready = false;
 };
@@ -51,6 +54,8 @@ struct ClientOptions {
   std::string target{};
   std::string method = "/reflexpb.Reflex/Stream";
   std::string token{};
+  /// Names one of the server's streams on the method (see CallOptions::stream).
+  std::string stream{};
   /// TLS; plaintext when empty.
   std::optional<ClientTls> tls{};
   /// Ping the server when the connection is idle this long; a dead connection is noticed within
@@ -84,7 +89,9 @@ struct ClientOptions {
 /// Client options from a URI: `grpc://host:port` (plaintext) or `grpcs://host:port` (TLS, system
 /// roots unless `?ca=FILE`; `&cert=FILE&key=FILE` for mutual TLS; `&server_name=NAME`). The token,
 /// if any, is the URI's password, `grpc://:TOKEN@host:port`, so it is redacted in messages.
-/// `?method=/pkg.Service/Method` picks another method. Throws ConfigError for anything else.
+/// `?method=/pkg.Service/Method` picks another method, `?stream=NAME` one of its named streams;
+/// `?token_file=PATH` reads the token from a file (surrounding whitespace dropped), so it stays
+/// out of process listings. Throws ConfigError for anything else.
 [[nodiscard]] ClientOptions client_options_from_uri(std::string_view uri);
 
 }  // namespace reflex::rgrpc

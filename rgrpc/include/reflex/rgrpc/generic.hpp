@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,6 +77,13 @@ class StreamServer final {
   [[nodiscard]] grpc::ServerWriteReactor<reflexpb::Event>* serve(
       grpc::CallbackServerContext* context, const reflexpb::StreamRequest& request,
       const StreamFunc& stream);
+
+  /// The same, serving the stream the call names with metadata `reflex-stream` (see
+  /// Endpoint::named), or `fallback` when it names none. An unknown name ends the call with
+  /// NOT_FOUND, after the token check (names are not disclosed to callers without the token).
+  [[nodiscard]] grpc::ServerWriteReactor<reflexpb::Event>* serve(
+      grpc::CallbackServerContext* context, const reflexpb::StreamRequest& request,
+      const StreamFunc& fallback, const std::map<std::string, StreamFunc, std::less<>>& named);
 
   /// Refuses new streams, ends open ones with a status clients map to reflex::Stopped, and waits
   /// up to `wait` for their sources to close. Harmless to call again.

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,8 +40,16 @@ struct Endpoint {
   /// it. The default is the reflexpb.Reflex service that Go reflex clients call.
   std::string method = "/reflexpb.Reflex/Stream";
   /// Where the events come from: request.after is the cursor, request.options the options.
+  /// Calls that name no stream get this one.
   StreamFunc stream{};
+  /// Further streams on the same method, picked by the call's metadata `reflex-stream: NAME`
+  /// (kStreamMetadataKey; clients set it with ClientOptions::stream or `grpc://…?stream=NAME`).
+  /// A name that is not here ends the call with NOT_FOUND (clients: reflex::ConfigError).
+  std::map<std::string, StreamFunc, std::less<>> named{};
 };
+
+/// The call metadata key that picks one of an endpoint's named streams.
+inline constexpr const char* kStreamMetadataKey = "reflex-stream";
 
 /// Counters of the streams a server (or StreamServer) handled.
 struct StreamStats {
