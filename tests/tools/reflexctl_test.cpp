@@ -1,13 +1,21 @@
 // reflexctl driven as a process, against temp-file SQLite and the throwaway PostgreSQL.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +90,127 @@ std::vector<std::string> lines(const std::string& text) {
     start = end + 1;
   }
   return out;
+}
+
+using namespace std::chrono_literals;
+
+/// reflexctl running in the background (serve, a following tail): its output is collected while
+/// it runs. The destructor kills it if a test left it running.
+class Background {
+ public:
+  explicit Background(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), REFLEXCTL);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int out[2], err[2];
+    EXPECT_EQ(pipe(out), 0);
+    EXPECT_EQ(pipe(err), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    for (int fd : {out[0], err[0]}) posix_spawn_file_actions_addclose(&actions, fd);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    close(err[1]);
+    readers_.emplace_back([this, fd = out[0]] { collect(fd, out_); });
+    readers_.emplace_back([this, fd = err[0]] { collect(fd, err_); });
+  }
+  ~Background() {
+    if (status_ < 0 && pid_ > 0) {
+      kill(pid_, SIGKILL);
+      wait(5s);
+    }
+  }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  /// Waits until stderr matches `pattern`; returns the match's first group ("" on timeout).
+  std::string wait_for_err(const std::string& pattern, std::chrono::milliseconds timeout = 10s) {
+    const std::regex re(pattern);
+    std::unique_lock lock(mu_);
+    std::smatch m;
+    cv_.wait_for(lock, timeout, [&] { return std::regex_search(err_, m, re); });
+    return m.size() > 1 ? m[1].str() : (m.empty() ? "" : m[0].str());
+  }
+  std::string out() {
+    std::lock_guard lock(mu_);
+    return out_;
+  }
+  std::string err() {
+    std::lock_guard lock(mu_);
+    return err_;
+  }
+  void signal(int sig) { kill(pid_, sig); }
+  /// The exit status, or -1 when it did not exit within `timeout`.
+  int wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (status_ < 0 && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        for (auto& r : readers_) r.join();
+        readers_.clear();
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return status_;
+  }
+
+ private:
+  void collect(int fd, std::string& into) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+      std::lock_guard lock(mu_);
+      into.append(buf, static_cast<std::size_t>(n));
+      cv_.notify_all();
+    }
+    close(fd);
+  }
+
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string out_, err_;
+  std::vector<std::jthread> readers_;
+};
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+/// GET http://127.0.0.1:PORT/PATH (one request, the connection closed by the server).
+HttpReply http_get(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  HttpReply reply;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    EXPECT_EQ(send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+    std::string all;
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) all.append(buf, static_cast<std::size_t>(n));
+    if (all.starts_with("HTTP/1.1 ")) reply.status = std::stoi(all.substr(9, 3));
+    if (const auto head = all.find("\r\n\r\n"); head != std::string::npos)
+      reply.body = all.substr(head + 4);
+  }
+  close(fd);
+  return reply;
 }
 
 class Reflexctl : public ::testing::Test {
@@ -193,6 +322,91 @@ TEST_F(Reflexctl, RelayThenTailTheJetStreamStream) {
   reflex::rnats::delete_stream(conn, stream);
 }
 
+TEST_F(Reflexctl, ServeStreamsNamedSourcesOverGrpcWithATokenAndDrainsOnSigterm) {
+  ASSERT_EQ(run({"publish", source},
+                "{\"foreign_id\":\"a\",\"type\":1}\n{\"foreign_id\":\"b\",\"type\":2}\n")
+                .status,
+            0);
+  db->create_events_table({.table = "audit"});
+  ASSERT_EQ(
+      run({"publish", "sqlite://" + path + "?table=audit"}, "{\"foreign_id\":\"z\",\"type\":9}\n")
+          .status,
+      0);
+  const std::string token_file = (dir.path() / "token").string();
+  std::ofstream(token_file) << "s3cret\n";
+  Background server({"serve", "--listen", "127.0.0.1:0", "--stream", "events=" + source, "--stream",
+                     "audit=sqlite://" + path + "?table=audit", "--http", "127.0.0.1:0",
+                     "--token-file", token_file});
+  const std::string grpc_port = server.wait_for_err("gRPC on 127\\.0\\.0\\.1:([0-9]+)");
+  const std::string http_port = server.wait_for_err("HTTP on port ([0-9]+)");
+  ASSERT_FALSE(grpc_port.empty()) << server.err();
+  ASSERT_FALSE(http_port.empty()) << server.err();
+  const std::string address = "grpc://127.0.0.1:" + grpc_port;
+
+  // The default stream is the first; ?stream= picks another; the token comes from a file.
+  const auto events = run({"tail", address + "?token_file=" + token_file, "--to-head"});
+  ASSERT_EQ(events.status, 0) << events.err;
+  const auto got = lines(events.out);
+  ASSERT_EQ(got.size(), 2u) << events.out;
+  EXPECT_NE(got[1].find("\"foreign_id\":\"b\""), std::string::npos) << got[1];
+  const auto audit = run({"tail", address + "?stream=audit&token_file=" + token_file, "--to-head"});
+  ASSERT_EQ(audit.status, 0) << audit.err;
+  ASSERT_EQ(lines(audit.out).size(), 1u) << audit.out;
+  EXPECT_NE(audit.out.find("\"type\":9"), std::string::npos) << audit.out;
+
+  const auto no_token = run({"tail", address, "--to-head"});
+  EXPECT_EQ(no_token.status, 2) << no_token.err;
+  EXPECT_NE(no_token.err.find("UNAUTHENTICATED"), std::string::npos) << no_token.err;
+  const auto wrong_token = run({"tail", "grpc://:guess@127.0.0.1:" + grpc_port, "--to-head"});
+  EXPECT_NE(wrong_token.err.find("UNAUTHENTICATED"), std::string::npos) << wrong_token.err;
+  const auto unknown = run({"tail", address + "?stream=nope&token_file=" + token_file});
+  EXPECT_EQ(unknown.status, 2) << unknown.err;
+  EXPECT_NE(unknown.err.find("no stream named \"nope\""), std::string::npos) << unknown.err;
+
+  const int http = std::stoi(http_port);
+  EXPECT_EQ(http_get(http, "/healthz").status, 200);
+  const auto ready = http_get(http, "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  const auto metrics = http_get(http, "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("reflex_serve_events_sent_total 3"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("reflex_table_rows_loaded_total{table=\"events\"} 2"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_EQ(http_get(http, "/nothing").status, 404);
+
+  // A follower is open when SIGTERM comes: it is told the server stopped, the server exits 0.
+  Background follower({"tail", address + "?token_file=" + token_file});
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (lines(follower.out()).size() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(lines(follower.out()).size(), 2u) << follower.err();
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(10s), 0) << server.err();
+  EXPECT_NE(server.err().find("stopped; 3 streams served, 5 events sent"), std::string::npos)
+      << server.err();
+  EXPECT_EQ(follower.wait(10s), 1);
+  EXPECT_NE(follower.err().find("stopped by the server"), std::string::npos) << follower.err();
+}
+
+TEST_F(Reflexctl, ServeTakesItsSettingsFromTheEnvironmentAndReportsUnreadySources) {
+  Background server({"serve"}, {"REFLEX_LISTEN=127.0.0.1:0", "REFLEX_HTTP=127.0.0.1:0",
+                                "REFLEX_STREAMS=events=" + source + " missing=sqlite://" + path +
+                                    "?table=missing"});
+  const std::string http_port = server.wait_for_err("HTTP on port ([0-9]+)");
+  ASSERT_FALSE(http_port.empty()) << server.err();
+  EXPECT_NE(server.err().find("streams: events, missing; default events"), std::string::npos)
+      << server.err();
+  const auto ready = http_get(std::stoi(http_port), "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("missing: table 'missing' does not exist"), std::string::npos)
+      << ready.body;
+  EXPECT_EQ(ready.body.find("events:"), std::string::npos) << ready.body;
+  server.signal(SIGINT);
+  EXPECT_EQ(server.wait(10s), 0) << server.err();
+}
+
 TEST_F(Reflexctl, SchemaPrintsTheDdlOfEachDialect) {
   for (const char* dialect : {"postgres", "mysql", "sqlite"}) {
     const auto r = run({"schema", dialect, "--events", "user_events"});
@@ -219,6 +433,21 @@ TEST_F(Reflexctl, BadInputGivesAOneLineErrorAndTheRightExitCode) {
       {{"tail", source, "--bogus"}, 2, "unknown option"},
       {{"tail", "postgresql://u:pw@127.0.0.1:1/db?table=events", "--to-head"}, 1, "unreachable"},
       {{"schema", "oracle"}, 2, "unknown dialect"},
+      {{"serve", "--stream", "a=" + source}, 2, "--listen"},
+      {{"serve", "--listen", "127.0.0.1:0"}, 2, "--stream"},
+      {{"serve", "--listen", "127.0.0.1:0", "--stream", source}, 2, "NAME=SOURCE"},
+      {{"serve", "--listen", "127.0.0.1:0", "--stream", "a=" + source, "--stream", "a=" + source},
+       2,
+       "given twice"},
+      {{"serve", "--listen", "127.0.0.1:0", "--stream", "a=" + source, "--token-file",
+        "/nonexistent/token"},
+       2,
+       "token file"},
+      {{"serve", "--listen", "127.0.0.1:0", "--stream", "a=" + source, "--tls-cert", "x.pem"},
+       2,
+       "--tls-key"},
+      {{"tail", "grpc://127.0.0.1:1?token_file=/nonexistent/token"}, 2, "token file"},
+      {{"tail", "grpc://127.0.0.1:1?colour=blue"}, 2, "colour"},
   };
   for (const auto& c : cases) {
     const auto r = run(c.args);
@@ -238,6 +467,50 @@ TEST(ReflexctlPostgres, PublishesAndTailsAPostgresOutbox) {
                 .status,
             0);
   EXPECT_EQ(lines(run({"tail", source, "--to-head"}).out).size(), 3u);
+}
+
+TEST(ReflexctlPostgres, AFollowerSeesEachPublishedEventWithinMilliseconds) {
+  const std::string dsn = reflex_test::required_env("REFLEX_TEST_PG_DSN");
+  const std::string table = reflex_test::unique_name("ctl");
+  reflex::rsql::Database::open(dsn)->create_events_table({.table = table});
+  const std::string source = dsn + "?table=" + table;
+  Background follower({"tail", source});
+  // The follower is at the head and idle (LISTENing) before the events come.
+  std::this_thread::sleep_for(1500ms);
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_EQ(
+        run({"publish", source}, "{\"foreign_id\":\"" + std::to_string(i) + "\",\"type\":1}\n")
+            .status,
+        0);
+    const auto published = std::chrono::steady_clock::now();
+    while (lines(follower.out()).size() < static_cast<std::size_t>(i) &&
+           std::chrono::steady_clock::now() - published < 5s)
+      std::this_thread::sleep_for(1ms);
+    const auto seen = std::chrono::steady_clock::now() - published;
+    ASSERT_EQ(lines(follower.out()).size(), static_cast<std::size_t>(i)) << follower.err();
+    // The idle poll is 1 s when notify is on: far below it means the wake-up came by NOTIFY.
+    EXPECT_LT(seen, 300ms) << "event " << i;
+  }
+  follower.signal(SIGTERM);
+  EXPECT_EQ(follower.wait(10s), 0) << follower.err();
+}
+
+TEST(ReflexctlMariaDb, PublishesAndTailsAMariaDbOutbox) {
+  const std::string dsn = reflex_test::required_env("REFLEX_TEST_MYSQL_DSN");
+  const std::string table = reflex_test::unique_name("ctl");
+  reflex::rsql::Database::open(dsn)->create_events_table({.table = table});
+  const std::string source = dsn + "?table=" + table;
+  ASSERT_EQ(run({"publish", source, "--batch", "2"},
+                "{\"foreign_id\":\"1\",\"type\":1}\n{\"foreign_id\":\"2\",\"type\":1}\n"
+                "{\"foreign_id\":\"3\",\"type\":7,\"metadata\":\"AAE=\"}\n")
+                .status,
+            0);
+  const auto tailed = run({"tail", source, "--to-head", "--after", "1"});
+  ASSERT_EQ(tailed.status, 0) << tailed.err;
+  const auto got = lines(tailed.out);
+  ASSERT_EQ(got.size(), 2u) << tailed.out;
+  EXPECT_NE(got[1].find(R"("type":7)"), std::string::npos) << got[1];
+  EXPECT_NE(got[1].find(R"("metadata":"AAE=")"), std::string::npos) << got[1];
 }
 
 }  // namespace

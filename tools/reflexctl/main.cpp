@@ -8,11 +8,17 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +35,16 @@
 #endif
 #include "reflex/version.hpp"
 #include "sources.hpp"
+#if defined(REFLEXCTL_WITH_GRPC)
+#include "http.hpp"
+#include "reflex/rgrpc/server.hpp"
+#endif
+#if defined(REFLEXCTL_WITH_PROMETHEUS)
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "reflex/prometheus/metrics.hpp"
+#endif
 
 extern char** environ;
 
@@ -48,6 +64,7 @@ commands:
   backfill SOURCE  run a command on every event (or batch) with a stored cursor
   relay SOURCE NATS  relay an outbox into a JetStream stream, exactly once
   publish SOURCE   insert events read as JSON lines from stdin into an SQL outbox
+  serve            serve streams to peers over gRPC, with /metrics, /healthz, /readyz
   cursors          list, get, set or delete consumer cursors
   schema DIALECT   print the DDL of the events, cursors and errors tables
 
@@ -89,6 +106,17 @@ the run with its line number; the lines before it are written, nothing after it.
        reflexctl cursors delete STORE NAME
 `set` refuses to move a cursor backwards unless --force. `list` needs an SQL store.
 )"},
+    {"serve",
+     R"(usage: reflexctl serve --listen HOST:PORT --stream NAME=SOURCE [--stream NAME=SOURCE…]
+                       [--http HOST:PORT] [--tls-cert FILE --tls-key FILE] [--token-file FILE]
+A reflexpb gRPC endpoint (/reflexpb.Reflex/Stream, wire-compatible with Go reflex clients). The
+first stream is the default; a call picks another with the metadata "reflex-stream: NAME"
+(reflexctl tail grpc://HOST:PORT?stream=NAME). --http serves /metrics (Prometheus text), /healthz
+(live) and /readyz (every source reachable). With --token-file, calls need
+"authorization: Bearer <token>". SIGINT/SIGTERM drain: open streams end with Stopped, exit 0.
+Environment (used when the flag is absent): REFLEX_LISTEN, REFLEX_STREAMS (NAME=SOURCE entries
+separated by spaces or newlines), REFLEX_HTTP, REFLEX_TLS_CERT, REFLEX_TLS_KEY, REFLEX_TOKEN_FILE.
+)"},
     {"schema",
      R"(usage: reflexctl schema postgres|mysql|sqlite [--events T] [--cursors T] [--errors T]
 Prints the DDL reflex expects (CREATE … IF NOT EXISTS).
@@ -98,7 +126,8 @@ Prints the DDL reflex expects (CREATE … IF NOT EXISTS).
 /// Positional arguments and --flags of one subcommand.
 struct Args {
   std::vector<std::string> positional;
-  std::map<std::string, std::string> values;
+  std::map<std::string, std::string> values;              // the last value of each flag
+  std::map<std::string, std::vector<std::string>> every;  // all values of repeated flags
   std::set<std::string> switches;
 
   Args(int argc, char** argv, int first, const std::set<std::string>& with_value,
@@ -109,6 +138,7 @@ struct Args {
         if (with_value.contains(arg)) {
           if (i + 1 >= argc) throw UsageError(arg + " needs a value");
           values[arg] = argv[++i];
+          every[arg].push_back(values[arg]);
         } else if (without_value.contains(arg)) {
           switches.insert(arg);
         } else {
@@ -122,6 +152,17 @@ struct Args {
   [[nodiscard]] std::optional<std::string> value(const std::string& name) const {
     auto it = values.find(name);
     return it == values.end() ? std::nullopt : std::optional(it->second);
+  }
+  /// The flag's value, else the environment variable's (for container use), else none.
+  [[nodiscard]] std::optional<std::string> value_or_env(const std::string& name,
+                                                        const char* variable) const {
+    if (auto v = value(name)) return v;
+    if (const char* env = std::getenv(variable); env && *env) return std::string(env);
+    return std::nullopt;
+  }
+  [[nodiscard]] std::vector<std::string> all(const std::string& name) const {
+    auto it = every.find(name);
+    return it == every.end() ? std::vector<std::string>{} : it->second;
   }
 };
 
@@ -487,6 +528,171 @@ int cursors(int argc, char** argv) {
   throw UsageError("cursors: unknown action or wrong arguments (see reflexctl cursors --help)");
 }
 
+#if defined(REFLEXCTL_WITH_GRPC)
+/// Whether a source answers: opens it at its head with to_head and reads once (HeadReached or an
+/// event both prove it reachable). Empty when it does, else why not.
+std::string probe(const reflex::StreamFunc& stream, std::chrono::milliseconds timeout) {
+  std::stop_source stop;
+  std::jthread timer([&](std::stop_token own) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, own, timeout, [] { return false; });
+    if (!own.stop_requested()) stop.request_stop();
+  });
+  try {
+    auto client = stream(stop.get_token(), "", {.from_head = true, .to_head = true});
+    (void)client->recv();
+    return {};
+  } catch (const reflex::HeadReached&) {
+    return {};
+  } catch (const reflex::Canceled&) {
+    return "no answer within " + std::to_string(timeout.count()) + " ms";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+std::string read_token(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in) throw UsageError("cannot read the token file '" + path + "'");
+  std::string token = text.str();
+  const auto first = token.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) throw UsageError("the token file '" + path + "' is empty");
+  return token.substr(first, token.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+/// The Prometheus text of the server's own counters.
+std::string serve_metrics(const reflex::rgrpc::StreamStats& stats) {
+  std::string out;
+  const auto add = [&](const char* name, const char* type, const char* help, std::uint64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(value) + "\n";
+  };
+  add("reflex_serve_open_streams", "gauge", "Streams open now.", stats.open_streams);
+  add("reflex_serve_streams_total", "counter", "Streams accepted since start.",
+      stats.streams_started);
+  add("reflex_serve_refused_total", "counter",
+      "Calls refused (token, unknown stream, max streams, stopping).", stats.streams_refused);
+  add("reflex_serve_events_sent_total", "counter", "Events handed to gRPC.", stats.events_sent);
+  return out;
+}
+#endif
+
+int serve(int argc, char** argv) {
+#if defined(REFLEXCTL_WITH_GRPC)
+  const Args args(argc, argv, 2,
+                  {"--listen", "--stream", "--http", "--tls-cert", "--tls-key", "--token-file"},
+                  {});
+  if (!args.positional.empty()) {
+    throw UsageError("serve takes no positional arguments; streams are --stream NAME=SOURCE");
+  }
+  const auto listen = args.value_or_env("--listen", "REFLEX_LISTEN");
+  if (!listen) throw UsageError("serve needs --listen HOST:PORT (or REFLEX_LISTEN)");
+  std::vector<std::string> specs = args.all("--stream");
+  if (specs.empty()) {
+    if (const char* env = std::getenv("REFLEX_STREAMS")) {
+      std::istringstream words(env);
+      for (std::string word; words >> word;) specs.push_back(word);
+    }
+  }
+  if (specs.empty()) {
+    throw UsageError("serve needs at least one --stream NAME=SOURCE (or REFLEX_STREAMS)");
+  }
+
+#if defined(REFLEXCTL_WITH_PROMETHEUS)
+  // Declared first: the registry outlives every recorder the sources hold.
+  ::prometheus::Registry registry;
+  auto metrics = std::make_shared<reflex::prometheus::Metrics>(registry);
+#else
+  std::shared_ptr<reflex::MetricsObserver> metrics;
+#endif
+  reflex::rgrpc::Endpoint endpoint;
+  std::vector<std::string> names;
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    const std::string name = spec.substr(0, eq);
+    const bool valid_name =
+        eq != std::string::npos && !name.empty() &&
+        name.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+            std::string::npos;
+    if (!valid_name) {
+      throw UsageError(
+          "--stream needs NAME=SOURCE with NAME of letters, digits, '_', '.' or '-' (got '" + spec +
+          "')");
+    }
+    if (endpoint.named.contains(name)) throw UsageError("stream '" + name + "' is given twice");
+    auto stream = reflexctl::open_source(spec.substr(eq + 1), metrics);
+    if (!endpoint.stream) endpoint.stream = stream;
+    endpoint.named.emplace(name, std::move(stream));
+    names.push_back(name);
+  }
+
+  reflex::rgrpc::ServerOptions options{.listen = *listen};
+  const auto cert = args.value_or_env("--tls-cert", "REFLEX_TLS_CERT");
+  const auto key = args.value_or_env("--tls-key", "REFLEX_TLS_KEY");
+  if (cert.has_value() != key.has_value())
+    throw UsageError("TLS needs both --tls-cert and --tls-key");
+  if (cert) options.tls = reflex::rgrpc::ServerTls::from_files(*cert, *key);
+  if (const auto token_file = args.value_or_env("--token-file", "REFLEX_TOKEN_FILE")) {
+    options.token = read_token(*token_file);
+  }
+  SignalStop signals;
+  reflex::rgrpc::Server server({endpoint}, options);
+
+  std::optional<reflexctl::HttpServer> http;
+  if (const auto http_listen = args.value_or_env("--http", "REFLEX_HTTP")) {
+    http.emplace(*http_listen, [&](std::string_view path) -> reflexctl::HttpResponse {
+      if (path == "/healthz") return {.body = "ok\n"};
+      if (path == "/readyz") {
+        std::string failures;
+        for (const auto& name : names) {
+          if (auto why = probe(endpoint.named.at(name), std::chrono::seconds(2)); !why.empty())
+            failures += name + ": " + why + "\n";
+        }
+        if (failures.empty()) return {.body = "ready\n"};
+        return {.status = 503, .body = failures};
+      }
+      if (path == "/metrics") {
+        std::string body;
+#if defined(REFLEXCTL_WITH_PROMETHEUS)
+        body = ::prometheus::TextSerializer().Serialize(registry.Collect());
+#endif
+        body += serve_metrics(server.stats());
+        return {.content_type = "text/plain; version=0.0.4; charset=utf-8", .body = body};
+      }
+      return {.status = 404, .body = "not found: try /metrics, /healthz or /readyz\n"};
+    });
+  }
+  std::string list;
+  for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
+  std::fprintf(stderr, "reflexctl serve: gRPC on %s (streams: %s; default %s)%s\n",
+               server.address().c_str(), list.c_str(), names.front().c_str(),
+               http ? (", HTTP on port " + std::to_string(http->port())).c_str() : "");
+  std::fflush(stderr);
+
+  {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    cv.wait(lock, signals.token(), [] { return false; });
+  }
+  server.stop();
+  const auto stats = server.stats();
+  std::fprintf(stderr, "reflexctl serve: stopped; %llu streams served, %llu events sent\n",
+               static_cast<unsigned long long>(stats.streams_started),
+               static_cast<unsigned long long>(stats.events_sent));
+  return 0;
+#else
+  (void)argc;
+  (void)argv;
+  throw UsageError("this reflexctl was built without gRPC support");
+#endif
+}
+
 int schema(int argc, char** argv) {
   const Args args(argc, argv, 2, {"--events", "--cursors", "--errors"}, {});
   if (args.positional.size() != 1)
@@ -543,6 +749,7 @@ int main(int argc, char** argv) {
     if (command == "relay") return relay(argc, argv);
     if (command == "cursors") return cursors(argc, argv);
     if (command == "schema") return schema(argc, argv);
+    if (command == "serve") return serve(argc, argv);
     throw UsageError("unknown command '" + command + "' (reflexctl --help lists them)");
   } catch (const UsageError& e) {
     std::cerr << "reflexctl " << command << ": " << e.what() << '\n';

@@ -42,15 +42,17 @@ bool is_sql(std::string_view uri) {
   return false;
 }
 
-reflex::rsql::EventsTable open_events_table(std::string_view text) {
+reflex::rsql::EventsTable open_events_table(std::string_view text,
+                                            std::shared_ptr<reflex::MetricsObserver> metrics) {
   const auto uri = reflex::parse_uri(text);
   const std::string table = table_of(uri, "events");
   return reflex::rsql::EventsTable(reflex::rsql::Database::open(text),
-                                   {.schema = {.table = table}});
+                                   {.schema = {.table = table}, .metrics = std::move(metrics)});
 }
 
-reflex::StreamFunc open_source(std::string_view text) {
-  if (is_sql(text)) return open_events_table(text).stream_func();
+reflex::StreamFunc open_source(std::string_view text,
+                               std::shared_ptr<reflex::MetricsObserver> metrics) {
+  if (is_sql(text)) return open_events_table(text, std::move(metrics)).stream_func();
   const auto uri = reflex::parse_uri(text);
   if (uri.scheme == "grpc" || uri.scheme == "grpcs") {
 #if defined(REFLEXCTL_WITH_GRPC)

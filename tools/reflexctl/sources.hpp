@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "reflex/cursor_store.hpp"
+#include "reflex/metrics.hpp"
 #include "reflex/rsql/rsql.hpp"
 #include "reflex/stream.hpp"
 
@@ -15,12 +16,16 @@ namespace reflexctl {
 /// True for postgresql://, postgres://, mysql://, mariadb://, sqlite://.
 [[nodiscard]] bool is_sql(std::string_view uri);
 
-/// An events table named by `SQL-DSN?table=T` (ConfigError when `table` is missing or invalid).
-[[nodiscard]] reflex::rsql::EventsTable open_events_table(std::string_view uri);
+/// An events table named by `SQL-DSN?table=T` (ConfigError when `table` is missing or invalid),
+/// reporting to `metrics` when given.
+[[nodiscard]] reflex::rsql::EventsTable open_events_table(
+    std::string_view uri, std::shared_ptr<reflex::MetricsObserver> metrics = nullptr);
 
 /// A stream: an SQL events table, `grpc://HOST:PORT` / `grpcs://…`, or
 /// `nats://HOST:PORT?stream=S[&subject=X]`.
-[[nodiscard]] reflex::StreamFunc open_source(std::string_view uri);
+/// SQL tables report to `metrics` when given.
+[[nodiscard]] reflex::StreamFunc open_source(
+    std::string_view uri, std::shared_ptr<reflex::MetricsObserver> metrics = nullptr);
 
 /// A cursors table named by `SQL-DSN?table=T`, or a KV bucket `nats://HOST:PORT?bucket=B`.
 /// Cursor writes are synchronous.
