@@ -33,14 +33,16 @@ class FuncConsumer final : public Consumer {
     std::sort(options_.include_types.begin(), options_.include_types.end());
     metrics_ =
         options_.metrics ? options_.metrics->consumer(name_, options_.metrics_options) : nullptr;
+    measured_ = metrics_ != nullptr;
     if (!metrics_) metrics_ = null_consumer_metrics();
   }
 
   const std::string& name() const noexcept override { return name_; }
 
   void consume(std::stop_token stop, const Event& event) override {
-    const auto start = Clock::now();
-    const auto age = start - event.timestamp;
+    // Without an observer no clock is read on the per-event path.
+    const auto start = measured_ ? Clock::now() : Clock::time_point{};
+    const auto age = measured_ ? start - event.timestamp : Clock::duration{};
     if (!accepts(event)) {
       metrics_->on_skipped(age);
       return;
@@ -55,7 +57,7 @@ class FuncConsumer final : public Consumer {
         std::rethrow_exception(error);
       }
     }
-    metrics_->on_consumed(age, Clock::now() - start);
+    if (measured_) metrics_->on_consumed(age, Clock::now() - start);
   }
 
  private:
@@ -83,6 +85,7 @@ class FuncConsumer final : public Consumer {
   ConsumeFunc fn_;
   ConsumerOptions options_;
   std::shared_ptr<ConsumerMetrics> metrics_;
+  bool measured_ = false;
 };
 
 }  // namespace

@@ -38,8 +38,9 @@ class Row {
  public:
   virtual ~Row() = default;
   [[nodiscard]] virtual bool is_null(int column) const = 0;
+  /// The integer; 0 for NULL (readers rely on it to skip a separate NULL check).
   [[nodiscard]] virtual std::int64_t int64(int column) const = 0;
-  /// Text or bytes (a BLOB/BYTEA column comes back as its raw bytes).
+  /// Text or bytes (a BLOB/BYTEA column comes back as its raw bytes); empty for NULL.
   [[nodiscard]] virtual std::string_view text(int column) const = 0;
 };
 using RowCallback = std::function<void(const Row&)>;

@@ -104,6 +104,31 @@ TEST_F(Outbox, BatchInsertStreamsEveryEventInOrderAcrossReads) {
   }
 }
 
+TEST_F(Outbox, ABatchKeepsEveryMetadataAndTraceByteExactly) {
+  auto table = make_table();
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+  std::vector<NewEvent> batch;
+  // Large enough for the dialect's bulk path (COPY on PostgreSQL), and one small batch too.
+  for (int i = 0; i < 40; ++i) {
+    batch.push_back(NewEvent{.foreign_id = "tab\there\\" + std::to_string(i),
+                             .type = i,
+                             .metadata = i % 2 ? every_byte : std::string(),
+                             .trace = "00-trace-" + std::to_string(i)});
+  }
+  insert_committed(*backend, table, batch);
+  insert_committed(*backend, table, std::span<const NewEvent>(batch).first(2));
+  const auto events = read_to_head(table);
+  ASSERT_EQ(events.size(), 42u);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& want = batch[i % 40];
+    EXPECT_EQ(events[i].foreign_id, want.foreign_id.str()) << i;
+    EXPECT_EQ(events[i].type, want.type) << i;
+    EXPECT_EQ(events[i].metadata, want.metadata) << i;
+    EXPECT_EQ(events[i].trace, want.trace) << i;
+  }
+}
+
 TEST_F(Outbox, StreamsOnlyEventsAfterTheCursor) {
   auto table = make_table();
   std::vector<NewEvent> batch;
