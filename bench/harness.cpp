@@ -1,0 +1,164 @@
+#include "harness.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+namespace bench {
+
+bool Config::wants(const std::string& id) const {
+  return only.empty() || std::find(only.begin(), only.end(), id) != only.end();
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+std::pair<double, double> interleave(int reps, const std::function<double()>& raw,
+                                     const std::function<double()>& reflex) {
+  std::vector<double> a, b;
+  for (int i = 0; i < reps; ++i) {
+    // Alternate which goes first, so warm-up and drift favour neither.
+    if (i % 2 == 0) {
+      a.push_back(raw());
+      b.push_back(reflex());
+    } else {
+      b.push_back(reflex());
+      a.push_back(raw());
+    }
+  }
+  return {median(a), median(b)};
+}
+
+Row ratio_row(std::string id, std::string name, std::string unit, double raw, double reflex,
+              double bound, bool at_most) {
+  Row row{.id = std::move(id), .name = std::move(name), .unit = std::move(unit)};
+  row.raw = raw;
+  row.reflex = reflex;
+  row.ratio = raw > 0 ? reflex / raw : 0;
+  char goal[32];
+  std::snprintf(goal, sizeof goal, "%s%.2f", at_most ? "≤" : "≥", bound);
+  row.goal = goal;
+  row.met = at_most ? *row.ratio <= bound : *row.ratio >= bound;
+  return row;
+}
+
+double throughput(int threads, std::chrono::milliseconds window,
+                  const std::function<std::uint64_t(int)>& op) {
+  std::atomic<bool> go{false}, done{false};
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(threads));
+  std::vector<std::jthread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      std::uint64_t n = 0;
+      while (!done.load(std::memory_order_relaxed)) n += op(t);
+      counts[static_cast<std::size_t>(t)] = n;
+    });
+  }
+  const auto start = Clock::now();
+  go = true;
+  std::this_thread::sleep_for(window);
+  done = true;
+  workers.clear();  // joins
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::uint64_t total = 0;
+  for (auto c : counts) total += c;
+  return static_cast<double>(total) / seconds;
+}
+
+double percentile(std::vector<double>& values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto rank =
+      static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(usage.ru_utime) + s(usage.ru_stime);
+}
+
+namespace {
+
+std::string number(const std::optional<double>& v) {
+  if (!v) return "—";
+  char buf[32];
+  const double a = std::fabs(*v);
+  std::snprintf(buf, sizeof buf, a >= 1000 ? "%.0f" : a >= 10 ? "%.1f" : "%.3g", *v);
+  return buf;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(const std::optional<double>& v) {
+  if (!v || !std::isfinite(*v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", *v);
+  return buf;
+}
+
+}  // namespace
+
+void print_table(const std::vector<Row>& rows) {
+  std::printf("\n%-5s %-62s %-7s %12s %12s %7s %-9s %s\n", "id", "scenario", "unit", "raw",
+              "reflex", "ratio", "goal", "met");
+  for (const auto& r : rows) {
+    std::printf("%-5s %-62s %-7s %12s %12s %7s %-9s %s%s%s\n", r.id.c_str(), r.name.c_str(),
+                r.unit.c_str(), number(r.raw).c_str(), number(r.reflex).c_str(),
+                r.ratio ? number(r.ratio).c_str() : "—", r.goal.c_str(), r.met ? "yes" : "NO",
+                r.note.empty() ? "" : "  ", r.note.c_str());
+  }
+  std::fflush(stdout);
+}
+
+void write_json(const std::string& path, const std::vector<Row>& rows,
+                const std::vector<std::pair<std::string, std::string>>& machine) {
+  std::ofstream out(path);
+  out << "{\"machine\":{";
+  for (std::size_t i = 0; i < machine.size(); ++i) {
+    out << (i ? "," : "") << json_string(machine[i].first) << ":" << json_string(machine[i].second);
+  }
+  out << "},\"scenarios\":[";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    out << (i ? ",\n" : "\n") << "{\"id\":" << json_string(r.id)
+        << ",\"name\":" << json_string(r.name) << ",\"unit\":" << json_string(r.unit)
+        << ",\"raw\":" << json_number(r.raw) << ",\"reflex\":" << json_number(r.reflex)
+        << ",\"ratio\":" << json_number(r.ratio) << ",\"goal\":" << json_string(r.goal)
+        << ",\"met\":" << (r.met ? "true" : "false");
+    if (!r.note.empty()) out << ",\"note\":" << json_string(r.note);
+    out << "}";
+  }
+  out << "\n]}\n";
+}
+
+void log(const std::string& text) {
+  std::fprintf(stderr, "[bench] %s\n", text.c_str());
+}
+
+}  // namespace bench

@@ -1,0 +1,203 @@
+// P1–P5: a producer's business transaction with and without the outbox insert.
+#include <cppconn/prepared_statement.h>
+#include <cppconn/statement.h>
+#include <mysql_driver.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <tuple>
+
+#include "reflex/rsql/rsql.hpp"
+#include "reflex/uri.hpp"
+#include "scenarios.hpp"
+
+namespace bench {
+namespace {
+
+using reflex::rsql::Database;
+using reflex::rsql::EventsTable;
+using reflex::rsql::NewEvent;
+
+constexpr const char* kUsers = "bench_users";
+constexpr const char* kEvents = "bench_events";
+
+void setup_pg(const std::string& dsn) {
+  pqxx::connection c(dsn);
+  pqxx::work w(c);
+  w.exec0(std::string("CREATE TABLE IF NOT EXISTS ") + kUsers +
+          " (id bigserial PRIMARY KEY, name text NOT NULL, email text NOT NULL)");
+  w.commit();
+  Database::open(dsn)->create_events_table({.table = kEvents});
+}
+
+/// A client connection of P1–P4, with the business statement prepared.
+struct PgClient {
+  explicit PgClient(const std::string& dsn, bool async_commit) : conn(dsn) {
+    if (async_commit) pqxx::nontransaction(conn).exec0("SET synchronous_commit = off");
+    conn.prepare("user", std::string("INSERT INTO ") + kUsers + " (name, email) VALUES ($1, $2)");
+  }
+  pqxx::connection conn;
+  std::uint64_t n = 0;
+};
+
+struct PgClients {
+  PgClients(const std::string& dsn, int count, bool async_commit) {
+    for (int i = 0; i < count; ++i)
+      clients.push_back(std::make_unique<PgClient>(dsn, async_commit));
+  }
+  std::vector<std::unique_ptr<PgClient>> clients;
+};
+
+double pg_business(PgClients& pool, std::chrono::milliseconds window, const EventsTable* events) {
+  return throughput(static_cast<int>(pool.clients.size()), window, [&](int t) -> std::uint64_t {
+    auto& c = *pool.clients[static_cast<std::size_t>(t)];
+    const std::string id = std::to_string(++c.n);
+    pqxx::work w(c.conn);
+    w.exec_prepared("user", "user-" + id, id + "@example.org");
+    if (events) {
+      const auto notify = events->insert(w, NewEvent{.foreign_id = id, .type = 1});
+      w.commit();
+      notify();
+    } else {
+      w.commit();
+    }
+    return 1;
+  });
+}
+
+void p1_p2_p3(const Config& cfg, std::vector<Row>& rows) {
+  setup_pg(cfg.pg_dsn);
+  const auto db = Database::open(cfg.pg_dsn);
+  const EventsTable notified(db, {.schema = {.table = kEvents}});
+  const EventsTable quiet(db, {.schema = {.table = kEvents}, .cross_process_notify = false});
+  for (const int clients : {1, 8}) {
+    if (!cfg.wants("P1")) break;
+    log("P1 " + std::to_string(clients) + " client(s)");
+    PgClients pool(cfg.pg_dsn, clients, false);
+    const auto [raw, reflex] = interleave(
+        cfg.reps, [&] { return pg_business(pool, cfg.window(), nullptr); },
+        [&] { return pg_business(pool, cfg.window(), &notified); });
+    rows.push_back(ratio_row("P1",
+                             "PG tx: business row + event, sync commit, " +
+                                 std::to_string(clients) + (clients == 1 ? " client" : " clients"),
+                             "tx/s", raw, reflex, clients == 1 ? 0.90 : 0.85));
+  }
+  if (cfg.wants("P2")) {
+    log("P2");
+    PgClients pool(cfg.pg_dsn, 1, true);
+    const auto [raw, reflex] = interleave(
+        cfg.reps, [&] { return pg_business(pool, cfg.window(), nullptr); },
+        [&] { return pg_business(pool, cfg.window(), &notified); });
+    rows.push_back(ratio_row("P2", "PG tx: business row + event, synchronous_commit=off", "tx/s",
+                             raw, reflex, 0.85));
+  }
+  if (cfg.wants("P3")) {
+    log("P3");
+    PgClients pool(cfg.pg_dsn, 8, false);
+    // P3 compares two reflex runs: notify off is its baseline.
+    const auto [off, on] = interleave(
+        cfg.reps, [&] { return pg_business(pool, cfg.window(), &quiet); },
+        [&] { return pg_business(pool, cfg.window(), &notified); });
+    auto row = ratio_row("P3", "P1 at 8 clients, cross-process notify on (raw: notify off)", "tx/s",
+                         off, on, 0.95);
+    row.goal = "drop ≤ 5 pts";
+    rows.push_back(row);
+  }
+}
+
+void p4(const Config& cfg, std::vector<Row>& rows) {
+  if (!cfg.wants("P4")) return;
+  log("P4");
+  setup_pg(cfg.pg_dsn);
+  const EventsTable events(Database::open(cfg.pg_dsn), {.schema = {.table = kEvents}});
+  pqxx::connection conn(cfg.pg_dsn);
+  std::vector<NewEvent> batch;
+  for (int i = 0; i < 100; ++i)
+    batch.push_back(NewEvent{.foreign_id = "order-" + std::to_string(i), .type = 2});
+  const auto copy = [&] {
+    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
+      pqxx::work w(conn);
+      pqxx::stream_to out(w, kEvents, std::vector<std::string>{"foreign_id", "type"});
+      for (const auto& e : batch) out << std::make_tuple(e.foreign_id.str(), e.type);
+      out.complete();
+      w.commit();
+      return 100;
+    });
+  };
+  const auto reflex = [&] {
+    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
+      pqxx::work w(conn);
+      const auto notify = events.insert_batch(w, batch);
+      w.commit();
+      notify();
+      return 100;
+    });
+  };
+  const auto [raw, ours] = interleave(cfg.reps, copy, reflex);
+  rows.push_back(ratio_row("P4", "batch insert, 100 events per tx (raw: COPY of the same rows)",
+                           "events/s", raw, ours, 0.80));
+}
+
+void p5(const Config& cfg, std::vector<Row>& rows) {
+  if (!cfg.wants("P5")) return;
+  log("P5");
+  auto conn = mysql_connect(cfg.mysql_dsn);
+  {
+    std::unique_ptr<sql::Statement> st(conn->createStatement());
+    st->execute(std::string("CREATE TABLE IF NOT EXISTS ") + kUsers +
+                " (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL, email "
+                "VARCHAR(255) NOT NULL) ENGINE=InnoDB");
+  }
+  Database::open(cfg.mysql_dsn)->create_events_table({.table = kEvents});
+  const EventsTable events(Database::open(cfg.mysql_dsn), {.schema = {.table = kEvents}});
+  conn->setAutoCommit(false);
+  std::unique_ptr<sql::PreparedStatement> user(conn->prepareStatement(
+      std::string("INSERT INTO ") + kUsers + " (name, email) VALUES (?, ?)"));
+  std::uint64_t n = 0;
+  const auto run = [&](bool with_event) {
+    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
+      const std::string id = std::to_string(++n);
+      user->setString(1, "user-" + id);
+      user->setString(2, id + "@example.org");
+      user->executeUpdate();
+      if (with_event) {
+        const auto notify = events.insert(*conn, NewEvent{.foreign_id = id, .type = 1});
+        conn->commit();
+        notify();
+      } else {
+        conn->commit();
+      }
+      return 1;
+    });
+  };
+  const auto [raw, reflex] = interleave(
+      cfg.reps, [&] { return run(false); }, [&] { return run(true); });
+  rows.push_back(ratio_row("P5", "MariaDB tx: business row + event", "tx/s", raw, reflex, 0.90));
+}
+
+}  // namespace
+
+std::unique_ptr<sql::Connection> mysql_connect(const std::string& dsn) {
+  const auto uri = reflex::parse_uri(dsn);
+  static std::mutex init;
+  sql::mysql::MySQL_Driver* driver = nullptr;
+  {
+    std::lock_guard lock(init);
+    driver = sql::mysql::get_mysql_driver_instance();
+  }
+  std::unique_ptr<sql::Connection> conn(
+      driver->connect("tcp://" + uri.host + ":" + std::to_string(uri.port.value_or(3306)), uri.user,
+                      uri.password.value_or("")));
+  conn->setSchema(uri.path.substr(1));
+  return conn;
+}
+
+void producer_scenarios(const Config& config, std::vector<Row>& rows) {
+  p1_p2_p3(config, rows);
+  p4(config, rows);
+  p5(config, rows);
+}
+
+}  // namespace bench

@@ -1,0 +1,35 @@
+#pragma once
+// The scenario groups of reflex_bench; each appends its rows.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace sql {
+class Connection;
+}  // namespace sql
+
+namespace bench {
+
+/// P1–P5: what the outbox costs a producer's transactions (PostgreSQL and MariaDB).
+void producer_scenarios(const Config& config, std::vector<Row>& rows);
+/// S1, S2, M1, MEM: catch-up streaming against keyset scans with the bare client libraries.
+void stream_scenarios(const Config& config, std::vector<Row>& rows);
+/// S3, L1 (direct, gRPC, JetStream), L2, I1: streams at the head.
+void head_scenarios(const Config& config, std::vector<Row>& rows);
+/// G1, R1: the transports against bare gRPC and bare nats.c.
+void transport_scenarios(const Config& config, std::vector<Row>& rows);
+
+/// The MEM child: streams `events` events of the S1 table and prints its peak RSS in KiB.
+int mem_child(const std::string& dsn, const std::string& table, long events);
+
+/// Creates (once) and fills an events table with `count` events of 64-byte metadata; returns
+/// its name.
+std::string ensure_pg_stream_table(const Config& config, long count);
+
+/// A MySQL connector connection to `dsn` (mysql://USER[:PW]@HOST:PORT/DB), schema selected.
+std::unique_ptr<sql::Connection> mysql_connect(const std::string& dsn);
+
+}  // namespace bench

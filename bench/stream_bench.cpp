@@ -1,0 +1,286 @@
+// S1, S2, M1, MEM: catching up on a long table, against keyset scans with the bare libraries.
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <libpq-fe.h>
+#include <mysql_driver.h>
+#include <prometheus/registry.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+
+#include "reflex/mem_cursor_store.hpp"
+#include "reflex/prometheus/metrics.hpp"
+#include "reflex/reflex.hpp"
+#include "reflex/rsql/rsql.hpp"
+#include "reflex/uri.hpp"
+#include "scenarios.hpp"
+
+extern char** environ;
+
+namespace bench {
+namespace {
+
+using reflex::rsql::Database;
+using reflex::rsql::EventsTable;
+
+/// What both sides decode each row into.
+struct Decoded {
+  std::int64_t id = 0;
+  int type = 0;
+  std::string foreign_id;
+  std::int64_t micros = 0;
+  std::string metadata;
+};
+
+volatile std::int64_t g_sink = 0;  // keeps decoded rows observable
+
+/// The raw baseline of S1: a prepared keyset scan over libpq, every row decoded.
+double libpq_scan(const std::string& dsn, const std::string& table, long count) {
+  PGconn* conn = PQconnectdb(dsn.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
+  const std::string sql =
+      "SELECT id, type, foreign_id, (EXTRACT(EPOCH FROM \"timestamp\") * "
+      "1000000)::bigint, metadata FROM " +
+      table + " WHERE id > $1 ORDER BY id LIMIT $2";
+  PQclear(PQprepare(conn, "scan", sql.c_str(), 2, nullptr));
+  const auto start = Clock::now();
+  std::int64_t after = 0;
+  long seen = 0;
+  Decoded d;
+  for (;;) {
+    const std::string a = std::to_string(after);
+    const char* params[] = {a.c_str(), "1000"};
+    PGresult* r = PQexecPrepared(conn, "scan", 2, params, nullptr, nullptr, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) throw std::runtime_error(PQerrorMessage(conn));
+    const int n = PQntuples(r);
+    for (int i = 0; i < n; ++i) {
+      d.id = std::strtoll(PQgetvalue(r, i, 0), nullptr, 10);
+      d.type = static_cast<int>(std::strtol(PQgetvalue(r, i, 1), nullptr, 10));
+      d.foreign_id.assign(PQgetvalue(r, i, 2), static_cast<std::size_t>(PQgetlength(r, i, 2)));
+      d.micros = std::strtoll(PQgetvalue(r, i, 3), nullptr, 10);
+      std::size_t len = 0;
+      unsigned char* bytes =
+          PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(r, i, 4)), &len);
+      d.metadata.assign(reinterpret_cast<const char*>(bytes), len);
+      PQfreemem(bytes);
+      g_sink = g_sink + d.id + d.type + static_cast<std::int64_t>(d.metadata.size());
+      after = d.id;
+    }
+    PQclear(r);
+    seen += n;
+    if (n < 1000) break;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  PQfinish(conn);
+  if (seen != count) throw std::runtime_error("libpq scan saw " + std::to_string(seen) + " rows");
+  return static_cast<double>(seen) / seconds;
+}
+
+/// Streams a whole table to head into a no-op consumer through reflex::run; events/s.
+double reflex_catch_up(const std::string& dsn, const std::string& table, long count,
+                       std::shared_ptr<reflex::MetricsObserver> metrics = nullptr) {
+  const EventsTable events(Database::open(dsn), {.schema = {.table = table}, .metrics = metrics});
+  long seen = 0;
+  auto consumer = reflex::make_consumer("bench", [&](const reflex::Event& e) { seen += e.type; },
+                                        {.metrics = metrics});
+  const auto start = Clock::now();
+  try {
+    reflex::run({}, reflex::Spec{.stream = events.stream_func(),
+                                 .cursors = std::make_shared<reflex::MemCursorStore>(),
+                                 .consumer = consumer,
+                                 .options = {.to_head = true}});
+  } catch (const reflex::HeadReached&) {
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (seen != count) throw std::runtime_error("reflex stream saw " + std::to_string(seen));
+  return static_cast<double>(seen) / seconds;
+}
+
+std::string ensure_mysql_stream_table(const Config& cfg, long count) {
+  const std::string table = "bench_stream_" + std::to_string(count);
+  auto db = Database::open(cfg.mysql_dsn);
+  db->create_events_table({.table = table});
+  auto conn = mysql_connect(cfg.mysql_dsn);
+  std::unique_ptr<sql::Statement> st(conn->createStatement());
+  std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SELECT COUNT(*) FROM " + table));
+  rs->next();
+  if (rs->getInt64(1) != count) {
+    log("filling MariaDB " + table);
+    st->execute("TRUNCATE TABLE " + table);
+    for (long done = 0; done < count; done += 100000) {
+      const long to = std::min(count, done + 100000);
+      st->execute("INSERT INTO " + table +
+                  " (foreign_id, type, metadata) SELECT seq, 1, UNHEX(REPEAT('ab', 64)) FROM seq_" +
+                  std::to_string(done + 1) + "_to_" + std::to_string(to));
+    }
+  }
+  return table;
+}
+
+/// The raw baseline of S2: a prepared keyset scan with the connector, every row decoded.
+double connector_scan(const std::string& dsn, const std::string& table, long count) {
+  auto conn = mysql_connect(dsn);
+  std::unique_ptr<sql::PreparedStatement> scan(conn->prepareStatement(
+      "SELECT id, type, foreign_id, CAST(UNIX_TIMESTAMP(`timestamp`) * 1000000 AS SIGNED), "
+      "metadata FROM " +
+      table + " WHERE id > ? ORDER BY id LIMIT ?"));
+  const auto start = Clock::now();
+  std::int64_t after = 0;
+  long seen = 0;
+  Decoded d;
+  for (;;) {
+    scan->setInt64(1, after);
+    scan->setInt(2, 1000);
+    std::unique_ptr<sql::ResultSet> rs(scan->executeQuery());
+    long n = 0;
+    while (rs->next()) {
+      d.id = rs->getInt64(1);
+      d.type = rs->getInt(2);
+      d.foreign_id = rs->getString(3);
+      d.micros = rs->getInt64(4);
+      d.metadata = rs->getString(5);
+      g_sink = g_sink + d.id + d.type + static_cast<std::int64_t>(d.metadata.size());
+      after = d.id;
+      ++n;
+    }
+    seen += n;
+    if (n < 1000) break;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (seen != count) throw std::runtime_error("connector scan saw " + std::to_string(seen));
+  return static_cast<double>(seen) / seconds;
+}
+
+long child_peak_kib(const Config& cfg, const std::string& table, long events) {
+  std::vector<std::string> args = {cfg.self, "--mem-child", cfg.pg_dsn, table,
+                                   std::to_string(events)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0)
+    throw std::runtime_error("cannot run " + cfg.self);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  std::string text;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("MEM child failed: " + text);
+  return std::stol(text);
+}
+
+}  // namespace
+
+std::string ensure_pg_stream_table(const Config& cfg, long count) {
+  const std::string table = "bench_stream_" + std::to_string(count);
+  Database::open(cfg.pg_dsn)->create_events_table({.table = table});
+  pqxx::connection conn(cfg.pg_dsn);
+  pqxx::work w(conn);
+  if (w.exec1("SELECT COUNT(*) FROM " + table)[0].as<long>() != count) {
+    log("filling PostgreSQL " + table);
+    w.exec0("TRUNCATE " + table);
+    w.exec0("INSERT INTO " + table +
+            " (foreign_id, type, metadata) SELECT i::text, 1, decode(repeat('ab', 64), 'hex') "
+            "FROM generate_series(1, " +
+            std::to_string(count) + ") i");
+  }
+  w.commit();
+  pqxx::nontransaction(conn).exec0("VACUUM ANALYZE " + table);
+  return table;
+}
+
+int mem_child(const std::string& dsn, const std::string& table, long events) {
+  const EventsTable source(Database::open(dsn), {.schema = {.table = table}});
+  std::stop_source stop;
+  long seen = 0;
+  auto consumer = reflex::make_consumer("mem", [&](const reflex::Event&) {
+    if (++seen == events) stop.request_stop();
+  });
+  try {
+    reflex::run(stop.get_token(),
+                reflex::Spec{.stream = source.stream_func(),
+                             .cursors = std::make_shared<reflex::MemCursorStore>(),
+                             .consumer = consumer,
+                             .options = {.to_head = true}});
+  } catch (const std::exception&) {
+  }
+  if (seen != events) return 1;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmHWM:")) {
+      std::printf("%ld\n", std::stol(line.substr(6)));
+      return 0;
+    }
+  }
+  return 1;
+}
+
+void stream_scenarios(const Config& cfg, std::vector<Row>& rows) {
+  const long count = cfg.quick ? 100000 : 1000000;
+  const std::string label = cfg.quick ? "100k" : "1M";
+  if (cfg.wants("S1") || cfg.wants("M1") || cfg.wants("MEM")) {
+    const std::string table = ensure_pg_stream_table(cfg, count);
+    if (cfg.wants("S1")) {
+      log("S1");
+      const auto [raw, reflex] = interleave(
+          cfg.reps, [&] { return libpq_scan(cfg.pg_dsn, table, count); },
+          [&] { return reflex_catch_up(cfg.pg_dsn, table, count); });
+      rows.push_back(ratio_row(
+          "S1", "PG catch-up of " + label + " events to a no-op consumer (raw: libpq keyset scan)",
+          "events/s", raw, reflex, 0.75));
+    }
+    if (cfg.wants("M1")) {
+      log("M1");
+      ::prometheus::Registry registry;
+      auto metrics = std::make_shared<reflex::prometheus::Metrics>(registry);
+      const auto [without, with] = interleave(
+          cfg.reps, [&] { return reflex_catch_up(cfg.pg_dsn, table, count); },
+          [&] { return reflex_catch_up(cfg.pg_dsn, table, count, metrics); });
+      rows.push_back(ratio_row("M1", "S1 with Prometheus metrics (raw: S1 without)", "events/s",
+                               without, with, 0.97));
+    }
+    if (cfg.wants("MEM")) {
+      log("MEM");
+      const long small = count / 10;
+      std::vector<double> a, b;
+      for (int i = 0; i < cfg.reps; ++i) {
+        a.push_back(static_cast<double>(child_peak_kib(cfg, table, small)));
+        b.push_back(static_cast<double>(child_peak_kib(cfg, table, count)));
+      }
+      rows.push_back(ratio_row("MEM",
+                               "peak RSS streaming " + label +
+                                   " events (raw: " + std::to_string(small / 1000) + "k events)",
+                               "KiB", median(a), median(b), 1.10, true));
+    }
+  }
+  if (cfg.wants("S2")) {
+    log("S2");
+    const std::string table = ensure_mysql_stream_table(cfg, count);
+    const auto [raw, reflex] = interleave(
+        cfg.reps, [&] { return connector_scan(cfg.mysql_dsn, table, count); },
+        [&] { return reflex_catch_up(cfg.mysql_dsn, table, count); });
+    rows.push_back(
+        ratio_row("S2", "MariaDB catch-up of " + label + " events (raw: connector keyset scan)",
+                  "events/s", raw, reflex, 0.70));
+  }
+}
+
+}  // namespace bench

@@ -1,0 +1,195 @@
+// G1, R1: rgrpc against bare gRPC streaming, the relay against bare nats.c async publishing.
+#include <grpcpp/grpcpp.h>
+#include <nats/nats.h>
+
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "reflex/proto/reflex.grpc.pb.h"
+#include "reflex/reflex.hpp"
+#include "reflex/rgrpc/generic.hpp"
+#include "reflex/rnats/rnats.hpp"
+#include "reflex/rsql/rsql.hpp"
+#include "scenarios.hpp"
+
+namespace bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kMetadata(64, '\xab');
+
+/// The raw baseline of G1: a generated synchronous service writing ready-made messages.
+class RawReflex final : public reflexpb::Reflex::Service {
+ public:
+  explicit RawReflex(const std::vector<reflexpb::Event>& messages) : messages_(messages) {}
+  grpc::Status Stream(grpc::ServerContext*, const reflexpb::StreamRequest*,
+                      grpc::ServerWriter<reflexpb::Event>* writer) override {
+    for (const auto& m : messages_)
+      if (!writer->Write(m)) break;
+    return {grpc::StatusCode::OUT_OF_RANGE, "done"};
+  }
+
+ private:
+  const std::vector<reflexpb::Event>& messages_;
+};
+
+void g1(const Config& cfg, std::vector<Row>& rows) {
+  if (!cfg.wants("G1")) return;
+  log("G1");
+  const long count = cfg.quick ? 200000 : 1000000;
+  reflex::MemLog log_;
+  std::vector<reflexpb::Event> messages(static_cast<std::size_t>(count));
+  for (long i = 0; i < count; ++i) {
+    const auto e = log_.append(1, "user-" + std::to_string(i), kMetadata);
+    reflex::rgrpc::to_proto(e, messages[static_cast<std::size_t>(i)]);
+  }
+  RawReflex raw_service(messages);
+  int raw_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &raw_port);
+  builder.RegisterService(&raw_service);
+  auto raw_server = builder.BuildAndStart();
+  auto raw_stub = reflexpb::Reflex::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(raw_port), grpc::InsecureChannelCredentials()));
+
+  reflex::rgrpc::Server server(log_.stream_func());
+  const auto remote = reflex::rgrpc::stream_func({.target = server.address()});
+
+  const auto raw = [&] {
+    grpc::ClientContext context;
+    reflexpb::StreamRequest request;
+    reflexpb::Event message;
+    const auto start = Clock::now();
+    auto reader = raw_stub->Stream(&context, request);
+    long n = 0;
+    while (reader->Read(&message)) ++n;
+    (void)reader->Finish();
+    if (n != count) throw std::runtime_error("raw gRPC read " + std::to_string(n));
+    return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  const auto ours = [&] {
+    std::stop_source stop;
+    const auto start = Clock::now();
+    auto client = remote(stop.get_token(), "", {});
+    long n = 0;
+    for (; n < count; ++n) (void)client->recv();
+    const double rate =
+        static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+    stop.request_stop();
+    return rate;
+  };
+  const auto [r, o] = interleave(cfg.reps, raw, ours);
+  rows.push_back(ratio_row("G1",
+                           "rgrpc stream of " + std::to_string(count / 1000) +
+                               "k events, hot source (raw: generated gRPC service)",
+                           "events/s", r, o, 0.80));
+  raw_server->Shutdown(std::chrono::system_clock::now() + 1s);
+}
+
+void nats_check(natsStatus s, const char* what) {
+  if (s != NATS_OK) throw std::runtime_error(std::string(what) + ": " + natsStatus_GetText(s));
+}
+
+/// nats.c async publishing of `count` messages like the relay's, with the same window.
+double raw_publish(const Config& cfg, const std::string& stream, long count) {
+  natsConnection* nc = nullptr;
+  nats_check(natsConnection_ConnectTo(&nc, cfg.nats_url.c_str()), "connect");
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.PublishAsync.MaxPending = 1024;
+  jsCtx* js = nullptr;
+  nats_check(natsConnection_JetStream(&js, nc, &options), "jetstream");
+  const std::string subject = stream + ".events";
+  const auto start = Clock::now();
+  for (long i = 0; i < count; ++i) {
+    natsMsg* msg = nullptr;
+    nats_check(natsMsg_Create(&msg, subject.c_str(), nullptr, kMetadata.data(),
+                              static_cast<int>(kMetadata.size())),
+               "message");
+    const std::string id = std::to_string(i + 1);
+    natsMsgHeader_Set(msg, "Reflex-Type", "1");
+    natsMsgHeader_Set(msg, "Reflex-Foreign-Id", id.c_str());
+    natsMsgHeader_Set(msg, "Reflex-Timestamp", "1764400000000000");
+    natsMsgHeader_Set(msg, "Reflex-Source-Id", id.c_str());
+    natsMsgHeader_Set(msg, "Nats-Msg-Id", ("raw:" + id).c_str());
+    nats_check(js_PublishMsgAsync(js, &msg, nullptr), "publish");
+  }
+  jsPubOptions complete;
+  jsPubOptions_Init(&complete);
+  complete.MaxWait = 60000;
+  nats_check(js_PublishAsyncComplete(js, &complete), "complete");
+  const double rate =
+      static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - start).count();
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  return rate;
+}
+
+void r1(const Config& cfg, std::vector<Row>& rows) {
+  if (!cfg.wants("R1")) return;
+  log("R1");
+  const long count = cfg.quick ? 20000 : 100000;
+  const std::string table = "bench_relay_" + std::to_string(count);
+  reflex::rsql::Database::open(cfg.pg_dsn)->create_events_table({.table = table});
+  {
+    pqxx::connection conn(cfg.pg_dsn);
+    pqxx::work w(conn);
+    if (w.exec1("SELECT COUNT(*) FROM " + table)[0].as<long>() != count) {
+      w.exec0("TRUNCATE " + table);
+      w.exec0("INSERT INTO " + table +
+              " (foreign_id, type, metadata) SELECT i::text, 1, decode(repeat('ab', 64), 'hex') "
+              "FROM generate_series(1, " +
+              std::to_string(count) + ") i");
+    }
+    w.commit();
+  }
+  reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-relay"});
+  int run = 0;
+  const auto fresh_stream = [&] {
+    const std::string name = "BENCH_R1_" + std::to_string(::getpid()) + "_" + std::to_string(++run);
+    reflex::rnats::ensure_stream(
+        conn, {.name = name, .subjects = {name + ".>"}, .storage = reflex::rnats::Storage::memory});
+    return name;
+  };
+  const auto raw = [&] {
+    const auto stream = fresh_stream();
+    const double rate = raw_publish(cfg, stream, count);
+    reflex::rnats::delete_stream(conn, stream);
+    return rate;
+  };
+  const auto ours = [&] {
+    const auto stream = fresh_stream();
+    const reflex::rsql::EventsTable source(reflex::rsql::Database::open(cfg.pg_dsn),
+                                           {.schema = {.table = table}});
+    reflex::rnats::Relay relay(conn, {.name = "bench",
+                                      .source = source.stream_func(),
+                                      .stream = stream,
+                                      .subject = stream + ".events",
+                                      .start_after = ""});
+    const auto start = Clock::now();
+    std::jthread relaying([&](std::stop_token stop) { relay.run(stop); });
+    while (relay.stats().acknowledged < static_cast<std::uint64_t>(count) &&
+           Clock::now() - start < 300s)
+      std::this_thread::sleep_for(200us);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    relaying.request_stop();
+    relaying.join();
+    reflex::rnats::delete_stream(conn, stream);
+    return static_cast<double>(count) / seconds;
+  };
+  const auto [r, o] = interleave(cfg.reps, raw, ours);
+  rows.push_back(ratio_row("R1",
+                           "relay of " + std::to_string(count / 1000) +
+                               "k events PG → JetStream, acks awaited (raw: nats.c async publish)",
+                           "events/s", r, o, 0.70));
+}
+
+}  // namespace
+
+void transport_scenarios(const Config& config, std::vector<Row>& rows) {
+  g1(config, rows);
+  r1(config, rows);
+}
+
+}  // namespace bench
