@@ -38,6 +38,19 @@ std::pair<double, double> interleave(int reps, const std::function<double()>& ra
   return {median(a), median(b)};
 }
 
+std::vector<double> interleave(int reps, const std::vector<std::function<double()>>& variants) {
+  std::vector<std::vector<double>> samples(variants.size());
+  for (int i = 0; i < reps; ++i) {
+    for (std::size_t k = 0; k < variants.size(); ++k) {
+      const auto v = (k + static_cast<std::size_t>(i)) % variants.size();
+      samples[v].push_back(variants[v]());
+    }
+  }
+  std::vector<double> medians;
+  for (auto& s : samples) medians.push_back(median(std::move(s)));
+  return medians;
+}
+
 Row ratio_row(std::string id, std::string name, std::string unit, double raw, double reflex,
               double bound, bool at_most) {
   Row row{.id = std::move(id), .name = std::move(name), .unit = std::move(unit)};

@@ -49,6 +49,10 @@ struct Row {
 [[nodiscard]] std::pair<double, double> interleave(int reps, const std::function<double()>& raw,
                                                    const std::function<double()>& reflex);
 
+/// The same for any number of variants (rotating which goes first); medians in their order.
+[[nodiscard]] std::vector<double> interleave(int reps,
+                                             const std::vector<std::function<double()>>& variants);
+
 /// A row whose goal is reflex/raw >= min_ratio (or <= max_ratio when `at_most`).
 [[nodiscard]] Row ratio_row(std::string id, std::string name, std::string unit, double raw,
                             double reflex, double bound, bool at_most = false);

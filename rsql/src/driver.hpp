@@ -124,11 +124,14 @@ class GapPolicy {
 };
 
 /// Cross-process wake-ups (PostgreSQL LISTEN/NOTIFY): poke() asks for a NOTIFY to be sent
-/// (coalesced, from its own session); notifications from other processes call on_wake.
+/// (coalesced, from its own session); once listen() was called, notifications from other
+/// processes call on_wake. A producer-only process never listens.
 class CrossNotifier {
  public:
   virtual ~CrossNotifier() = default;
   virtual void poke() noexcept = 0;
+  /// Starts receiving notifications (idempotent).
+  virtual void listen() = 0;
   /// True while the LISTEN is established (polling may then be slow).
   [[nodiscard]] virtual bool listening() const noexcept = 0;
 };

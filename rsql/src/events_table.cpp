@@ -388,6 +388,11 @@ void EventsTable::Impl::notify() noexcept {
   }
 }
 
+void EventsTable::Impl::listen_cross_process() {
+  ensure_cross_notifier();
+  if (auto* cross = cross_ptr_.load(std::memory_order_acquire)) cross->listen();
+}
+
 void EventsTable::Impl::ensure_cross_notifier() {
   if (!options.cross_process_notify) return;
   std::call_once(cross_once_, [this] {
@@ -487,7 +492,7 @@ void EventsTable::notify() const {
 std::unique_ptr<StreamClient> EventsTable::stream(std::stop_token stop, std::string_view after,
                                                   const StreamOptions& options) const {
   std::int64_t position = detail::parse_cursor(after, impl_->options.schema.table);
-  impl_->ensure_cross_notifier();
+  impl_->listen_cross_process();
   if (options.from_head) {
     Reader reader(impl_);
     position = reader.head();

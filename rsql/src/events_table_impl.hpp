@@ -32,6 +32,8 @@ class EventsTable::Impl final : public Notifier::Target, public std::enable_shar
   void check(const NewEvent& event) const;
   /// Starts the cross-process notifier once (PostgreSQL).
   void ensure_cross_notifier();
+  /// For streams: creates the notifier if needed and starts its LISTEN.
+  void listen_cross_process();
   /// Poll interval of idle streams (slow when cross-process notifications arrive).
   [[nodiscard]] std::chrono::milliseconds idle_poll() const noexcept;
 

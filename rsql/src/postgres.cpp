@@ -368,6 +368,10 @@ class PgPolicy final : public GapPolicy {
   bool async_commit_ = false;
 };
 
+/// The least time between two NOTIFYs of one table object: bounds their cost under load (at most
+/// 500 per second) while a lone commit is still announced at once.
+constexpr std::chrono::milliseconds kNotifySpacing{2};
+
 /// LISTEN on one session, NOTIFY from another, each on its own thread, so a producer's poke never
 /// waits for the network and never runs inside its transaction. Pokes that arrive while a NOTIFY
 /// is being sent are coalesced into the next one.
@@ -380,7 +384,6 @@ class PgCrossNotifier final : public CrossNotifier {
         channel_(std::move(channel)),
         on_wake_(std::move(on_wake)),
         wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    listener_ = std::jthread([this](std::stop_token stop) { listen(stop); });
     sender_ = std::jthread([this](std::stop_token stop) { send(stop); });
   }
 
@@ -390,9 +393,15 @@ class PgCrossNotifier final : public CrossNotifier {
     const std::uint64_t one = 1;
     [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
     poke_wake_.notify_all();
-    listener_.join();
+    if (listener_.joinable()) listener_.join();
     sender_.join();
     ::close(wake_fd_);
+  }
+
+  void listen() override {
+    std::call_once(listen_once_, [this] {
+      listener_ = std::jthread([this](std::stop_token stop) { listen(stop); });
+    });
   }
 
   void poke() noexcept override {
@@ -450,6 +459,7 @@ class PgCrossNotifier final : public CrossNotifier {
   void send(std::stop_token stop) {
     std::unique_ptr<pqxx::connection> conn;
     const std::string sql = "NOTIFY " + channel_;
+    std::chrono::steady_clock::time_point last_sent{};
     auto backoff = std::chrono::milliseconds(100);
     // Not `while (!stop_requested())`: a producer that commits and exits at once may request
     // stop before this thread first runs, and its poke must still be sent. The wait decides.
@@ -460,6 +470,9 @@ class PgCrossNotifier final : public CrossNotifier {
         // On stop, a pending poke is still sent: a producer that exits right after its last
         // commit must not leave other processes waiting for their next poll.
         if (!poked_) return;
+        // Each NOTIFY is a server transaction and wakes every listener: commits of a burst share
+        // one, at most one per kNotifySpacing (a stop cuts the pause short, not the send).
+        poke_wake_.wait_until(lock, stop, last_sent + kNotifySpacing, [] { return false; });
         poked_ = false;
       }
       try {
@@ -469,6 +482,7 @@ class PgCrossNotifier final : public CrossNotifier {
         }
         pqxx::nontransaction tx(*conn);
         tx.exec0(sql);
+        last_sent = std::chrono::steady_clock::now();
         backoff = std::chrono::milliseconds(100);
       } catch (...) {
         // The server is away: other processes fall back to polling. Retry on the next poke.
@@ -496,6 +510,7 @@ class PgCrossNotifier final : public CrossNotifier {
   std::mutex poke_mutex_;
   std::condition_variable_any poke_wake_;
   bool poked_ = false;
+  std::once_flag listen_once_;
   std::jthread listener_;
   std::jthread sender_;
 };
