@@ -311,7 +311,10 @@ class SqlStream final : public StreamClient {
       c.backoff = std::min(std::max(c.backoff * 2, milliseconds(1)), kMaxGapBackoff);
       c.next_poll = now + c.backoff;
     } else if (progressed) {
-      c.backoff = milliseconds(1);
+      // With cross-process notifications every commit announces itself: wait for the next one,
+      // the idle poll staying as the safety net (no empty polls between events). Without them,
+      // poll again soon while events flow.
+      c.backoff = t.cross_listening() ? t.idle_poll() : milliseconds(1);
       c.next_poll = now + c.backoff;
     } else {
       c.backoff = std::min(c.backoff * 2, t.idle_poll());
@@ -367,9 +370,13 @@ EventsTable::Impl::Impl(std::shared_ptr<Database> db, EventsTableOptions opts)
 
 EventsTable::Impl::~Impl() = default;
 
-std::chrono::milliseconds EventsTable::Impl::idle_poll() const noexcept {
+bool EventsTable::Impl::cross_listening() const noexcept {
   const auto* cross = cross_ptr_.load(std::memory_order_acquire);
-  return cross && cross->listening() ? options.notified_poll_interval : options.poll_interval;
+  return cross && cross->listening();
+}
+
+std::chrono::milliseconds EventsTable::Impl::idle_poll() const noexcept {
+  return cross_listening() ? options.notified_poll_interval : options.poll_interval;
 }
 
 void EventsTable::Impl::notify() noexcept {

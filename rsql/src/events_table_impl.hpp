@@ -34,6 +34,8 @@ class EventsTable::Impl final : public Notifier::Target, public std::enable_shar
   void ensure_cross_notifier();
   /// For streams: creates the notifier if needed and starts its LISTEN.
   void listen_cross_process();
+  /// True while cross-process notifications arrive (a LISTEN is established).
+  [[nodiscard]] bool cross_listening() const noexcept;
   /// Poll interval of idle streams (slow when cross-process notifications arrive).
   [[nodiscard]] std::chrono::milliseconds idle_poll() const noexcept;
 
