@@ -116,8 +116,11 @@ std::string ensure_mysql_stream_table(const Config& cfg, long count) {
     st->execute("TRUNCATE TABLE " + table);
     for (long done = 0; done < count; done += 100000) {
       const long to = std::min(count, done + 100000);
+      // Explicit ids: a bulk INSERT ... SELECT leaves holes in AUTO_INCREMENT ids, which a
+      // reader must probe one by one (the scan would measure hole probing, not streaming).
       st->execute("INSERT INTO " + table +
-                  " (foreign_id, type, metadata) SELECT seq, 1, UNHEX(REPEAT('ab', 64)) FROM seq_" +
+                  " (id, foreign_id, type, metadata) SELECT seq, seq, 1, UNHEX(REPEAT('ab', 64)) "
+                  "FROM seq_" +
                   std::to_string(done + 1) + "_to_" + std::to_string(to));
     }
   }
