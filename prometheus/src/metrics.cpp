@@ -59,6 +59,11 @@ class PromConsumerMetrics final : public ConsumerMetrics {
 
   void refresh(std::int64_t now) noexcept {
     if (options_.activity_ttl <= std::chrono::milliseconds::zero()) return;
+    // Activity is stamped here rather than per event (no clock read on the per-event path), so
+    // its resolution is the refresh interval.
+    if (seen_.exchange(false, std::memory_order_relaxed)) {
+      last_activity_.store(now, std::memory_order_relaxed);
+    }
     const auto last = last_activity_.load(std::memory_order_relaxed);
     const bool active =
         last != 0 && now - last <= std::chrono::nanoseconds(options_.activity_ttl).count();
@@ -74,7 +79,7 @@ class PromConsumerMetrics final : public ConsumerMetrics {
       lag_alert_.Set(age > options_.lag_alert ? 1 : 0);
     }
     if (options_.activity_ttl > std::chrono::milliseconds::zero()) {
-      last_activity_.store(now_ns(), std::memory_order_relaxed);
+      if (!seen_.load(std::memory_order_relaxed)) seen_.store(true, std::memory_order_relaxed);
       active_.Set(1);
     }
   }
@@ -88,6 +93,7 @@ class PromConsumerMetrics final : public ConsumerMetrics {
   pm::Counter& skipped_;
   pm::Counter& errors_;
   ConsumerMetricsOptions options_;
+  std::atomic<bool> seen_{false};  // an event since the last refresh
   std::atomic<std::int64_t> last_activity_{0};
 };
 

@@ -26,7 +26,8 @@ struct MetricsOptions {
 ///
 /// Per consumer (label `consumer_name`): reflex_consumer_lag_seconds (gauge, age of the last
 /// event handled), reflex_consumer_lag_alert (gauge 0/1, last age above the consumer's lag_alert),
-/// reflex_consumer_active (gauge 0/1, an event handled within activity_ttl),
+/// reflex_consumer_active (gauge 0/1, an event handled within activity_ttl, at the resolution of
+/// refresh_interval),
 /// reflex_consumer_event_age_seconds (histogram), reflex_consumer_latency_seconds (histogram),
 /// reflex_consumer_events_total, reflex_consumer_skipped_total, reflex_consumer_errors_total.
 ///
