@@ -172,7 +172,7 @@ void p4(const Config& cfg, std::vector<Row>& rows) {
 void p5(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("P5")) return;
   log("P5");
-  auto conn = mysql_connect(cfg.mysql_dsn);
+  auto conn = reflex::rsql::connect_mysql(cfg.mysql_dsn);
   {
     std::unique_ptr<sql::Statement> st(conn->createStatement());
     st->execute(std::string("CREATE TABLE IF NOT EXISTS ") + kUsers +
@@ -224,21 +224,6 @@ void p5(const Config& cfg, std::vector<Row>& rows) {
 }
 
 }  // namespace
-
-std::unique_ptr<sql::Connection> mysql_connect(const std::string& dsn) {
-  const auto uri = reflex::parse_uri(dsn);
-  static std::mutex init;
-  sql::mysql::MySQL_Driver* driver = nullptr;
-  {
-    std::lock_guard lock(init);
-    driver = sql::mysql::get_mysql_driver_instance();
-  }
-  std::unique_ptr<sql::Connection> conn(
-      driver->connect("tcp://" + uri.host + ":" + std::to_string(uri.port.value_or(3306)), uri.user,
-                      uri.password.value_or("")));
-  conn->setSchema(uri.path.substr(1));
-  return conn;
-}
 
 void producer_scenarios(const Config& config, std::vector<Row>& rows) {
   p1_p2_p3(config, rows);

@@ -1,15 +1,10 @@
 #pragma once
 // The scenario groups of reflex_bench; each appends its rows.
 
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "harness.hpp"
-
-namespace sql {
-class Connection;
-}  // namespace sql
 
 namespace bench {
 
@@ -28,8 +23,5 @@ int mem_child(const std::string& dsn, const std::string& table, long events);
 /// Creates (once) and fills an events table with `count` events of 64-byte metadata; returns
 /// its name.
 std::string ensure_pg_stream_table(const Config& config, long count);
-
-/// A MySQL connector connection to `dsn` (mysql://USER[:PW]@HOST:PORT/DB), schema selected.
-std::unique_ptr<sql::Connection> mysql_connect(const std::string& dsn);
 
 }  // namespace bench

@@ -107,7 +107,7 @@ std::string ensure_mysql_stream_table(const Config& cfg, long count) {
   const std::string table = "bench_stream_" + std::to_string(count);
   auto db = Database::open(cfg.mysql_dsn);
   db->create_events_table({.table = table});
-  auto conn = mysql_connect(cfg.mysql_dsn);
+  auto conn = reflex::rsql::connect_mysql(cfg.mysql_dsn);
   std::unique_ptr<sql::Statement> st(conn->createStatement());
   std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SELECT COUNT(*) FROM " + table));
   rs->next();
@@ -129,7 +129,7 @@ std::string ensure_mysql_stream_table(const Config& cfg, long count) {
 
 /// The raw baseline of S2: a prepared keyset scan with the connector, every row decoded.
 double connector_scan(const std::string& dsn, const std::string& table, long count) {
-  auto conn = mysql_connect(dsn);
+  auto conn = reflex::rsql::connect_mysql(dsn);
   std::unique_ptr<sql::PreparedStatement> scan(conn->prepareStatement(
       "SELECT id, type, foreign_id, CAST(UNIX_TIMESTAMP(`timestamp`) * 1000000 AS SIGNED), "
       "metadata FROM " +

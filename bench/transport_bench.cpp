@@ -130,20 +130,7 @@ void r1(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("R1")) return;
   log("R1");
   const long count = cfg.quick ? 20000 : 100000;
-  const std::string table = "bench_relay_" + std::to_string(count);
-  reflex::rsql::Database::open(cfg.pg_dsn)->create_events_table({.table = table});
-  {
-    pqxx::connection conn(cfg.pg_dsn);
-    pqxx::work w(conn);
-    if (w.exec1("SELECT COUNT(*) FROM " + table)[0].as<long>() != count) {
-      w.exec0("TRUNCATE " + table);
-      w.exec0("INSERT INTO " + table +
-              " (foreign_id, type, metadata) SELECT i::text, 1, decode(repeat('ab', 64), 'hex') "
-              "FROM generate_series(1, " +
-              std::to_string(count) + ") i");
-    }
-    w.commit();
-  }
+  const std::string table = ensure_pg_stream_table(cfg, count);
   reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-relay"});
   int run = 0;
   const auto fresh_stream = [&] {

@@ -89,7 +89,9 @@ struct ConnectInfo {
   std::string redacted;
 };
 
-std::unique_ptr<sql::Connection> open_connection(const ConnectInfo& info) {
+/// `own`: a session of reflex's (short lock waits, so a reader probing a hole never hangs on a
+/// long transaction); otherwise a connection for the caller, left with the server's settings.
+std::unique_ptr<sql::Connection> open_connection(const ConnectInfo& info, bool own = true) {
   sql::mysql::MySQL_Driver* driver = nullptr;
   {
     // The driver instance is created once; creating it from several threads at once is not safe.
@@ -107,10 +109,12 @@ std::unique_ptr<sql::Connection> open_connection(const ConnectInfo& info) {
   options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
   try {
     std::unique_ptr<sql::Connection> conn(driver->connect(options));
-    std::unique_ptr<sql::Statement> st(conn->createStatement());
-    // UTC for exact TIMESTAMP round trips; short lock waits so a reader filling a hole never
-    // hangs on a long transaction (it retries later).
-    st->execute("SET time_zone = '+00:00', innodb_lock_wait_timeout = 1");
+    if (own) {
+      std::unique_ptr<sql::Statement> st(conn->createStatement());
+      // UTC for exact TIMESTAMP round trips; short lock waits so a reader filling a hole never
+      // hangs on a long transaction (it retries later).
+      st->execute("SET time_zone = '+00:00', innodb_lock_wait_timeout = 1");
+    }
     return conn;
   } catch (const sql::SQLException& e) {
     const int code = e.getErrorCode();
@@ -337,7 +341,9 @@ class MySqlDriver final : public Driver {
 
 }  // namespace
 
-std::shared_ptr<Driver> make_mysql_driver(const Uri& uri, const DatabaseOptions& options) {
+namespace {
+
+ConnectInfo connect_info(const Uri& uri, const DatabaseOptions& options) {
   uri.check_params({"table"});
   if (uri.host.empty()) {
     throw ConfigError("MySQL DSN " + uri.redacted() +
@@ -357,10 +363,26 @@ std::shared_ptr<Driver> make_mysql_driver(const Uri& uri, const DatabaseOptions&
   info.timeout_seconds = static_cast<int>(std::max<long long>(
       1, std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout).count()));
   info.redacted = uri.redacted();
-  return std::make_shared<MySqlDriver>(std::move(info));
+  return info;
+}
+
+}  // namespace
+
+std::shared_ptr<Driver> make_mysql_driver(const Uri& uri, const DatabaseOptions& options) {
+  return std::make_shared<MySqlDriver>(connect_info(uri, options));
 }
 
 }  // namespace detail
+
+std::unique_ptr<sql::Connection> connect_mysql(std::string_view dsn,
+                                               const DatabaseOptions& options) {
+  const Uri uri = parse_uri(dsn);
+  if (uri.scheme != "mysql" && uri.scheme != "mariadb") {
+    throw ConfigError("connect_mysql: " + uri.redacted() +
+                      " is not a MySQL DSN; use mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
+  }
+  return detail::open_connection(detail::connect_info(uri, options), false);
+}
 
 // --- inserts on the caller's sql::Connection ----------------------------------------------------
 

@@ -17,6 +17,9 @@ namespace {
 std::shared_ptr<detail::Driver> detail::make_mysql_driver(const Uri&, const DatabaseOptions&) {
   missing();
 }
+std::unique_ptr<sql::Connection> connect_mysql(std::string_view, const DatabaseOptions&) {
+  missing();
+}
 Notifier EventsTable::insert(sql::Connection&, const NewEvent&) const {
   missing();
 }

@@ -17,18 +17,7 @@ using reflex::rsql::NewEvent;
 using reflex::rsql::Notifier;
 
 std::unique_ptr<sql::Connection> connect(const std::string& dsn) {
-  const auto uri = reflex::parse_uri(dsn);
-  static std::mutex init;
-  sql::mysql::MySQL_Driver* driver = nullptr;
-  {
-    std::lock_guard lock(init);
-    driver = sql::mysql::get_mysql_driver_instance();
-  }
-  std::unique_ptr<sql::Connection> conn(
-      driver->connect("tcp://" + uri.host + ":" + std::to_string(uri.port.value_or(3306)), uri.user,
-                      uri.password.value_or("")));
-  conn->setSchema(uri.path.substr(1));
-  return conn;
+  return reflex::rsql::connect_mysql(dsn);
 }
 
 class MySqlProducer final : public Producer {

@@ -1,6 +1,7 @@
 // MariaDB/MySQL specifics: connection errors a user can act on.
 
 #include <gtest/gtest.h>
+#include <mysql_connection.h>
 
 #include "backend.hpp"
 #include "reflex/reflex.hpp"
@@ -44,6 +45,31 @@ TEST(MySql, MalformedDsnsAreConfigErrors) {
        {"mysql://", "mysql://127.0.0.1", "mariadb://h:3306/a/b", "mysql://h/db?unknown=1"}) {
     EXPECT_THROW((void)Database::open(bad), reflex::ConfigError) << bad;
   }
+}
+
+TEST(MySql, ConnectMySqlOpensAConnectionForTheCallersOwnTransactions) {
+  const std::string dsn = required_env("REFLEX_TEST_MYSQL_DSN");
+  auto db = Database::open(dsn);
+  const std::string name = unique_name("events");
+  db->create_events_table({.table = name});
+  reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
+  auto conn = reflex::rsql::connect_mysql(dsn);
+  ASSERT_TRUE(conn);
+  EXPECT_TRUE(conn->getAutoCommit()) << "the caller's connection keeps the server's defaults";
+  conn->setAutoCommit(false);
+  auto notify = table.insert(*conn, {.foreign_id = "mine", .type = 3});
+  conn->commit();
+  notify();
+  const auto events = read_to_head(table);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].foreign_id, "mine");
+
+  EXPECT_THROW((void)reflex::rsql::connect_mysql("postgresql://u@h:1/db"), reflex::ConfigError);
+  EXPECT_THROW((void)reflex::rsql::connect_mysql("mysql://h:3306/a/b"), reflex::ConfigError);
+  const auto uri = reflex::parse_uri(dsn);
+  EXPECT_THROW((void)reflex::rsql::connect_mysql("mysql://" + uri.user + "@127.0.0.1:1/reflex",
+                                                 {.connect_timeout = std::chrono::seconds(1)}),
+               reflex::Unavailable);
 }
 
 TEST(MySql, InsertOutsideATransactionIsRefused) {

@@ -7,6 +7,10 @@
 
 #include "reflex/rsql/schema.hpp"
 
+namespace sql {
+class Connection;
+}  // namespace sql
+
 namespace reflex::rsql {
 
 namespace detail {
@@ -66,5 +70,13 @@ class Database final {
  private:
   std::shared_ptr<detail::Driver> driver_;
 };
+
+/// A MySQL Connector/C++ connection for your own transactions, from the same kind of DSN as
+/// Database::open (`mysql://` or `mariadb://USER[:PASSWORD]@HOST[:PORT]/DB`): database selected,
+/// utf8mb4, autocommit on (call `setAutoCommit(false)` for a transaction that inserts events).
+/// Throws ConfigError for another scheme, a malformed DSN or a refused login, and Unavailable when
+/// the server cannot be reached.
+[[nodiscard]] std::unique_ptr<sql::Connection> connect_mysql(std::string_view dsn,
+                                                             const DatabaseOptions& options = {});
 
 }  // namespace reflex::rsql
