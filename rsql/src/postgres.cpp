@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "driver.hpp"
 #include "events_table_impl.hpp"
@@ -368,9 +369,10 @@ class PgPolicy final : public GapPolicy {
   bool async_commit_ = false;
 };
 
-/// The least time between two NOTIFYs of one table object: bounds their cost under load (at most
-/// 500 per second) while a lone commit is still announced at once.
-constexpr std::chrono::milliseconds kNotifySpacing{2};
+/// The least time between two NOTIFYs of one table object while commits come faster than one
+/// NOTIFY each: bounds their cost under load (at most 200 per second), while commits that come one
+/// at a time are each announced at once.
+constexpr std::chrono::milliseconds kNotifySpacing{5};
 
 /// LISTEN on one session, NOTIFY from another, each on its own thread, so a producer's poke never
 /// waits for the network and never runs inside its transaction. Pokes that arrive while a NOTIFY
@@ -405,11 +407,16 @@ class PgCrossNotifier final : public CrossNotifier {
   }
 
   void poke() noexcept override {
+    bool first = false;
     {
       std::lock_guard lock(poke_mutex_);
+      first = !poked_;
       poked_ = true;
+      ++pokes_;
     }
-    poke_wake_.notify_one();
+    // Only the first poke wakes the sender: later ones find it busy or pausing for more, and
+    // waking it per commit would cost a context switch per commit.
+    if (first) poke_wake_.notify_one();
   }
 
   bool listening() const noexcept override { return listening_.load(); }
@@ -460,6 +467,7 @@ class PgCrossNotifier final : public CrossNotifier {
     std::unique_ptr<pqxx::connection> conn;
     const std::string sql = "NOTIFY " + channel_;
     std::chrono::steady_clock::time_point last_sent{};
+    std::uint64_t covered = 0;  // pokes the last NOTIFY answered
     auto backoff = std::chrono::milliseconds(100);
     // Not `while (!stop_requested())`: a producer that commits and exits at once may request
     // stop before this thread first runs, and its poke must still be sent. The wait decides.
@@ -470,9 +478,13 @@ class PgCrossNotifier final : public CrossNotifier {
         // On stop, a pending poke is still sent: a producer that exits right after its last
         // commit must not leave other processes waiting for their next poll.
         if (!poked_) return;
-        // Each NOTIFY is a server transaction and wakes every listener: commits of a burst share
-        // one, at most one per kNotifySpacing (a stop cuts the pause short, not the send).
-        poke_wake_.wait_until(lock, stop, last_sent + kNotifySpacing, [] { return false; });
+        // Each NOTIFY is a server transaction and wakes every listener. When the last one
+        // covered several commits, commits are coming faster than one NOTIFY each: let them
+        // share one per kNotifySpacing (a stop cuts the pause short, not the send).
+        if (covered > 1) {
+          poke_wake_.wait_until(lock, stop, last_sent + kNotifySpacing, [] { return false; });
+        }
+        covered = std::exchange(pokes_, 0);
         poked_ = false;
       }
       try {
@@ -510,6 +522,7 @@ class PgCrossNotifier final : public CrossNotifier {
   std::mutex poke_mutex_;
   std::condition_variable_any poke_wake_;
   bool poked_ = false;
+  std::uint64_t pokes_ = 0;  // since the last NOTIFY was taken for sending
   std::once_flag listen_once_;
   std::jthread listener_;
   std::jthread sender_;
