@@ -287,6 +287,7 @@ class MySqlPolicy final : public GapPolicy {
     // Ids up to `prev` are final already (this reader passed them), so probing (prev, end]
     // settles everything up to `end`.
     const std::int64_t end = std::min(next - 1, prev + kMaxProbe);
+    std::int64_t inserted = 0;
     try {
       session.begin();
       for (std::int64_t from = prev + 1; from <= end; from += kChunk) {
@@ -297,6 +298,10 @@ class MySqlPolicy final : public GapPolicy {
           sql += "(" + std::to_string(id) + ", '', 0)";
         }
         session.execute_script(sql);
+        // INSERT IGNORE counts only the rows it inserted: an id that skipped is a row that
+        // committed after our read.
+        session.query("SELECT ROW_COUNT()", {},
+                      [&](const Row& row) { inserted += std::max<std::int64_t>(0, row.int64(0)); });
       }
       session.rollback();
     } catch (const DatabaseError& e) {
@@ -308,6 +313,9 @@ class MySqlPolicy final : public GapPolicy {
     const std::int64_t settled = end == next - 1 ? next : end;  // `next` itself is committed
     if (settled > g.settled.load()) g.settled.store(settled, std::memory_order_release);
     g.sightings.erase(prev);
+    // Every id of the whole hole was free (none committed, none held): nothing can appear in it
+    // any more, so what this read holds past it is complete. Otherwise read again from the hole.
+    if (end == next - 1 && inserted == end - prev) return HoleDecision::pass;
     return HoleDecision::reread;
   }
 
