@@ -61,12 +61,26 @@ class EventsTable::Impl final : public Notifier::Target, public std::enable_shar
     std::chrono::steady_clock::time_point next_poll{};
     std::chrono::milliseconds backoff{1};
   };
+  /// The dialect's statement for inserting one event on a caller's transaction, built on first
+  /// use (its text and, where the dialect prepares it, a statement name).
+  struct SingleInsert {
+    std::string sql;
+    std::string name;
+  };
+  template <class Build>
+  const SingleInsert& single_insert(Build&& build) {
+    std::call_once(single_insert_once_, [&] { single_insert_ = build(); });
+    return single_insert_;
+  }
+
   std::mutex mutex;
   std::condition_variable_any wake;
   std::uint64_t wake_generation = 0;
   Cache cache;
 
  private:
+  std::once_flag single_insert_once_;
+  SingleInsert single_insert_;
   std::once_flag cross_once_;
   std::unique_ptr<detail::CrossNotifier> cross_;
   std::atomic<detail::CrossNotifier*> cross_ptr_{nullptr};

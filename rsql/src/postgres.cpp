@@ -641,11 +641,6 @@ Notifier insert_pg(EventsTable::Impl& t, pqxx::transaction_base& tx,
   for (const auto& e : events) t.check(e);
   const bool metadata = !t.options.schema.metadata_column.empty();
   const bool trace = !t.options.schema.trace_column.empty();
-  const std::size_t per_row = 2 + (metadata ? 1 : 0) + (trace ? 1 : 0);
-  const std::string head =
-      "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(false) + ") VALUES ";
-  std::vector<std::string> storage;
-  std::vector<const char*> pointers;
   const auto run = [&](auto&& statement) {
     try {
       try {
@@ -661,34 +656,52 @@ Notifier insert_pg(EventsTable::Impl& t, pqxx::transaction_base& tx,
     run([&] { copy_events(t, tx, events, metadata, trace); });
     return t.notifier();
   }
-  std::string sql = head;
-  int n = 0;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const auto& e = events[i];
-    sql += i ? ", (" : "(";
-    for (std::size_t c = 0; c < per_row; ++c) {
-      if (c) sql += ", ";
-      sql += '$';
-      sql += std::to_string(++n);
+  const std::size_t per_row = 2 + (metadata ? 1 : 0) + (trace ? 1 : 0);
+  // "INSERT INTO t (...) VALUES ($1, $2), ($3, $4), ..." for `rows` rows.
+  const auto insert_sql = [&](std::size_t rows) {
+    std::string sql =
+        "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(false) + ") VALUES ";
+    int n = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      sql += i ? ", (" : "(";
+      for (std::size_t c = 0; c < per_row; ++c) {
+        if (c) sql += ", ";
+        sql += '$';
+        sql += std::to_string(++n);
+      }
+      sql += ')';
     }
-    sql += ')';
+    return sql;
+  };
+  std::vector<std::string> storage;
+  storage.reserve(events.size() * per_row);
+  for (const auto& e : events) {
     storage.push_back(e.foreign_id.str());
     storage.push_back(std::to_string(e.type));
     if (metadata) storage.push_back(detail::to_hex_bytea(e.metadata));
     if (trace) storage.push_back(detail::to_hex_bytea(e.trace));
   }
+  std::vector<const char*> pointers;
+  pointers.reserve(storage.size());
   for (const auto& value : storage) pointers.push_back(value.c_str());
   if (events.size() == 1) {
-    // The producer's hot path: a statement prepared once per connection (named by its text, so
-    // tables and schemas never collide; pqxx registers it lazily and keeps it on reconnect).
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string name = "reflex_insert_";
-    for (auto h = std::hash<std::string>{}(sql); name.size() < 30; h >>= 4) name += hex[h & 15];
+    // The producer's hot path: a statement prepared once per connection, its text and name built
+    // once per table (the name derives from the text, so tables and schemas never collide; pqxx
+    // prepares it lazily on each connection and again after a reconnect).
+    const auto& one = t.single_insert([&] {
+      EventsTable::Impl::SingleInsert built{.sql = insert_sql(1), .name = "reflex_insert_"};
+      static constexpr char hex[] = "0123456789abcdef";
+      for (auto h = std::hash<std::string>{}(built.sql); built.name.size() < 30; h >>= 4) {
+        built.name += hex[h & 15];
+      }
+      return built;
+    });
     run([&] {
-      tx.conn().prepare(name, sql);
-      tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
+      tx.conn().prepare(one.name, one.sql);
+      tx.exec_prepared(one.name, pqxx::prepare::make_dynamic_params(pointers));
     });
   } else {
+    const std::string sql = insert_sql(events.size());
     run([&] { tx.exec_params(sql, pqxx::prepare::make_dynamic_params(pointers)); });
   }
   return t.notifier();
