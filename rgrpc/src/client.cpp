@@ -180,6 +180,15 @@ StreamFunc stream_func(const ClientOptions& options) {
                                                         .wait_for_ready = options.wait_for_ready});
 }
 
+std::string read_token_file(const std::string& path) {
+  const std::string text = detail::read_file(path, "token");
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) {
+    throw ConfigError("rgrpc: the token file \"" + path + "\" holds only whitespace");
+  }
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
 ClientOptions client_options_from_uri(std::string_view text) {
   const Uri uri = parse_uri(text);
   const bool tls = uri.scheme == "grpcs";
@@ -211,15 +220,7 @@ ClientOptions client_options_from_uri(std::string_view text) {
                       " gives a token twice (in the address and as token_file): keep one");
   }
   if (uri.password) options.token = *uri.password;
-  if (auto file = uri.param("token_file")) {
-    std::string token = detail::read_file(*file, "token");
-    const auto first = token.find_first_not_of(" \t\r\n");
-    const auto last = token.find_last_not_of(" \t\r\n");
-    if (first == std::string::npos) {
-      throw ConfigError("rgrpc: the token file \"" + *file + "\" holds only whitespace");
-    }
-    options.token = token.substr(first, last - first + 1);
-  }
+  if (auto file = uri.param("token_file")) options.token = read_token_file(*file);
   options.stream = uri.param("stream").value_or("");
   if (tls) {
     options.tls =

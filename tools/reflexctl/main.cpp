@@ -8,14 +8,11 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -37,6 +34,7 @@
 #include "sources.hpp"
 #if defined(REFLEXCTL_WITH_GRPC)
 #include "http.hpp"
+#include "reflex/rgrpc/client.hpp"
 #include "reflex/rgrpc/server.hpp"
 #endif
 #if defined(REFLEXCTL_WITH_PROMETHEUS)
@@ -126,8 +124,7 @@ Prints the DDL reflex expects (CREATE … IF NOT EXISTS).
 /// Positional arguments and --flags of one subcommand.
 struct Args {
   std::vector<std::string> positional;
-  std::map<std::string, std::string> values;              // the last value of each flag
-  std::map<std::string, std::vector<std::string>> every;  // all values of repeated flags
+  std::map<std::string, std::vector<std::string>> values;  // every value, in order
   std::set<std::string> switches;
 
   Args(int argc, char** argv, int first, const std::set<std::string>& with_value,
@@ -137,8 +134,7 @@ struct Args {
       if (arg.starts_with("--")) {
         if (with_value.contains(arg)) {
           if (i + 1 >= argc) throw UsageError(arg + " needs a value");
-          values[arg] = argv[++i];
-          every[arg].push_back(values[arg]);
+          values[arg].push_back(argv[++i]);
         } else if (without_value.contains(arg)) {
           switches.insert(arg);
         } else {
@@ -149,9 +145,10 @@ struct Args {
       }
     }
   }
+  /// The flag's last value.
   [[nodiscard]] std::optional<std::string> value(const std::string& name) const {
     auto it = values.find(name);
-    return it == values.end() ? std::nullopt : std::optional(it->second);
+    return it == values.end() ? std::nullopt : std::optional(it->second.back());
   }
   /// The flag's value, else the environment variable's (for container use), else none.
   [[nodiscard]] std::optional<std::string> value_or_env(const std::string& name,
@@ -161,8 +158,8 @@ struct Args {
     return std::nullopt;
   }
   [[nodiscard]] std::vector<std::string> all(const std::string& name) const {
-    auto it = every.find(name);
-    return it == every.end() ? std::vector<std::string>{} : it->second;
+    auto it = values.find(name);
+    return it == values.end() ? std::vector<std::string>{} : it->second;
   }
 };
 
@@ -534,11 +531,7 @@ int cursors(int argc, char** argv) {
 std::string probe(const reflex::StreamFunc& stream, std::chrono::milliseconds timeout) {
   std::stop_source stop;
   std::jthread timer([&](std::stop_token own) {
-    std::mutex mu;
-    std::condition_variable_any cv;
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, own, timeout, [] { return false; });
-    if (!own.stop_requested()) stop.request_stop();
+    if (reflex::sleep_for(own, timeout)) stop.request_stop();
   });
   try {
     auto client = stream(stop.get_token(), "", {.from_head = true, .to_head = true});
@@ -551,17 +544,6 @@ std::string probe(const reflex::StreamFunc& stream, std::chrono::milliseconds ti
   } catch (const std::exception& e) {
     return e.what();
   }
-}
-
-std::string read_token(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
-  if (!in) throw UsageError("cannot read the token file '" + path + "'");
-  std::string token = text.str();
-  const auto first = token.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) throw UsageError("the token file '" + path + "' is empty");
-  return token.substr(first, token.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 /// The Prometheus text of the server's own counters.
@@ -638,7 +620,7 @@ int serve(int argc, char** argv) {
     throw UsageError("TLS needs both --tls-cert and --tls-key");
   if (cert) options.tls = reflex::rgrpc::ServerTls::from_files(*cert, *key);
   if (const auto token_file = args.value_or_env("--token-file", "REFLEX_TOKEN_FILE")) {
-    options.token = read_token(*token_file);
+    options.token = reflex::rgrpc::read_token_file(*token_file);
   }
   SignalStop signals;
   reflex::rgrpc::Server server({endpoint}, options);
@@ -674,11 +656,7 @@ int serve(int argc, char** argv) {
                http ? (", HTTP on port " + std::to_string(http->port())).c_str() : "");
   std::fflush(stderr);
 
-  {
-    std::mutex mu;
-    std::condition_variable_any cv;
-    std::unique_lock lock(mu);
-    cv.wait(lock, signals.token(), [] { return false; });
+  while (reflex::sleep_for(signals.token(), std::chrono::hours(1))) {
   }
   server.stop();
   const auto stats = server.stats();

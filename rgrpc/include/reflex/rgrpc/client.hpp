@@ -86,6 +86,11 @@ struct ClientOptions {
 [[nodiscard]] StreamFunc stream_func(std::shared_ptr<grpc::Channel> channel,
                                      CallOptions options = {});
 
+/// The bearer token kept in a file (surrounding whitespace and a trailing newline dropped), for
+/// clients (`?token_file=`) and servers (ServerOptions::token) alike. Throws ConfigError naming
+/// the file when it cannot be read or holds only whitespace.
+[[nodiscard]] std::string read_token_file(const std::string& path);
+
 /// Client options from a URI: `grpc://host:port` (plaintext) or `grpcs://host:port` (TLS, system
 /// roots unless `?ca=FILE`; `&cert=FILE&key=FILE` for mutual TLS; `&server_name=NAME`). The token,
 /// if any, is the URI's password, `grpc://:TOKEN@host:port`, so it is redacted in messages.
