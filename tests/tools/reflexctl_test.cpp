@@ -1,4 +1,5 @@
-// reflexctl driven as a process, against temp-file SQLite and the throwaway PostgreSQL.
+// reflexctl driven as a process, against temp-file SQLite and the throwaway PostgreSQL, MariaDB
+// and nats-server.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -27,58 +29,6 @@
 extern char** environ;
 
 namespace {
-
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-/// Runs reflexctl with `args`, feeding `input` on stdin; bounded at 30 s.
-Result run(std::vector<std::string> args, const std::string& input = {}) {
-  args.insert(args.begin(), REFLEXCTL);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int in[2], out[2], err[2];
-  EXPECT_EQ(pipe(in), 0);
-  EXPECT_EQ(pipe(out), 0);
-  EXPECT_EQ(pipe(err), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  for (int fd : {in[1], out[0], err[0]}) posix_spawn_file_actions_addclose(&actions, fd);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(in[0]);
-  close(out[1]);
-  close(err[1]);
-  std::jthread writer([&] {
-    [[maybe_unused]] auto n = write(in[1], input.data(), input.size());
-    close(in[1]);
-  });
-  Result result;
-  std::jthread err_reader([&] {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(err[0], buf, sizeof buf)) > 0)
-      result.err.append(buf, static_cast<std::size_t>(n));
-  });
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(out[0], buf, sizeof buf)) > 0)
-    result.out.append(buf, static_cast<std::size_t>(n));
-  err_reader.join();
-  int status = 0;
-  waitpid(pid, &status, 0);
-  close(out[0]);
-  close(err[0]);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
@@ -94,11 +44,15 @@ std::vector<std::string> lines(const std::string& text) {
 
 using namespace std::chrono_literals;
 
-/// reflexctl running in the background (serve, a following tail): its output is collected while
+/// reflexctl as a process: `input` fed on its stdin (none: /dev/null), its output collected while
 /// it runs. The destructor kills it if a test left it running.
 class Background {
  public:
-  explicit Background(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  explicit Background(std::vector<std::string> args, std::vector<std::string> env = {},
+                      std::optional<std::string> input = std::nullopt) {
+    // A process that exits without reading its input must not kill the test with SIGPIPE.
+    static const bool sigpipe_ignored = (::signal(SIGPIPE, SIG_IGN), true);
+    (void)sigpipe_ignored;
     args.insert(args.begin(), REFLEXCTL);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -107,12 +61,20 @@ class Background {
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
-    int out[2], err[2];
+    int in[2] = {-1, -1}, out[2], err[2];
+    if (input) {
+      EXPECT_EQ(pipe(in), 0);
+    }
     EXPECT_EQ(pipe(out), 0);
     EXPECT_EQ(pipe(err), 0);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (input) {
+      posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+      posix_spawn_file_actions_addclose(&actions, in[1]);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    }
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
     for (int fd : {out[0], err[0]}) posix_spawn_file_actions_addclose(&actions, fd);
@@ -120,6 +82,13 @@ class Background {
     posix_spawn_file_actions_destroy(&actions);
     close(out[1]);
     close(err[1]);
+    if (input) {
+      close(in[0]);
+      readers_.emplace_back([fd = in[1], text = std::move(*input)] {
+        [[maybe_unused]] auto n = write(fd, text.data(), text.size());
+        close(fd);
+      });
+    }
     readers_.emplace_back([this, fd = out[0]] { collect(fd, out_); });
     readers_.emplace_back([this, fd = err[0]] { collect(fd, err_); });
   }
@@ -184,6 +153,27 @@ class Background {
   std::string out_, err_;
   std::vector<std::jthread> readers_;
 };
+
+struct Result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs reflexctl with `args`, feeding `input` on stdin; killed after 30 s (status -1).
+Result run(std::vector<std::string> args, const std::string& input = {}) {
+  Background process(std::move(args), {}, input);
+  const int status = process.wait(30s);
+  return {.status = status, .out = process.out(), .err = process.err()};
+}
+
+/// A fresh events table on the server named by `dsn_variable`, as a reflexctl source.
+std::string server_source(const char* dsn_variable) {
+  const std::string dsn = reflex_test::required_env(dsn_variable);
+  const std::string table = reflex_test::unique_name("ctl");
+  reflex::rsql::Database::open(dsn)->create_events_table({.table = table});
+  return dsn + "?table=" + table;
+}
 
 struct HttpReply {
   int status = 0;
@@ -456,24 +446,28 @@ TEST_F(Reflexctl, BadInputGivesAOneLineErrorAndTheRightExitCode) {
   }
 }
 
-TEST(ReflexctlPostgres, PublishesAndTailsAPostgresOutbox) {
-  const std::string dsn = reflex_test::required_env("REFLEX_TEST_PG_DSN");
-  const std::string table = reflex_test::unique_name("ctl");
-  reflex::rsql::Database::open(dsn)->create_events_table({.table = table});
-  const std::string source = dsn + "?table=" + table;
+/// Publishes three events in batches of two to a server outbox and tails them after the first.
+void publish_then_tail(const std::string& source) {
   ASSERT_EQ(run({"publish", source, "--batch", "2"},
                 "{\"foreign_id\":\"1\",\"type\":1}\n{\"foreign_id\":\"2\",\"type\":1}\n"
-                "{\"foreign_id\":\"3\",\"type\":1}\n")
+                "{\"foreign_id\":\"3\",\"type\":7,\"metadata\":\"AAE=\"}\n")
                 .status,
             0);
-  EXPECT_EQ(lines(run({"tail", source, "--to-head"}).out).size(), 3u);
+  const auto tailed = run({"tail", source, "--to-head", "--after", "1"});
+  ASSERT_EQ(tailed.status, 0) << tailed.err;
+  const auto got = lines(tailed.out);
+  ASSERT_EQ(got.size(), 2u) << tailed.out;
+  EXPECT_NE(got[0].find(R"("foreign_id":"2")"), std::string::npos) << got[0];
+  EXPECT_NE(got[1].find(R"("type":7)"), std::string::npos) << got[1];
+  EXPECT_NE(got[1].find(R"("metadata":"AAE=")"), std::string::npos) << got[1];
+}
+
+TEST(ReflexctlPostgres, PublishesAndTailsAPostgresOutbox) {
+  publish_then_tail(server_source("REFLEX_TEST_PG_DSN"));
 }
 
 TEST(ReflexctlPostgres, AFollowerSeesEachPublishedEventWithinMilliseconds) {
-  const std::string dsn = reflex_test::required_env("REFLEX_TEST_PG_DSN");
-  const std::string table = reflex_test::unique_name("ctl");
-  reflex::rsql::Database::open(dsn)->create_events_table({.table = table});
-  const std::string source = dsn + "?table=" + table;
+  const std::string source = server_source("REFLEX_TEST_PG_DSN");
   Background follower({"tail", source});
   // The follower is at the head and idle (LISTENing) before the events come.
   std::this_thread::sleep_for(1500ms);
@@ -496,21 +490,7 @@ TEST(ReflexctlPostgres, AFollowerSeesEachPublishedEventWithinMilliseconds) {
 }
 
 TEST(ReflexctlMariaDb, PublishesAndTailsAMariaDbOutbox) {
-  const std::string dsn = reflex_test::required_env("REFLEX_TEST_MYSQL_DSN");
-  const std::string table = reflex_test::unique_name("ctl");
-  reflex::rsql::Database::open(dsn)->create_events_table({.table = table});
-  const std::string source = dsn + "?table=" + table;
-  ASSERT_EQ(run({"publish", source, "--batch", "2"},
-                "{\"foreign_id\":\"1\",\"type\":1}\n{\"foreign_id\":\"2\",\"type\":1}\n"
-                "{\"foreign_id\":\"3\",\"type\":7,\"metadata\":\"AAE=\"}\n")
-                .status,
-            0);
-  const auto tailed = run({"tail", source, "--to-head", "--after", "1"});
-  ASSERT_EQ(tailed.status, 0) << tailed.err;
-  const auto got = lines(tailed.out);
-  ASSERT_EQ(got.size(), 2u) << tailed.out;
-  EXPECT_NE(got[1].find(R"("type":7)"), std::string::npos) << got[1];
-  EXPECT_NE(got[1].find(R"("metadata":"AAE=")"), std::string::npos) << got[1];
+  publish_then_tail(server_source("REFLEX_TEST_MYSQL_DSN"));
 }
 
 }  // namespace
