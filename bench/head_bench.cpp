@@ -82,6 +82,20 @@ struct Latency {
   double p50 = 0, p99 = 0;
 };
 
+/// p50 and p99 of seen - committed per event; an event never seen fails the scenario (it would
+/// otherwise count as no latency at all).
+Latency latency_of(const std::vector<Clock::time_point>& seen,
+                   const std::vector<Clock::time_point>& committed) {
+  std::vector<double> ms;
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    if (seen[i] == Clock::time_point{})
+      throw std::runtime_error("event " + std::to_string(i) + " never arrived");
+    ms.push_back(
+        std::max(0.0, std::chrono::duration<double, std::milli>(seen[i] - committed[i]).count()));
+  }
+  return {.p50 = percentile(ms, 50), .p99 = percentile(ms, 99)};
+}
+
 /// Commit → consumer latency of `count` events at 200/s, read through `stream`.
 Latency measure(const Config& cfg, const std::string& table, bool notify,
                 const reflex::StreamFunc& stream, int count) {
@@ -108,14 +122,7 @@ Latency measure(const Config& cfg, const std::string& table, bool notify,
     std::this_thread::sleep_for(5ms);
   stop.request_stop();
   reader.join();
-  std::vector<double> ms;
-  for (std::size_t i = 0; i < seen.size(); ++i) {
-    if (seen[i] == Clock::time_point{})
-      throw std::runtime_error("event " + std::to_string(i) + " never arrived");
-    ms.push_back(std::max(
-        0.0, std::chrono::duration<double, std::milli>(seen[i] - writer.committed()[i]).count()));
-  }
-  return {.p50 = percentile(ms, 50), .p99 = percentile(ms, 99)};
+  return latency_of(seen, writer.committed());
 }
 
 /// The L2 baseline: a plain poller that reads after its cursor every 100 ms (libpq).
@@ -148,11 +155,7 @@ Latency plain_poller(const Config& cfg, const std::string& table, int count) {
   std::this_thread::sleep_for(300ms);
   reader.request_stop();
   reader.join();
-  std::vector<double> ms;
-  for (std::size_t i = 0; i < seen.size(); ++i)
-    ms.push_back(std::max(
-        0.0, std::chrono::duration<double, std::milli>(seen[i] - writer.committed()[i]).count()));
-  return {.p50 = percentile(ms, 50), .p99 = percentile(ms, 99)};
+  return latency_of(seen, writer.committed());
 }
 
 Row latency_row(const std::string& name, const std::vector<Latency>& runs, bool goal) {
