@@ -420,6 +420,7 @@ TEST_F(Reflexctl, BadInputGivesAOneLineErrorAndTheRightExitCode) {
       {{"tail", "sqlite://" + path}, 2, "table"},
       {{"tail", "sqlite://" + path + "?table=ev;drop"}, 2, "not a valid SQL name"},
       {{"tail", source, "--lag", "5parsecs"}, 2, "--lag"},
+      {{"tail", source, "--after", "abc"}, 2, "not an event id"},
       {{"tail", source, "--bogus"}, 2, "unknown option"},
       {{"tail", "postgresql://u:pw@127.0.0.1:1/db?table=events", "--to-head"}, 1, "unreachable"},
       {{"schema", "oracle"}, 2, "unknown dialect"},

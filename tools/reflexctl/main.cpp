@@ -1,6 +1,6 @@
 // reflexctl: the operator's tool for reflex streams, outboxes and cursors.
 // Exit codes: 0 success, 1 runtime error (server down, failed write), 2 usage error (bad
-// arguments, malformed URI, unknown scheme, missing table, invalid name).
+// arguments, malformed URI, unknown scheme, missing table, invalid name, a cursor that is no id).
 
 #include <signal.h>
 #include <spawn.h>
@@ -733,6 +733,9 @@ int main(int argc, char** argv) {
     std::cerr << "reflexctl " << command << ": " << e.what() << '\n';
     return 2;
   } catch (const reflex::ConfigError& e) {
+    std::cerr << "reflexctl " << command << ": " << e.what() << '\n';
+    return 2;
+  } catch (const reflex::CursorError& e) {  // a cursor given on the command line that is not one
     std::cerr << "reflexctl " << command << ": " << e.what() << '\n';
     return 2;
   } catch (const std::exception& e) {
