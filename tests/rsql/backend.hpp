@@ -75,12 +75,15 @@ class TableRecorder final : public reflex::MetricsObserver {
     void on_gap_detected() noexcept override { ++gaps_detected; }
     void on_gap_filled() noexcept override { ++gaps_filled; }
     void set_blocked(std::chrono::nanoseconds held) noexcept override {
+      ++blocked_reports;
       blocked_ns = held.count();
       if (held.count() > max_blocked_ns) max_blocked_ns = held.count();
     }
     std::atomic<int> polls{0};
     std::atomic<int> gaps_detected{0};
     std::atomic<int> gaps_filled{0};
+    /// One per read held back by a hole, plus one per hole passed (the gauge back to zero).
+    std::atomic<int> blocked_reports{0};
     std::atomic<long long> blocked_ns{0};
     std::atomic<long long> max_blocked_ns{0};
   };

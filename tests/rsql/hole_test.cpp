@@ -145,7 +145,12 @@ TEST_F(Holes, ACatchUpOverManyOldHolesIsQuickAndDeliversEveryRowOnce) {
   }
   // One read carries the stream past every hole once each is known final (PostgreSQL: one
   // horizon check; MariaDB: a probe per hole that finds every id free), not a read per hole.
-  EXPECT_LE(polls->get().polls.load(), 10);
+  // Reads held back meanwhile do not count: on PostgreSQL any transaction open anywhere in the
+  // cluster (another test's, run in parallel) holds the horizon, and the reader rightly waits.
+  const auto& seen = polls->get();
+  const int held_back = seen.blocked_reports.load() - seen.gaps_filled.load();
+  EXPECT_LE(seen.polls.load() - held_back, 10)
+      << seen.polls.load() << " reads, " << held_back << " of them held back";
   EXPECT_LT(took, 5s) << "500 old holes took "
                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                       << " ms";
