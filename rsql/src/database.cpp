@@ -119,6 +119,28 @@ void rethrow_with_schema_hint(std::string_view table, std::string_view ddl_helpe
   }
 }
 
+void rethrow_insert_error(std::string_view table, Dialect dialect) {
+  try {
+    throw;
+  } catch (const DatabaseError& e) {
+    // MariaDB says "for key 'PRIMARY'", MySQL 8 "for key 'TABLE.PRIMARY'"; a unique index of the
+    // user's own on another column is theirs to explain.
+    if (dialect == Dialect::mysql && e.kind() == DatabaseErrorKind::unique_violation &&
+        std::string_view(e.what()).find("PRIMARY'") != std::string_view::npos) {
+      throw DatabaseError(
+          DatabaseErrorKind::transient,
+          "insert into '" + std::string(table) +
+              "' lost its id: a stream reader found the id unclaimed (the insert was between "
+              "drawing its AUTO_INCREMENT id and writing its row) and filled it with a no-op row, "
+              "so that no reader can pass it. Nothing of the insert was written: roll back and run "
+              "the transaction again. Database said: " +
+              e.what());
+    }
+  } catch (...) {
+  }
+  rethrow_with_schema_hint(table, "events_ddl", dialect);
+}
+
 std::chrono::system_clock::time_point from_micros(std::int64_t micros) {
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(

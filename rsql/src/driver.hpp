@@ -116,11 +116,19 @@ enum class HoleDecision {
   block,
 };
 
+/// A hole in the ids a read returned: no row between `prev` and `next`.
+struct Hole {
+  std::int64_t prev = 0;
+  std::int64_t next = 0;
+  /// When the row after the hole was written (its timestamp column).
+  std::chrono::system_clock::time_point next_written{};
+};
+
 /// Decides about holes; one per reader (uses the reader's session).
 class GapPolicy {
  public:
   virtual ~GapPolicy() = default;
-  virtual HoleDecision on_hole(Session& session, std::int64_t prev, std::int64_t next) = 0;
+  virtual HoleDecision on_hole(Session& session, const Hole& hole) = 0;
 };
 
 /// Cross-process wake-ups (PostgreSQL LISTEN/NOTIFY): poke() asks for a NOTIFY to be sent
@@ -213,6 +221,12 @@ std::int64_t parse_cursor(std::string_view cursor, std::string_view table);
 /// the table and the DDL helper; other errors unchanged. Call inside a catch block.
 [[noreturn]] void rethrow_with_schema_hint(std::string_view table, std::string_view ddl_helper,
                                            Dialect dialect);
+
+/// rethrow_with_schema_hint for an insert into an events table. On MariaDB/MySQL a duplicate
+/// primary key there means a reader's hole probe took the id this insert drew before its row was
+/// written (see MySqlPolicy): nothing of the insert was written, and the error becomes a retryable
+/// one that says so. Call inside a catch block.
+[[noreturn]] void rethrow_insert_error(std::string_view table, Dialect dialect);
 
 /// Runs `fn(session)` on a pooled session of a table's pool; a missing table or column becomes a
 /// SchemaError naming `table` and `ddl_helper`.

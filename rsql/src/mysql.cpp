@@ -1,8 +1,8 @@
 // The MariaDB/MySQL dialect (mysql-connector-c++ 1.1, legacy JDBC-like API).
 //
-// Gap safety by probing holes with InnoDB's own locks (see MySqlPolicy): exact, and nothing is
-// written. (information_schema.innodb_trx cannot serve: it is a cache that concurrent readers keep
-// from refreshing.)
+// Gap safety by filling holes with no-op rows under InnoDB's own locks (see MySqlPolicy): exact;
+// nothing is written for ids that commit. (information_schema.innodb_trx cannot serve: it is a
+// cache that concurrent readers keep from refreshing.)
 
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
@@ -250,15 +250,17 @@ class MySqlSession final : public Session {
   bool broken_ = false;
 };
 
-/// Resolves a hole by probing its ids with the locks InnoDB already has: inside a transaction
-/// that is always rolled back, INSERT IGNORE a row for every missing id. An id still held by an
-/// uncommitted insert makes the probe wait for that transaction: if it commits, its row wins (the
-/// duplicate is ignored); if it rolls back, the probe's row takes the id, until the rollback. When
-/// the probe returns, every holder has ended, and auto-increment never hands out those ids again,
-/// so every id up to the hole's end is final: committed and visible to the next read, or never to
-/// appear. Nothing is written; no-op rows are never needed. A holder that keeps its transaction
-/// open longer than the session's lock wait timeout (1 s) makes the probe fail: the stream stays
-/// before the hole and probes again later.
+/// Resolves a hole by probing its ids with the locks InnoDB already has: in one transaction,
+/// INSERT IGNORE a no-op row for every missing id. An id still held by an uncommitted insert makes
+/// the probe wait for that transaction: if it commits, its row wins (the duplicate is ignored); if
+/// it rolls back, the probe's row takes the id. An id that is free is taken too, and the probe
+/// commits its no-op rows for good: an insert may have drawn that id from auto-increment and not
+/// yet written its row (neither row nor lock exists in between), and such an insert must fail with
+/// a duplicate key rather than commit behind a reader that has passed it. A probe that found every
+/// id already committed writes nothing. When the probe returns, every id up to the hole's end is
+/// final: committed and visible to the next read, or a no-op row. A holder that keeps its
+/// transaction open longer than the session's lock wait timeout (1 s) makes the probe fail: the
+/// stream stays before the hole and probes again later.
 class MySqlPolicy final : public GapPolicy {
  public:
   explicit MySqlPolicy(const TableContext& table)
@@ -269,13 +271,18 @@ class MySqlPolicy final : public GapPolicy {
                     quote(Dialect::mysql, table.schema.foreign_id_column) + ", " +
                     quote(Dialect::mysql, table.schema.type_column) + ") VALUES ") {}
 
-  HoleDecision on_hole(Session& session, std::int64_t prev, std::int64_t next) override {
+  HoleDecision on_hole(Session& session, const Hole& hole) override {
+    const std::int64_t prev = hole.prev;
+    const std::int64_t next = hole.next;
     auto& g = *gap_;
     {
       std::lock_guard lock(g.mutex);
       if (next <= g.settled.load()) return HoleDecision::reread;
-      if (grace_.count() > 0) {
-        // Give an in-flight writer the grace to commit before probing its id.
+      // Give an in-flight writer the grace to commit before probing its id. A writer in the hole
+      // drew its id before the row after it was written: once that is older than the grace (an
+      // old hole met in a catch-up), the grace is over. The probe is exact either way, so a
+      // clock that is off only moves a probe earlier or later.
+      if (grace_.count() > 0 && std::chrono::system_clock::now() - hole.next_written < grace_) {
         g.sightings.erase(g.sightings.begin(), g.sightings.lower_bound(g.settled.load()));
         auto [it, first] = g.sightings.try_emplace(prev);
         if (first) it->second.since = std::chrono::steady_clock::now();
@@ -303,7 +310,11 @@ class MySqlPolicy final : public GapPolicy {
         session.query("SELECT ROW_COUNT()", {},
                       [&](const Row& row) { inserted += std::max<std::int64_t>(0, row.int64(0)); });
       }
-      session.rollback();
+      if (inserted > 0) {
+        session.commit();
+      } else {
+        session.rollback();
+      }
     } catch (const DatabaseError& e) {
       session.rollback();
       if (e.kind() == DatabaseErrorKind::transient) return HoleDecision::block;  // still held
@@ -438,7 +449,7 @@ Notifier insert_mysql(EventsTable::Impl& t, sql::Connection& conn,
   } catch (const ConfigError&) {
     throw;
   } catch (...) {
-    detail::rethrow_with_schema_hint(t.options.schema.table, "events_ddl", t.dialect);
+    detail::rethrow_insert_error(t.options.schema.table, t.dialect);
   }
   return t.notifier();
 }

@@ -326,7 +326,8 @@ class PgPolicy final : public GapPolicy {
         last_value_sql_("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " +
                         quote(Dialect::postgres, table.schema.table + "_id_seq")) {}
 
-  HoleDecision on_hole(Session& session, std::int64_t /*prev*/, std::int64_t next) override {
+  HoleDecision on_hole(Session& session, const Hole& hole) override {
+    const std::int64_t next = hole.next;
     auto& g = *gap_;
     std::lock_guard lock(g.mutex);
     // A pending probe may predate `next` (drawn after it): then a second, fresh probe covers it,

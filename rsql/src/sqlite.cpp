@@ -195,7 +195,7 @@ class SqliteSession final : public Session {
 
 class SqlitePolicy final : public GapPolicy {
  public:
-  HoleDecision on_hole(Session&, std::int64_t, std::int64_t) override {
+  HoleDecision on_hole(Session&, const Hole&) override {
     return HoleDecision::pass;  // see the top of this file
   }
 };

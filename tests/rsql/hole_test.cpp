@@ -156,5 +156,29 @@ TEST_F(Holes, ACatchUpOverManyOldHolesIsQuickAndDeliversEveryRowOnce) {
                       << " ms";
 }
 
+TEST_F(Holes, ACatchUpDoesNotWaitTheGraceAtHolesOlderThanTheGrace) {
+  // Rolled-back ids between committed events, long before the reader comes: every writer had
+  // more than the grace already, so the reader probes at once instead of waiting it at each.
+  constexpr int kHoles = 20;
+  auto producer = backend->producer();
+  for (int i = 0; i < kHoles; ++i) {
+    producer->begin();
+    (void)producer->insert(*table, NewEvent{.foreign_id = "rolled-back", .type = 1});
+    producer->rollback();
+    producer->begin();
+    (void)producer->insert(*table, NewEvent{.foreign_id = "e" + std::to_string(i), .type = 1});
+    producer->commit();
+  }
+  std::this_thread::sleep_for(400ms);  // older than the 300 ms grace
+  const auto started = Clock::now();
+  const auto events = read_to_head(*table);
+  const auto took = Clock::now() - started;
+  ASSERT_EQ(events.size(), static_cast<std::size_t>(kHoles));
+  for (int i = 0; i < kHoles; ++i) EXPECT_EQ(events[i].foreign_id, "e" + std::to_string(i));
+  EXPECT_LT(took, 1s) << kHoles << " old holes took "
+                      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms: the grace was waited at each";
+}
+
 }  // namespace
 }  // namespace reflex_test::rsql

@@ -1,7 +1,12 @@
 // MariaDB/MySQL specifics: connection errors a user can act on.
 
+#include <cppconn/statement.h>
 #include <gtest/gtest.h>
 #include <mysql_connection.h>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "backend.hpp"
 #include "reflex/reflex.hpp"
@@ -80,6 +85,59 @@ TEST(MySql, InsertOutsideATransactionIsRefused) {
   reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
   auto producer = backend->producer();  // autocommit until begin()
   EXPECT_THROW((void)producer->insert(table, {.foreign_id = "x", .type = 1}), reflex::ConfigError);
+}
+
+/// Runs one statement on the caller's connection.
+void exec(sql::Connection& conn, const std::string& sql) {
+  std::unique_ptr<sql::Statement> st(conn.createStatement());
+  st->execute(sql);
+}
+
+std::vector<std::string> foreign_ids(const std::vector<reflex::Event>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.foreign_id);
+  return out;
+}
+
+TEST(MySql, AnInsertWhoseIdAReaderFoundUnclaimedFailsRetryablyAndIsNeverSkipped) {
+  // InnoDB draws an auto-increment id and only then writes the row: in between, the id has
+  // neither row nor lock. A writer stalled there while a later id commits leaves a hole that a
+  // reader's probe finds free. The reader passes the hole, so the stalled insert must not commit
+  // behind it. `SET insert_id` makes the stalled writer's insert use the id it drew earlier.
+  const std::string dsn = required_env("REFLEX_TEST_MYSQL_DSN");
+  auto db = Database::open(dsn);
+  const std::string name = unique_name("stalled");
+  db->create_events_table({.table = name});
+  const reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
+  table.publish(std::vector<reflex::rsql::NewEvent>{{.foreign_id = "a", .type = 1},
+                                                    {.foreign_id = "b", .type = 1}});
+  auto later = reflex::rsql::connect_mysql(dsn);
+  later->setAutoCommit(false);
+  exec(*later, "SET insert_id = 4");  // id 3 was drawn first, by the stalled writer
+  (void)table.insert(*later, {.foreign_id = "d", .type = 1});
+  later->commit();
+
+  EXPECT_EQ(foreign_ids(read_to_head(table)), (std::vector<std::string>{"a", "b", "d"}));
+
+  auto stalled = reflex::rsql::connect_mysql(dsn);
+  stalled->setAutoCommit(false);
+  exec(*stalled, "SET insert_id = 3");
+  try {
+    (void)table.insert(*stalled, {.foreign_id = "c", .type = 1});
+    stalled->commit();
+    FAIL() << "the stalled insert committed id 3 behind a reader that had passed it";
+  } catch (const reflex::rsql::DatabaseError& e) {
+    EXPECT_TRUE(e.retryable()) << e.what();
+    EXPECT_NE(std::string(e.what()).find("run the transaction again"), std::string::npos)
+        << e.what();
+    stalled->rollback();
+  }
+  // Run again, the event gets a fresh id and reaches the reader after everything it has seen.
+  auto notify = table.insert(*stalled, {.foreign_id = "c", .type = 1});
+  stalled->commit();
+  notify();
+  EXPECT_EQ(foreign_ids(read_to_head(table, "4")), (std::vector<std::string>{"c"}));
+  EXPECT_EQ(foreign_ids(read_to_head(table)), (std::vector<std::string>{"a", "b", "d", "c"}));
 }
 
 }  // namespace

@@ -100,9 +100,10 @@ struct EventsTableOptions {
   std::chrono::milliseconds notified_poll_interval{std::chrono::seconds(1)};
   /// PostgreSQL: LISTEN for, and send, cross-process wake-ups (channel "reflex_<table>").
   bool cross_process_notify = true;
-  /// MariaDB/MySQL: how long a stream waits at a hole in the ids before probing it (0: at once;
-  /// a probe waits for an in-flight writer anyway, so this only saves probes of holes that are
-  /// about to fill). PostgreSQL and SQLite resolve holes without it.
+  /// MariaDB/MySQL: how long a stream waits at a fresh hole in the ids before probing it (0: at
+  /// once). A probe waits for an in-flight writer anyway, so this only saves probes (and no-op
+  /// rows) of holes that are about to fill; a hole whose next row is older than this is probed at
+  /// once. PostgreSQL and SQLite resolve holes without it.
   std::chrono::milliseconds gap_grace{0};
   /// Where to report polls, cache hits, gaps and blocking (a table label is added).
   std::shared_ptr<MetricsObserver> metrics{};
