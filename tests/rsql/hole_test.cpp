@@ -175,7 +175,9 @@ TEST_F(Holes, ACatchUpDoesNotWaitTheGraceAtHolesOlderThanTheGrace) {
   const auto took = Clock::now() - started;
   ASSERT_EQ(events.size(), static_cast<std::size_t>(kHoles));
   for (int i = 0; i < kHoles; ++i) EXPECT_EQ(events[i].foreign_id, "e" + std::to_string(i));
-  EXPECT_LT(took, 1s) << kHoles << " old holes took "
+  // Waiting the grace at each would take 6 s. (Not less than 3 s: on PostgreSQL a transaction of
+  // another test, anywhere in the cluster, may hold the horizon meanwhile.)
+  EXPECT_LT(took, 3s) << kHoles << " old holes took "
                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                       << " ms: the grace was waited at each";
 }
