@@ -101,7 +101,8 @@ class PromTableMetrics final : public TableMetrics {
  public:
   PromTableMetrics(pm::Counter& polls, pm::Histogram& poll_duration, pm::Counter& rows,
                    pm::Counter& hits, pm::Counter& misses, pm::Counter& gaps_detected,
-                   pm::Counter& gaps_filled, pm::Gauge& blocked, pm::Counter& cursor_writes)
+                   pm::Counter& gaps_filled, pm::Counter& probes, pm::Counter& probe_ids,
+                   pm::Gauge& blocked, pm::Counter& cursor_writes)
       : polls_(polls),
         poll_duration_(poll_duration),
         rows_(rows),
@@ -109,6 +110,8 @@ class PromTableMetrics final : public TableMetrics {
         misses_(misses),
         gaps_detected_(gaps_detected),
         gaps_filled_(gaps_filled),
+        probes_(probes),
+        probe_ids_(probe_ids),
         blocked_(blocked),
         cursor_writes_(cursor_writes) {}
 
@@ -120,6 +123,10 @@ class PromTableMetrics final : public TableMetrics {
   void on_cache(bool hit) noexcept override { (hit ? hits_ : misses_).Increment(); }
   void on_gap_detected() noexcept override { gaps_detected_.Increment(); }
   void on_gap_filled() noexcept override { gaps_filled_.Increment(); }
+  void on_hole_probe(std::size_t ids) noexcept override {
+    probes_.Increment();
+    probe_ids_.Increment(static_cast<double>(ids));
+  }
   void set_blocked(std::chrono::nanoseconds held) noexcept override { blocked_.Set(seconds(held)); }
   void on_cursor_writes(std::size_t count) noexcept override {
     cursor_writes_.Increment(static_cast<double>(count));
@@ -133,6 +140,8 @@ class PromTableMetrics final : public TableMetrics {
   pm::Counter& misses_;
   pm::Counter& gaps_detected_;
   pm::Counter& gaps_filled_;
+  pm::Counter& probes_;
+  pm::Counter& probe_ids_;
   pm::Gauge& blocked_;
   pm::Counter& cursor_writes_;
 };
@@ -200,8 +209,17 @@ struct Metrics::Impl {
                           .Register(registry)),
         gaps_filled(pm::BuildCounter()
                         .Name("reflex_table_gaps_filled_total")
-                        .Help("Holes resolved with a no-op row (their transaction rolled back)")
+                        .Help("Holes that held delivery back and were passed")
                         .Register(registry)),
+        probes(pm::BuildCounter()
+                   .Name("reflex_table_hole_probes_total")
+                   .Help("Hole probes run by readers (MariaDB: transactions; PostgreSQL: "
+                         "horizon checks)")
+                   .Register(registry)),
+        probe_ids(pm::BuildCounter()
+                      .Name("reflex_table_hole_probe_ids_total")
+                      .Help("Missing ids probed by readers (MariaDB: free ones became no-op rows)")
+                      .Register(registry)),
         blocked(pm::BuildGauge()
                     .Name("reflex_table_blocked_seconds")
                     .Help("How long delivery has been held back by an open hole or horizon")
@@ -227,6 +245,8 @@ struct Metrics::Impl {
   pm::Family<pm::Counter>& cache_misses;
   pm::Family<pm::Counter>& gaps_detected;
   pm::Family<pm::Counter>& gaps_filled;
+  pm::Family<pm::Counter>& probes;
+  pm::Family<pm::Counter>& probe_ids;
   pm::Family<pm::Gauge>& blocked;
   pm::Family<pm::Counter>& cursor_writes;
 
@@ -282,8 +302,8 @@ std::shared_ptr<TableMetrics> Metrics::table(std::string_view table_name) {
       i.polls.Add(labels),
       i.poll_duration.Add(labels, pm::Histogram::BucketBoundaries(i.options.latency_buckets)),
       i.rows.Add(labels), i.cache_hits.Add(labels), i.cache_misses.Add(labels),
-      i.gaps_detected.Add(labels), i.gaps_filled.Add(labels), i.blocked.Add(labels),
-      i.cursor_writes.Add(labels));
+      i.gaps_detected.Add(labels), i.gaps_filled.Add(labels), i.probes.Add(labels),
+      i.probe_ids.Add(labels), i.blocked.Add(labels), i.cursor_writes.Add(labels));
 }
 
 void Metrics::refresh() {

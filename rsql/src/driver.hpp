@@ -116,19 +116,28 @@ enum class HoleDecision {
   block,
 };
 
-/// A hole in the ids a read returned: no row between `prev` and `next`.
+/// A hole in the ids a read returned: no row between `prev` and `next()`.
 struct Hole {
   std::int64_t prev = 0;
-  std::int64_t next = 0;
-  /// When the row after the hole was written (its timestamp column).
-  std::chrono::system_clock::time_point next_written{};
+  /// The ids the read returned from the row after the hole on (`ids[0]` is `next()`), and those
+  /// rows (parallel; their timestamps say when each was written).
+  std::span<const std::int64_t> ids;
+  std::span<const Event> rows;
+  [[nodiscard]] std::int64_t next() const noexcept { return ids.front(); }
+};
+
+/// What a gap policy decided, and with `pass`, how far: the read is complete up to `through` (an
+/// id it returned, at least `next()`), so holes below it need no decision of their own.
+struct HoleVerdict {
+  HoleDecision decision = HoleDecision::block;
+  std::int64_t through = 0;
 };
 
 /// Decides about holes; one per reader (uses the reader's session).
 class GapPolicy {
  public:
   virtual ~GapPolicy() = default;
-  virtual HoleDecision on_hole(Session& session, const Hole& hole) = 0;
+  virtual HoleVerdict on_hole(Session& session, const Hole& hole) = 0;
 };
 
 /// Cross-process wake-ups (PostgreSQL LISTEN/NOTIFY): poke() asks for a NOTIFY to be sent

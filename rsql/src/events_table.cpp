@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -94,23 +95,27 @@ class Reader final {
       result.full = rows_.size() >= limit;
       result.events.reserve(rows_.size());
       std::int64_t prev = after;
+      // Holes up to here need no decision: below `settled`, or passed together with an earlier one.
+      std::int64_t complete = settled;
       bool reread = false;
       for (std::size_t i = 0; i < rows_.size(); ++i) {
         const std::int64_t id = ids_[i];
-        if (id != prev + 1 && id > settled) {
-          const HoleDecision decision = policy_->on_hole(
-              *session_,
-              detail::Hole{.prev = prev, .next = id, .next_written = rows_[i].timestamp});
-          if (decision == HoleDecision::reread && attempt < 3) {
+        if (id != prev + 1 && id > complete) {
+          const detail::HoleVerdict verdict =
+              policy_->on_hole(*session_, detail::Hole{.prev = prev,
+                                                       .ids = std::span(ids_).subspan(i),
+                                                       .rows = std::span(rows_).subspan(i)});
+          if (verdict.decision == HoleDecision::reread && attempt < 3) {
             reread = true;
             break;
           }
-          if (decision != HoleDecision::pass) {
+          if (verdict.decision != HoleDecision::pass) {
             note_blocked(prev);
             result.blocked = true;
             result.full = false;
             break;
           }
+          complete = std::max(complete, verdict.through);
         }
         if (!detail::is_noop(rows_[i].type, rows_[i].foreign_id)) {
           rows_[i].id = std::to_string(id);

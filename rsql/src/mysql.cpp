@@ -265,76 +265,139 @@ class MySqlPolicy final : public GapPolicy {
  public:
   explicit MySqlPolicy(const TableContext& table)
       : gap_(table.gap),
+        metrics_(table.metrics),
         grace_(table.gap_grace),
         probe_head_("INSERT IGNORE INTO " + quote(Dialect::mysql, table.schema.table) + " (" +
                     quote(Dialect::mysql, table.schema.id_column) + ", " +
                     quote(Dialect::mysql, table.schema.foreign_id_column) + ", " +
                     quote(Dialect::mysql, table.schema.type_column) + ") VALUES ") {}
 
-  HoleDecision on_hole(Session& session, const Hole& hole) override {
+  HoleVerdict on_hole(Session& session, const Hole& hole) override {
     const std::int64_t prev = hole.prev;
-    const std::int64_t next = hole.next;
+    const std::int64_t next = hole.next();
+    // Give an in-flight writer the grace to commit before probing its id. A writer in the hole
+    // before row i drew its id before row i was written: once that is older than the grace (an
+    // old hole met in a catch-up), the grace is over. The probe is exact either way, so a clock
+    // that is off only moves a probe earlier or later.
+    const auto now = std::chrono::system_clock::now();
+    const auto fresh = [&](std::size_t i) {
+      return grace_.count() > 0 && now - hole.rows[i].timestamp < grace_;
+    };
     auto& g = *gap_;
     {
       std::lock_guard lock(g.mutex);
-      if (next <= g.settled.load()) return HoleDecision::reread;
-      // Give an in-flight writer the grace to commit before probing its id. A writer in the hole
-      // drew its id before the row after it was written: once that is older than the grace (an
-      // old hole met in a catch-up), the grace is over. The probe is exact either way, so a
-      // clock that is off only moves a probe earlier or later.
-      if (grace_.count() > 0 && std::chrono::system_clock::now() - hole.next_written < grace_) {
+      if (next <= g.settled.load()) return {HoleDecision::reread, next};
+      if (fresh(0)) {
         g.sightings.erase(g.sightings.begin(), g.sightings.lower_bound(g.settled.load()));
         auto [it, first] = g.sightings.try_emplace(prev);
         if (first) it->second.since = std::chrono::steady_clock::now();
         if (std::chrono::steady_clock::now() - it->second.since < grace_) {
-          return HoleDecision::block;
+          return {HoleDecision::block, next};
         }
       }
     }
-    // Ids up to `prev` are final already (this reader passed them), so probing (prev, end]
-    // settles everything up to `end`.
-    const std::int64_t end = std::min(next - 1, prev + kMaxProbe);
+    // The ids to probe: this hole's (ids up to `prev` are final already: this reader passed
+    // them), then those of the later holes of the same read, in one transaction, so that a
+    // catch-up over many holes costs a probe per read, not per hole. At most kMaxProbe ids, and
+    // only old holes: a fresh one may be an in-flight writer's, whose lock would make the probe
+    // wait and then give up on every hole in its statement.
+    std::vector<Range> ranges{{prev + 1, std::min(next - 1, prev + kMaxProbe)}};
+    std::int64_t through = next;  // the read is complete up to here when every probed id was free
+    if (ranges[0].last == next - 1) {
+      std::int64_t count = next - 1 - prev;
+      for (std::size_t i = 1; i < hole.ids.size(); ++i) {
+        const std::int64_t id = hole.ids[i];
+        if (id != through + 1) {
+          if (count + (id - through - 1) > kMaxProbe || now - hole.rows[i].timestamp < kOld) break;
+          ranges.push_back({through + 1, id - 1});
+          count += id - through - 1;
+        }
+        through = id;
+      }
+    }
     std::int64_t inserted = 0;
-    try {
-      session.begin();
-      for (std::int64_t from = prev + 1; from <= end; from += kChunk) {
-        std::string sql = probe_head_;
-        const std::int64_t to = std::min(end, from + kChunk - 1);
-        for (std::int64_t id = from; id <= to; ++id) {
-          if (id != from) sql += ", ";
-          sql += "(" + std::to_string(id) + ", '', 0)";
-        }
-        session.execute_script(sql);
-        // INSERT IGNORE counts only the rows it inserted: an id that skipped is a row that
-        // committed after our read.
-        session.query("SELECT ROW_COUNT()", {},
-                      [&](const Row& row) { inserted += std::max<std::int64_t>(0, row.int64(0)); });
-      }
-      if (inserted > 0) {
-        session.commit();
-      } else {
+    for (;;) {
+      std::size_t at = 0;  // the range being probed
+      try {
+        inserted = probe(session, ranges, at);
+        break;
+      } catch (const DatabaseError& e) {
         session.rollback();
+        if (e.kind() != DatabaseErrorKind::transient) throw;
+        if (at == 0) return {HoleDecision::block, next};  // still held
+        // A later hole is still held: settle the ones before it.
+        through = ranges[at].first - 1;
+        ranges.resize(at);
       }
-    } catch (const DatabaseError& e) {
-      session.rollback();
-      if (e.kind() == DatabaseErrorKind::transient) return HoleDecision::block;  // still held
-      throw;
     }
+    std::int64_t probed = 0;
+    for (const auto& r : ranges) probed += r.last - r.first + 1;
+    metrics_->on_hole_probe(static_cast<std::size_t>(probed));
+    const bool whole = ranges[0].last == next - 1;
+    // Every probed id is final now, and the read's rows between them are committed.
+    const std::int64_t settled = whole ? through : ranges[0].last;
     std::lock_guard lock(g.mutex);
-    const std::int64_t settled = end == next - 1 ? next : end;  // `next` itself is committed
     if (settled > g.settled.load()) g.settled.store(settled, std::memory_order_release);
-    g.sightings.erase(prev);
-    // Every id of the whole hole was free (none committed, none held): nothing can appear in it
-    // any more, so what this read holds past it is complete. Otherwise read again from the hole.
-    if (end == next - 1 && inserted == end - prev) return HoleDecision::pass;
-    return HoleDecision::reread;
+    g.sightings.erase(g.sightings.begin(), g.sightings.lower_bound(settled));
+    // Every probed id was free (none committed, none held): nothing can appear in those holes
+    // any more, so what this read holds up to `through` is complete. Otherwise read again.
+    if (whole && inserted == probed) return {HoleDecision::pass, through};
+    return {HoleDecision::reread, next};
   }
 
  private:
   static constexpr std::int64_t kChunk = 1000;
   static constexpr std::int64_t kMaxProbe = 20 * kChunk;
+  /// A hole whose next row is this old is probed with the hole before it (the session's lock
+  /// wait timeout: a writer still holding it by now is rare).
+  static constexpr std::chrono::seconds kOld{1};
+
+  /// Missing ids first..last.
+  struct Range {
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+  };
+
+  /// INSERT IGNOREs a no-op row for every id of `ranges` in one transaction, which it commits
+  /// when it inserted any (else rolls back). Returns how many it inserted. When it throws, `at`
+  /// is the first range of the statement that failed: the ranges before it were probed.
+  std::int64_t probe(Session& session, const std::vector<Range>& ranges, std::size_t& at) {
+    std::int64_t inserted = 0;
+    session.begin();
+    std::string sql;
+    std::int64_t rows = 0;
+    for (std::size_t r = 0; r < ranges.size(); ++r) {
+      for (std::int64_t id = ranges[r].first; id <= ranges[r].last; ++id) {
+        if (rows == 0) {
+          at = r;
+          sql = probe_head_;
+        } else {
+          sql += ", ";
+        }
+        sql += "(" + std::to_string(id) + ", '', 0)";
+        // The first hole gets statements of its own: a failure there means it is still held.
+        const bool range_end = id == ranges[r].last && (r == 0 || r + 1 == ranges.size());
+        if (++rows == kChunk || range_end) {
+          session.execute_script(sql);
+          // INSERT IGNORE counts only the rows it inserted: an id that skipped is a row that
+          // committed after our read.
+          session.query("SELECT ROW_COUNT()", {}, [&](const Row& row) {
+            inserted += std::max<std::int64_t>(0, row.int64(0));
+          });
+          rows = 0;
+        }
+      }
+    }
+    if (inserted > 0) {
+      session.commit();
+    } else {
+      session.rollback();
+    }
+    return inserted;
+  }
 
   std::shared_ptr<GapState> gap_;
+  std::shared_ptr<TableMetrics> metrics_;
   std::chrono::milliseconds grace_;
   std::string probe_head_;
 };

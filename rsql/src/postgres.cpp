@@ -323,11 +323,16 @@ class PgPolicy final : public GapPolicy {
  public:
   explicit PgPolicy(const TableContext& table)
       : gap_(table.gap),
+        metrics_(table.metrics),
         last_value_sql_("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " +
                         quote(Dialect::postgres, table.schema.table + "_id_seq")) {}
 
-  HoleDecision on_hole(Session& session, const Hole& hole) override {
-    const std::int64_t next = hole.next;
+  HoleVerdict on_hole(Session& session, const Hole& hole) override {
+    return {decide(session, hole.next()), hole.next()};
+  }
+
+ private:
+  HoleDecision decide(Session& session, std::int64_t next) {
     auto& g = *gap_;
     std::lock_guard lock(g.mutex);
     // A pending probe may predate `next` (drawn after it): then a second, fresh probe covers it,
@@ -344,6 +349,7 @@ class PgPolicy final : public GapPolicy {
           async_commit_ = true;
         }
         g.probe_xmax = scalar(session, "SELECT pg_current_xact_id()::text::bigint");
+        metrics_->on_hole_probe(0);
         g.probe_pending = true;
         g.probe_since = std::chrono::steady_clock::now();
       }
@@ -358,7 +364,6 @@ class PgPolicy final : public GapPolicy {
     return next <= g.settled.load() ? HoleDecision::reread : HoleDecision::block;
   }
 
- private:
   static std::int64_t scalar(Session& session, const std::string& sql) {
     std::int64_t value = 0;
     session.query(sql, {}, [&](const Row& row) { value = row.int64(0); });
@@ -366,6 +371,7 @@ class PgPolicy final : public GapPolicy {
   }
 
   std::shared_ptr<GapState> gap_;
+  std::shared_ptr<TableMetrics> metrics_;
   std::string last_value_sql_;
   bool async_commit_ = false;
 };

@@ -195,8 +195,8 @@ class SqliteSession final : public Session {
 
 class SqlitePolicy final : public GapPolicy {
  public:
-  HoleDecision on_hole(Session&, const Hole&) override {
-    return HoleDecision::pass;  // see the top of this file
+  HoleVerdict on_hole(Session&, const Hole& hole) override {
+    return {HoleDecision::pass, hole.next()};  // see the top of this file
   }
 };
 

@@ -168,6 +168,8 @@ TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
   table->on_cache(true);
   table->on_gap_detected();
   table->on_gap_filled();
+  table->on_hole_probe(40);
+  table->on_hole_probe(2);
   table->set_blocked(1500ms);
   table->on_cursor_writes(3);
   const auto text = scrape(registry);
@@ -179,6 +181,8 @@ TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
   EXPECT_EQ(sample(text, "reflex_table_cache_misses_total" + l), 1) << text;
   EXPECT_EQ(sample(text, "reflex_table_gaps_detected_total" + l), 1) << text;
   EXPECT_EQ(sample(text, "reflex_table_gaps_filled_total" + l), 1) << text;
+  EXPECT_EQ(sample(text, "reflex_table_hole_probes_total" + l), 2) << text;
+  EXPECT_EQ(sample(text, "reflex_table_hole_probe_ids_total" + l), 42) << text;
   EXPECT_DOUBLE_EQ(sample(text, "reflex_table_blocked_seconds" + l), 1.5) << text;
   EXPECT_EQ(sample(text, "reflex_table_cursor_writes_total" + l), 3) << text;
 }

@@ -74,6 +74,10 @@ class TableRecorder final : public reflex::MetricsObserver {
     void on_poll(std::chrono::nanoseconds, std::size_t) noexcept override { ++polls; }
     void on_gap_detected() noexcept override { ++gaps_detected; }
     void on_gap_filled() noexcept override { ++gaps_filled; }
+    void on_hole_probe(std::size_t ids) noexcept override {
+      ++probes;
+      probe_ids += static_cast<long long>(ids);
+    }
     void set_blocked(std::chrono::nanoseconds held) noexcept override {
       ++blocked_reports;
       blocked_ns = held.count();
@@ -82,6 +86,8 @@ class TableRecorder final : public reflex::MetricsObserver {
     std::atomic<int> polls{0};
     std::atomic<int> gaps_detected{0};
     std::atomic<int> gaps_filled{0};
+    std::atomic<int> probes{0};
+    std::atomic<long long> probe_ids{0};
     /// One per read held back by a hole, plus one per hole passed (the gauge back to zero).
     std::atomic<int> blocked_reports{0};
     std::atomic<long long> blocked_ns{0};

@@ -5,7 +5,10 @@
 #include <mysql_connection.h>
 
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend.hpp"
@@ -15,6 +18,7 @@
 namespace reflex_test::rsql {
 namespace {
 
+using namespace std::chrono_literals;
 using reflex::rsql::Database;
 
 TEST(MySql, AnUnreachableServerIsRetryableAndTheMessageHidesThePassword) {
@@ -138,6 +142,60 @@ TEST(MySql, AnInsertWhoseIdAReaderFoundUnclaimedFailsRetryablyAndIsNeverSkipped)
   notify();
   EXPECT_EQ(foreign_ids(read_to_head(table, "4")), (std::vector<std::string>{"c"}));
   EXPECT_EQ(foreign_ids(read_to_head(table)), (std::vector<std::string>{"a", "b", "d", "c"}));
+}
+
+TEST(MySql, AHoleStillHeldFurtherOnDoesNotHoldBackTheHolesBeforeIt) {
+  // Old holes of one read are probed together; one of them still held by an open transaction
+  // must not keep the stream before the free ones ahead of it.
+  auto backend = make_backend();
+  auto db = backend->database();
+  const std::string name = unique_name("held");
+  db->create_events_table({.table = name});
+  const reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
+  const auto committed = [&](const char* foreign_id) {
+    const reflex::rsql::NewEvent e{.foreign_id = foreign_id, .type = 1};
+    insert_committed(*backend, table, std::span(&e, 1));
+  };
+  committed("1");
+  auto rolled_back = backend->producer();
+  rolled_back->begin();
+  (void)rolled_back->insert(table, {.foreign_id = "never", .type = 1});
+  rolled_back->rollback();  // id 2: free
+  committed("3");
+  auto holder = backend->producer();
+  holder->begin();
+  (void)holder->insert(table, {.foreign_id = "4", .type = 1});  // id 4: held
+  committed("5");
+  std::this_thread::sleep_for(1100ms);  // both holes are old now
+
+  std::mutex mutex;
+  std::vector<std::string> got;
+  std::jthread follower([&](std::stop_token stop) {
+    auto stream = table.stream(stop, "");
+    try {
+      for (;;) {
+        const auto e = stream->recv();
+        std::lock_guard lock(mutex);
+        got.push_back(e.foreign_id);
+      }
+    } catch (const reflex::Canceled&) {
+    }
+  });
+  const auto seen = [&] {
+    std::lock_guard lock(mutex);
+    return got;
+  };
+  const auto wait_for = [&](std::size_t n) {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (seen().size() < n && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(5ms);
+    }
+  };
+  wait_for(2);
+  EXPECT_EQ(seen(), (std::vector<std::string>{"1", "3"}));
+  holder->commit();
+  wait_for(4);
+  EXPECT_EQ(seen(), (std::vector<std::string>{"1", "3", "4", "5"}));
 }
 
 }  // namespace

@@ -44,8 +44,11 @@ class TableMetrics {
   virtual void on_cache(bool /*hit*/) noexcept {}
   /// A hole in the id sequence was seen below rows that are already visible.
   virtual void on_gap_detected() noexcept {}
-  /// A hole was resolved by inserting a no-op row (its transaction rolled back).
+  /// A hole that held delivery back was passed (it filled, or was found final).
   virtual void on_gap_filled() noexcept {}
+  /// A reader probed holes: MariaDB/MySQL, one transaction over `ids` missing ids (those found
+  /// free became no-op rows); PostgreSQL, one transaction-id horizon check (`ids` 0).
+  virtual void on_hole_probe(std::size_t /*ids*/) noexcept {}
   /// How long delivery has been held back by an open hole or transaction horizon (zero = not).
   virtual void set_blocked(std::chrono::nanoseconds /*held*/) noexcept {}
   /// `count` cursors were written to a cursor table.

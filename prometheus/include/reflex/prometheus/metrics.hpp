@@ -33,7 +33,8 @@ struct MetricsOptions {
 ///
 /// Per SQL table (label `table`): reflex_table_polls_total, reflex_table_poll_duration_seconds,
 /// reflex_table_rows_loaded_total, reflex_table_cache_hits_total, reflex_table_cache_misses_total,
-/// reflex_table_gaps_detected_total, reflex_table_gaps_filled_total, reflex_table_blocked_seconds,
+/// reflex_table_gaps_detected_total, reflex_table_gaps_filled_total,
+/// reflex_table_hole_probes_total, reflex_table_hole_probe_ids_total, reflex_table_blocked_seconds,
 /// reflex_table_cursor_writes_total.
 ///
 /// Thread-safety: every member and every recorder it returns may be used from any thread.
