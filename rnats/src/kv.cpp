@@ -1,7 +1,10 @@
 #include "reflex/rnats/kv.hpp"
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "codec.hpp"
@@ -356,6 +359,37 @@ void StateStore::erase(std::string_view key, std::uint64_t revision) {
   jsErrCode jerr{};
   check(js_PublishMsg(nullptr, state_->conn->js.get(), msg.get(), &po, &jerr),
         what + " (its revision changed)", jerr);
+}
+
+std::vector<std::string> StateStore::keys() const {
+  // What kvStore_Keys does, without its flaws in nats.c 3.4.1: with kvWatchOptions.Timeout it
+  // subtracts the time elapsed since the start once per key, so a bucket of a few thousand keys
+  // fails with a timeout within milliseconds, and without a timeout it waits for ever when the
+  // server goes away. Here each entry may take up to the request timeout, and delete and purge
+  // markers are skipped by us (IgnoreDeletes has the same accounting flaw).
+  const std::string what = "list the keys of KV bucket \"" + state_->bucket + "\"";
+  kvWatchOptions wo;
+  kvWatchOptions_Init(&wo);
+  wo.MetaOnly = true;  // keys and operations only, no values
+  kvWatcher* raw = nullptr;
+  check(kvStore_WatchAll(&raw, state_->kv.get(), &wo), what);
+  const detail::KvWatcherPtr watcher(raw);
+  const std::int64_t timeout =
+      std::max<std::int64_t>(1, state_->conn->options.request_timeout.count());
+  std::set<std::string> keys;
+  for (;;) {
+    kvEntry* next = nullptr;
+    check(kvWatcher_Next(&next, watcher.get(), timeout), what);
+    const detail::KvEntryPtr entry(next);
+    if (!entry) break;  // nats.c's marker: every current key has been delivered
+    const kvOperation op = kvEntry_Operation(entry.get());
+    if (op == kvOp_Delete || op == kvOp_Purge) {
+      keys.erase(kvEntry_Key(entry.get()));  // erased while we listed
+    } else {
+      keys.emplace(kvEntry_Key(entry.get()));
+    }
+  }
+  return {keys.begin(), keys.end()};
 }
 
 Watch StateStore::watch(std::string_view key_pattern, std::function<void(const Change&)> on_change,

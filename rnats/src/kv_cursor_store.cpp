@@ -1,5 +1,6 @@
 #include "reflex/rnats/kv_cursor_store.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <thread>
 #include <utility>
@@ -26,10 +27,23 @@ bool backwards(std::string_view current, std::string_view next) {
 
 }  // namespace
 
+namespace {
+
+/// An existing bucket as it is (its history, TTL, replicas and limits are its owner's); a missing
+/// one created with the defaults.
+StateStore open_or_create(const Connection& connection, std::string_view bucket) {
+  try {
+    return StateStore::open(connection, bucket);
+  } catch (const NotFound&) {
+    return StateStore::ensure(connection, StoreConfig{.name = std::string(bucket)});
+  }
+}
+
+}  // namespace
+
 KvCursorStore::KvCursorStore(const Connection& connection, std::string_view bucket,
                              const KvCursorStoreOptions& options)
-    : KvCursorStore(StateStore::ensure(connection, StoreConfig{.name = std::string(bucket)}),
-                    options) {}
+    : KvCursorStore(open_or_create(connection, bucket), options) {}
 
 KvCursorStore::KvCursorStore(StateStore store, const KvCursorStoreOptions& options)
     : store_(std::move(store)), background_(std::make_unique<Background>()) {
@@ -165,6 +179,31 @@ void KvCursorStore::reset(std::string_view name, std::string_view cursor) {
   slot.revision = revision;
   slot.known = true;
   slot.pending.reset();
+}
+
+std::vector<std::pair<std::string, std::string>> KvCursorStore::list() {
+  flush();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& key : store_.keys()) {
+    // Erased between listing the keys and reading it: not a cursor any more.
+    if (auto entry = store_.get(key)) out.emplace_back(unescape_key(key), std::move(entry->value));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool KvCursorStore::remove(std::string_view name) {
+  std::lock_guard flushing(flush_mu_);
+  const std::string key = escape_key(name);
+  const bool existed = store_.get(key).has_value();
+  if (existed) store_.erase(key);
+  std::lock_guard lock(mu_);
+  Slot& slot = slots_[std::string(name)];
+  slot.value.clear();
+  slot.revision = 0;
+  slot.known = true;
+  slot.pending.reset();
+  return existed;
 }
 
 }  // namespace reflex::rnats

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "nats_test.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/mem_log.hpp"
@@ -39,6 +43,26 @@ TEST(KvCursorStore, StoresCursorsPerConsumerUnderEscapedKeys) {
   rnats::KvCursorStore fresh(b.store, {.flush_interval = 0ms});
   EXPECT_EQ(fresh.get("orders.mailer v2"), "42");
   EXPECT_EQ(fresh.get("other"), "");
+}
+
+TEST(KvCursorStore, OpeningAnExistingBucketByNameLeavesItsConfigurationAlone) {
+  // The bucket's owner chose memory storage (which JetStream cannot change) and a TTL.
+  Bucket b;
+  (void)rnats::StateStore::ensure(b.conn,
+                                  {.name = b.name, .ttl = 1h, .storage = rnats::Storage::memory});
+  rnats::KvCursorStore cursors(b.conn, b.name, {.flush_interval = 0ms});
+  cursors.set("billing", "7");
+  cursors.flush();
+  EXPECT_EQ(b.store.get("billing")->value, "7");
+  // A missing bucket is still created.
+  const std::string fresh = reflex_test::unique_name("CURNEW");
+  {
+    rnats::KvCursorStore created(b.conn, fresh, {.flush_interval = 0ms});
+    created.set("c", "1");
+    created.flush();
+  }
+  EXPECT_EQ(rnats::StateStore::open(b.conn, fresh).get("c")->value, "1");
+  EXPECT_TRUE(rnats::StateStore::remove(b.conn, fresh));
 }
 
 TEST(KvCursorStore, AConcurrentRunnerIsAConflictNotALostUpdate) {
@@ -80,6 +104,55 @@ TEST(KvCursorStore, NeverMovesBackwardsExceptByAnExplicitReset) {
   EXPECT_EQ(b.store.get("c")->value, "7");
   cursors.set("c", "8");
   EXPECT_NO_THROW(cursors.flush());
+}
+
+TEST(KvCursorStore, ListsEveryCursorByItsUnescapedNameIncludingBufferedSets) {
+  Bucket b;
+  rnats::KvCursorStore cursors(b.store, {.flush_interval = 0ms});
+  EXPECT_TRUE(cursors.list().empty());
+  cursors.set("billing/eu", "7");
+  cursors.set("a b", "3");
+  cursors.set("orders.mailer", "12");
+  cursors.flush();
+  rnats::KvCursorStore other(b.store, {.flush_interval = 0ms});
+  other.set("zeta", "1");  // buffered only: list flushes it first
+  EXPECT_EQ(other.list(),
+            (std::vector<std::pair<std::string, std::string>>{
+                {"a b", "3"}, {"billing/eu", "7"}, {"orders.mailer", "12"}, {"zeta", "1"}}));
+  EXPECT_EQ(b.store.get("zeta")->value, "1");
+  b.store.erase(rnats::escape_key("a b"));  // erased by someone else: not listed
+  EXPECT_EQ(cursors.list(), (std::vector<std::pair<std::string, std::string>>{
+                                {"billing/eu", "7"}, {"orders.mailer", "12"}, {"zeta", "1"}}));
+}
+
+TEST(KvCursorStore, RemoveErasesACursorOnceAndTheConsumerStartsAfresh) {
+  Bucket b;
+  rnats::KvCursorStore cursors(b.store, {.flush_interval = 0ms});
+  cursors.set("billing/eu", "40");
+  cursors.flush();
+  EXPECT_TRUE(cursors.remove("billing/eu"));
+  EXPECT_FALSE(b.store.get(rnats::escape_key("billing/eu")).has_value());
+  EXPECT_EQ(cursors.get("billing/eu"), "");
+  EXPECT_FALSE(cursors.remove("billing/eu"));
+  EXPECT_TRUE(cursors.list().empty());
+  // A later set is not "backwards" from the removed cursor and is written afresh.
+  cursors.set("billing/eu", "5");
+  cursors.flush();
+  EXPECT_EQ(b.store.get(rnats::escape_key("billing/eu"))->value, "5");
+  // Another store object sees the same: removed, then gone, then a fresh start.
+  rnats::KvCursorStore fresh(b.store, {.flush_interval = 0ms});
+  EXPECT_EQ(fresh.get("billing/eu"), "5");
+  EXPECT_TRUE(fresh.remove("billing/eu"));
+  EXPECT_EQ(fresh.get("billing/eu"), "");
+  // A buffered set alone is no stored cursor: dropped, and remove says there was none.
+  fresh.set("a b", "9");
+  EXPECT_FALSE(fresh.remove("a b"));
+  EXPECT_EQ(fresh.get("a b"), "");
+  fresh.flush();
+  EXPECT_FALSE(b.store.get(rnats::escape_key("a b")).has_value());
+  fresh.set("a b", "1");
+  EXPECT_NO_THROW(fresh.flush());
+  EXPECT_EQ(fresh.list(), (std::vector<std::pair<std::string, std::string>>{{"a b", "1"}}));
 }
 
 TEST(KvCursorStore, FlushesPeriodicallyInTheBackground) {

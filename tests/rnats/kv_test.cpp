@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -91,6 +92,43 @@ TEST(StateStore, EraseIfRevisionIsCompareAndSet) {
   EXPECT_FALSE(kv->get("k").has_value());
   // Erased keys can be created again.
   EXPECT_NO_THROW(kv->create("k", "c"));
+}
+
+TEST(StateStore, KeysListsTheCurrentKeysButNotErasedOnes) {
+  auto conn = rnats_test::connect();
+  TempBucket kv(conn, 3);
+  EXPECT_EQ(kv->keys(), std::vector<std::string>{});  // an empty bucket is no error
+  kv->put("users.2", "bob");
+  kv->put("users.1", "alice");
+  kv->put("users.1", "alice2");  // a key with several revisions is listed once
+  kv->put("orders/1", "");       // an empty value is still a key
+  kv->put("gone", "x");
+  kv->put("gone", "y");
+  kv->erase("gone");
+  kv->put("erased.by.revision", "x");
+  kv->erase("erased.by.revision", kv->get("erased.by.revision")->revision);
+  EXPECT_EQ(kv->keys(), (std::vector<std::string>{"orders/1", "users.1", "users.2"}));
+  kv->erase("users.1");
+  kv->erase("users.2");
+  kv->erase("orders/1");
+  EXPECT_EQ(kv->keys(), std::vector<std::string>{});  // only delete markers left
+  kv->create("gone", "back");
+  EXPECT_EQ(kv->keys(), std::vector<std::string>{"gone"});
+}
+
+TEST(StateStore, KeysGathersABucketOfThousandsOfKeysAndDeleteMarkers) {
+  auto conn = rnats_test::connect();
+  TempBucket kv(conn);
+  constexpr int count = 3000;
+  for (int i = 0; i < count; ++i) kv->put("k" + std::to_string(i), "v");
+  auto keys = kv->keys();
+  ASSERT_EQ(keys.size(), static_cast<std::size_t>(count));
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+  // Thousands of delete markers are skipped as quickly.
+  for (int i = 0; i < count; i += 2) kv->erase("k" + std::to_string(i));
+  keys = kv->keys();
+  ASSERT_EQ(keys.size(), static_cast<std::size_t>(count / 2));
+  EXPECT_EQ(keys.front(), "k1");
 }
 
 TEST(StateStore, RejectsInvalidKeysWithAHelpfulError) {

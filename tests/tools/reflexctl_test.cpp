@@ -257,6 +257,53 @@ TEST_F(Reflexctl, CursorsAreSetReadListedAndNeverRewoundWithoutForce) {
   EXPECT_EQ(run({"cursors", "get", store, "billing"}).out, "\n");
 }
 
+TEST(ReflexctlNats, CursorsInAKvBucketAreSetReadListedDeletedAndNeverRewoundWithoutForce) {
+  const std::string url = reflex_test::required_env("REFLEX_TEST_NATS_URL");
+  const std::string bucket = reflex_test::unique_name("CTLCUR");
+  const std::string store = url + "?bucket=" + bucket;
+  reflex::rnats::Connection conn({.url = url, .name = "reflexctl-test"});
+  struct RemoveBucket {
+    reflex::rnats::Connection& conn;
+    const std::string& bucket;
+    ~RemoveBucket() {
+      try {
+        reflex::rnats::StateStore::remove(conn, bucket);
+      } catch (...) {
+      }
+    }
+  } remove_bucket{conn, bucket};
+
+  EXPECT_EQ(run({"cursors", "list", store}).out, "");  // creates the empty bucket
+  const auto set = run({"cursors", "set", store, "billing", "10"});
+  EXPECT_EQ(set.status, 0) << set.err;
+  EXPECT_EQ(run({"cursors", "get", store, "billing"}).out, "10\n");
+  const auto back = run({"cursors", "set", store, "billing", "5"});
+  EXPECT_EQ(back.status, 2);
+  EXPECT_NE(back.err.find("--force"), std::string::npos) << back.err;
+  const auto forced = run({"cursors", "set", store, "billing", "5", "--force"});
+  EXPECT_EQ(forced.status, 0) << forced.err;
+  EXPECT_EQ(run({"cursors", "get", store, "billing"}).out, "5\n");
+  EXPECT_EQ(run({"cursors", "set", store, "mailer/eu v2", "7"}).status, 0);
+  const auto listed = run({"cursors", "list", store});
+  EXPECT_EQ(listed.status, 0) << listed.err;
+  EXPECT_EQ(listed.out, "billing\t5\nmailer/eu v2\t7\n");
+  // The tool writes where the library reads: escaped keys in the bucket.
+  const auto kv = reflex::rnats::StateStore::open(conn, bucket);
+  EXPECT_EQ(kv.get(reflex::rnats::escape_key("mailer/eu v2"))->value, "7");
+
+  const auto deleted = run({"cursors", "delete", store, "billing"});
+  EXPECT_EQ(deleted.status, 0) << deleted.err;
+  EXPECT_EQ(run({"cursors", "get", store, "billing"}).out, "\n");
+  const auto again = run({"cursors", "delete", store, "billing"});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.err.find("reflexctl cursors: no cursor named 'billing'"), std::string::npos)
+      << again.err;
+  EXPECT_EQ(run({"cursors", "list", store}).out, "mailer/eu v2\t7\n");
+  // After a delete the cursor starts afresh: a low value is no rewind.
+  EXPECT_EQ(run({"cursors", "set", store, "billing", "1"}).status, 0);
+  EXPECT_EQ(run({"cursors", "get", store, "billing"}).out, "1\n");
+}
+
 TEST_F(Reflexctl, BackfillStopsAtAFailingCommandAndResumesThere) {
   ASSERT_EQ(run({"publish", source},
                 "{\"foreign_id\":\"1\",\"type\":1}\n{\"foreign_id\":\"2\",\"type\":1}\n"

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "json.hpp"
@@ -102,7 +104,9 @@ the run with its line number; the lines before it are written, nothing after it.
        reflexctl cursors get STORE NAME
        reflexctl cursors set STORE NAME VALUE [--force]
        reflexctl cursors delete STORE NAME
-`set` refuses to move a cursor backwards unless --force. `list` needs an SQL store.
+STORE: an SQL DSN with ?table=CURSORS_TABLE, or nats://HOST:PORT?bucket=B (a KV bucket).
+`list` prints one NAME<TAB>CURSOR line per cursor, by name. `set` refuses to move a cursor
+backwards unless --force. `delete` exits 1 when NAME has no cursor.
 )"},
     {"serve",
      R"(usage: reflexctl serve --listen HOST:PORT --stream NAME=SOURCE [--stream NAME=SOURCE…]
@@ -480,6 +484,36 @@ int publish(int argc, char** argv) {
   return 0;
 }
 
+/// The operator's repairs beyond reflex::CursorStore (list, force-set, delete), over each
+/// concrete store open_cursor_store returns.
+struct CursorRepair {
+  std::function<std::vector<std::pair<std::string, std::string>>()> list;
+  std::function<void(const std::string&, const std::string&)> force_set;
+  std::function<bool(const std::string&)> remove;
+};
+
+template <class Store>
+CursorRepair repair_of(Store& store, void (Store::*force_set)(std::string_view, std::string_view)) {
+  return {.list = [&store] { return store.list(); },
+          .force_set = [&store, force_set](
+                           const std::string& name,
+                           const std::string& cursor) { (store.*force_set)(name, cursor); },
+          .remove = [&store](const std::string& name) { return store.remove(name); }};
+}
+
+/// The repairs of `store`, which must outlive the result.
+CursorRepair cursor_repair(reflex::CursorStore& store) {
+  if (auto* table = dynamic_cast<reflex::rsql::CursorsTable*>(&store)) {
+    return repair_of(*table, &reflex::rsql::CursorsTable::force_set);
+  }
+#if defined(REFLEXCTL_WITH_NATS)
+  if (auto* kv = dynamic_cast<reflex::rnats::KvCursorStore*>(&store)) {
+    return repair_of(*kv, &reflex::rnats::KvCursorStore::reset);
+  }
+#endif
+  throw UsageError("cursors list, delete and set --force need an SQL or NATS KV cursor store");
+}
+
 int cursors(int argc, char** argv) {
   const Args args(argc, argv, 2, {}, {"--force"});
   const auto& p = args.positional;
@@ -487,10 +521,10 @@ int cursors(int argc, char** argv) {
     throw UsageError("cursors needs an action and a STORE (see reflexctl cursors --help)");
   const std::string& action = p[0];
   const auto store = reflexctl::open_cursor_store(p[1]);
-  auto* table = dynamic_cast<reflex::rsql::CursorsTable*>(store.get());
   if (action == "list" && p.size() == 2) {
-    if (!table) throw UsageError("cursors list needs an SQL cursor store");
-    for (const auto& [name, cursor] : table->list()) std::cout << name << '\t' << cursor << '\n';
+    for (const auto& [name, cursor] : cursor_repair(*store).list()) {
+      std::cout << name << '\t' << cursor << '\n';
+    }
     return 0;
   }
   if (action == "get" && p.size() == 3) {
@@ -499,8 +533,7 @@ int cursors(int argc, char** argv) {
   }
   if (action == "set" && p.size() == 4) {
     if (args.switches.contains("--force")) {
-      if (!table) throw UsageError("cursors set --force needs an SQL cursor store");
-      table->force_set(p[2], p[3]);
+      cursor_repair(*store).force_set(p[2], p[3]);
     } else {
       const std::string current = store->get(p[2]);
       const auto now = reflex::parse_int64(current);
@@ -515,8 +548,7 @@ int cursors(int argc, char** argv) {
     return 0;
   }
   if (action == "delete" && p.size() == 3) {
-    if (!table) throw UsageError("cursors delete needs an SQL cursor store");
-    if (!table->remove(p[2])) {
+    if (!cursor_repair(*store).remove(p[2])) {
       std::cerr << "reflexctl cursors: no cursor named '" << p[2] << "'\n";
       return 1;
     }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "reflex/rnats/connection.hpp"
 #include "reflex/rnats/streams.hpp"
@@ -121,6 +122,10 @@ class StateStore {
   void erase(std::string_view key);
   /// Erases the key only if its current revision is `revision`; RevisionConflict otherwise.
   void erase(std::string_view key, std::uint64_t revision);
+  /// The bucket's current keys, sorted; erased and purged keys are not listed, and an empty
+  /// bucket gives an empty vector. Reads every key (not the values) from the server; Unavailable
+  /// when the server stops answering for the connection's request_timeout.
+  [[nodiscard]] std::vector<std::string> keys() const;
 
   /// Watches one key, or every key matching a pattern (`*` one token, `>` the rest, tokens split
   /// by '.'; ">" for the whole bucket). `on_change` runs on the watch's own thread; if it throws,

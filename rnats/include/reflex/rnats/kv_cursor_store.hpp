@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "reflex/cursor_store.hpp"
 #include "reflex/rnats/kv.hpp"
@@ -35,7 +37,8 @@ class KvCursorStore final : public CursorStore {
  public:
   /// Uses `store` (its bucket should keep history 1; see StateStore::ensure).
   explicit KvCursorStore(StateStore store, const KvCursorStoreOptions& options = {});
-  /// Uses bucket `bucket`, creating it (file storage, history 1) when missing.
+  /// Uses bucket `bucket` as it is configured, creating it (file storage, history 1) when
+  /// missing.
   KvCursorStore(const Connection& connection, std::string_view bucket,
                 const KvCursorStoreOptions& options = {});
   ~KvCursorStore() override;
@@ -48,6 +51,17 @@ class KvCursorStore final : public CursorStore {
 
   /// Writes `cursor` for `name` now, unconditionally, even backwards: an operator's rewind.
   void reset(std::string_view name, std::string_view cursor);
+
+  /// Every stored cursor as (consumer name, cursor), sorted by name, like
+  /// rsql::CursorsTable::list(): this store's buffered sets are flushed first (so they are
+  /// listed, and a failing flush throws here), then the bucket is read. Names are the keys
+  /// un-escaped (unescape_key). Cursors erased meanwhile by someone else are left out.
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> list();
+  /// Erases the cursor of `name` now (a delete marker in the bucket) and drops a buffered set of
+  /// it; returns false when the bucket held no cursor for it (a buffered set alone does not
+  /// count). Afterwards get() returns "" and set() starts it afresh. Nothing changes when the
+  /// erase fails.
+  bool remove(std::string_view name);
 
   /// The bucket's state store (to inspect cursors).
   [[nodiscard]] const StateStore& store() const noexcept { return store_; }
