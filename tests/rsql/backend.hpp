@@ -61,10 +61,47 @@ void insert_committed(Backend& backend, const reflex::rsql::EventsTable& table,
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 
 #include "reflex/metrics.hpp"
 
 namespace reflex_test::rsql {
+
+/// Follows a table on a thread, collecting foreign ids.
+class Follower {
+ public:
+  explicit Follower(const reflex::rsql::EventsTable& table) {
+    thread_ = std::jthread([this, table](std::stop_token stop) {
+      auto stream = table.stream(stop, "");
+      try {
+        for (;;) {
+          const auto e = stream->recv();
+          std::lock_guard lock(mutex_);
+          got_.push_back(e.foreign_id);
+        }
+      } catch (const reflex::Canceled&) {
+      }
+    });
+  }
+  std::vector<std::string> got() {
+    std::lock_guard lock(mutex_);
+    return got_;
+  }
+  /// Waits until `n` events arrived; returns how long it took.
+  std::chrono::steady_clock::duration wait_for(
+      std::size_t n, std::chrono::steady_clock::duration limit = std::chrono::seconds(5)) {
+    const auto started = std::chrono::steady_clock::now();
+    while (got().size() < n && std::chrono::steady_clock::now() - started < limit)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return std::chrono::steady_clock::now() - started;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> got_;
+  std::jthread thread_;
+};
 
 /// Records what an events table reports (polls, gaps, blocking), for assertions.
 class TableRecorder final : public reflex::MetricsObserver {

@@ -20,39 +20,6 @@ using reflex::rsql::EventsTable;
 using reflex::rsql::EventsTableOptions;
 using reflex::rsql::NewEvent;
 
-/// Follows a table on a thread, collecting foreign ids.
-class Follower {
- public:
-  explicit Follower(const EventsTable& table) {
-    thread_ = std::jthread([this, table](std::stop_token stop) {
-      auto stream = table.stream(stop, "");
-      try {
-        for (;;) {
-          const auto e = stream->recv();
-          std::lock_guard lock(mutex_);
-          got_.push_back(e.foreign_id);
-        }
-      } catch (const reflex::Canceled&) {
-      }
-    });
-  }
-  std::vector<std::string> got() {
-    std::lock_guard lock(mutex_);
-    return got_;
-  }
-  /// Waits until `n` events arrived; returns how long it took.
-  Clock::duration wait_for(std::size_t n, Clock::duration limit = 5s) {
-    const auto started = Clock::now();
-    while (got().size() < n && Clock::now() - started < limit) std::this_thread::sleep_for(1ms);
-    return Clock::now() - started;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> got_;
-  std::jthread thread_;
-};
-
 class Holes : public ::testing::Test {
  protected:
   void SetUp() override {

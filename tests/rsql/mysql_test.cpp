@@ -5,10 +5,8 @@
 #include <mysql_connection.h>
 
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "backend.hpp"
@@ -168,34 +166,12 @@ TEST(MySql, AHoleStillHeldFurtherOnDoesNotHoldBackTheHolesBeforeIt) {
   committed("5");
   std::this_thread::sleep_for(1100ms);  // both holes are old now
 
-  std::mutex mutex;
-  std::vector<std::string> got;
-  std::jthread follower([&](std::stop_token stop) {
-    auto stream = table.stream(stop, "");
-    try {
-      for (;;) {
-        const auto e = stream->recv();
-        std::lock_guard lock(mutex);
-        got.push_back(e.foreign_id);
-      }
-    } catch (const reflex::Canceled&) {
-    }
-  });
-  const auto seen = [&] {
-    std::lock_guard lock(mutex);
-    return got;
-  };
-  const auto wait_for = [&](std::size_t n) {
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (seen().size() < n && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(5ms);
-    }
-  };
-  wait_for(2);
-  EXPECT_EQ(seen(), (std::vector<std::string>{"1", "3"}));
+  Follower follower(table);
+  follower.wait_for(2);
+  EXPECT_EQ(follower.got(), (std::vector<std::string>{"1", "3"}));
   holder->commit();
-  wait_for(4);
-  EXPECT_EQ(seen(), (std::vector<std::string>{"1", "3", "4", "5"}));
+  follower.wait_for(4);
+  EXPECT_EQ(follower.got(), (std::vector<std::string>{"1", "3", "4", "5"}));
 }
 
 }  // namespace
