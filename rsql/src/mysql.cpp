@@ -266,6 +266,7 @@ class MySqlPolicy final : public GapPolicy {
   explicit MySqlPolicy(const TableContext& table)
       : gap_(table.gap),
         metrics_(table.metrics),
+        table_(table.schema.table),
         grace_(table.gap_grace),
         probe_head_("INSERT IGNORE INTO " + quote(Dialect::mysql, table.schema.table) + " (" +
                     quote(Dialect::mysql, table.schema.id_column) + ", " +
@@ -323,6 +324,13 @@ class MySqlPolicy final : public GapPolicy {
         break;
       } catch (const DatabaseError& e) {
         session.rollback();
+        if (std::string_view(e.what()).find("command denied") != std::string_view::npos) {
+          throw ConfigError("reading " + quote(Dialect::mysql, table_) +
+                            " on MariaDB/MySQL takes INSERT on it: a reader fills holes in the "
+                            "ids with no-op rows (see the README, gap safety). GRANT SELECT, "
+                            "INSERT ON the table TO the reader's user. Database said: " +
+                            e.what());
+        }
         if (e.kind() != DatabaseErrorKind::transient) throw;
         if (at == 0) return {HoleDecision::block, next};  // still held
         // A later hole is still held: settle the ones before it.
@@ -398,6 +406,7 @@ class MySqlPolicy final : public GapPolicy {
 
   std::shared_ptr<GapState> gap_;
   std::shared_ptr<TableMetrics> metrics_;
+  std::string table_;
   std::chrono::milliseconds grace_;
   std::string probe_head_;
 };

@@ -3,6 +3,7 @@
 #include <cppconn/statement.h>
 #include <gtest/gtest.h>
 #include <mysql_connection.h>
+#include <unistd.h>
 
 #include <memory>
 #include <span>
@@ -140,6 +141,37 @@ TEST(MySql, AnInsertWhoseIdAReaderFoundUnclaimedFailsRetryablyAndIsNeverSkipped)
   notify();
   EXPECT_EQ(foreign_ids(read_to_head(table, "4")), (std::vector<std::string>{"c"}));
   EXPECT_EQ(foreign_ids(read_to_head(table)), (std::vector<std::string>{"a", "b", "d", "c"}));
+}
+
+TEST(MySql, AReaderWithoutInsertOnTheTableIsToldToGrantIt) {
+  const std::string dsn = required_env("REFLEX_TEST_MYSQL_DSN");
+  auto db = Database::open(dsn);
+  const std::string name = unique_name("grants");
+  db->create_events_table({.table = name});
+  const reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
+  auto conn = reflex::rsql::connect_mysql(dsn);
+  conn->setAutoCommit(false);
+  (void)table.insert(*conn, {.foreign_id = "never", .type = 1});
+  conn->rollback();  // a hole before the next event
+  table.publish(std::vector<reflex::rsql::NewEvent>{{.foreign_id = "kept", .type = 1}});
+
+  const auto uri = reflex::parse_uri(dsn);
+  const std::string database = uri.path.substr(1);  // without its '/'
+  const std::string user = "ro_" + std::to_string(::getpid());
+  db->execute("CREATE USER IF NOT EXISTS '" + user + "'@'%'");
+  db->execute("GRANT SELECT ON " + database + "." + name + " TO '" + user + "'@'%'");
+  const reflex::rsql::EventsTable reader(
+      Database::open("mysql://" + user + "@" + uri.host + ":" +
+                     std::to_string(uri.port.value_or(3306)) + "/" + database),
+      {.schema = {.table = name}});
+  try {
+    (void)read_to_head(reader);
+    ADD_FAILURE() << "a reader that cannot fill the hole passed it";
+  } catch (const reflex::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("GRANT SELECT, INSERT"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+  }
+  db->execute("DROP USER '" + user + "'@'%'");
 }
 
 TEST(MySql, AHoleStillHeldFurtherOnDoesNotHoldBackTheHolesBeforeIt) {
