@@ -273,7 +273,13 @@ TEST(ReflexctlNats, CursorsInAKvBucketAreSetReadListedDeletedAndNeverRewoundWith
     }
   } remove_bucket{conn, bucket};
 
-  EXPECT_EQ(run({"cursors", "list", store}).out, "");  // creates the empty bucket
+  // A mistyped bucket is an error, not a new empty bucket.
+  const auto missing = run({"cursors", "list", store});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("no KV bucket \"" + bucket + "\""), std::string::npos) << missing.err;
+  EXPECT_FALSE(reflex::rnats::StateStore::remove(conn, bucket)) << "the bucket was created";
+  (void)reflex::rnats::StateStore::ensure(conn, {.name = bucket});  // as backfill or relay would
+  EXPECT_EQ(run({"cursors", "list", store}).out, "");
   const auto set = run({"cursors", "set", store, "billing", "10"});
   EXPECT_EQ(set.status, 0) << set.err;
   EXPECT_EQ(run({"cursors", "get", store, "billing"}).out, "10\n");

@@ -520,7 +520,7 @@ int cursors(int argc, char** argv) {
   if (p.size() < 2)
     throw UsageError("cursors needs an action and a STORE (see reflexctl cursors --help)");
   const std::string& action = p[0];
-  const auto store = reflexctl::open_cursor_store(p[1]);
+  const auto store = reflexctl::open_cursor_store(p[1], /*create=*/false);
   if (action == "list" && p.size() == 2) {
     for (const auto& [name, cursor] : cursor_repair(*store).list()) {
       std::cout << name << '\t' << cursor << '\n';

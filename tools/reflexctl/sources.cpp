@@ -78,7 +78,7 @@ reflex::StreamFunc open_source(std::string_view text,
       ": use postgresql://, mysql://, sqlite:///, grpc://, grpcs:// or nats://");
 }
 
-std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text) {
+std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text, bool create) {
   if (is_sql(text)) {
     const auto uri = reflex::parse_uri(text);
     const std::string table = table_of(uri, "cursors");
@@ -92,8 +92,16 @@ std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text) {
     uri.check_params({"bucket"});
     const std::string bucket =
         uri.required_param("bucket", "name the KV bucket, e.g. ?bucket=cursors");
-    return std::make_shared<reflex::rnats::KvCursorStore>(
-        nats_connection(uri), bucket, reflex::rnats::KvCursorStoreOptions{.flush_interval = {}});
+    const reflex::rnats::KvCursorStoreOptions options{.flush_interval = {}};
+    const auto connection = nats_connection(uri);
+    if (create) return std::make_shared<reflex::rnats::KvCursorStore>(connection, bucket, options);
+    try {
+      return std::make_shared<reflex::rnats::KvCursorStore>(
+          reflex::rnats::StateStore::open(connection, bucket), options);
+    } catch (const reflex::rnats::NotFound&) {
+      throw reflex::ConfigError("no KV bucket \"" + bucket + "\" at " + uri.redacted() +
+                                ": check ?bucket= (backfill and relay create it on first use)");
+    }
 #else
     throw reflex::ConfigError("this reflexctl was built without NATS support");
 #endif

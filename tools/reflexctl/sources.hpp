@@ -28,7 +28,9 @@ namespace reflexctl {
     std::string_view uri, std::shared_ptr<reflex::MetricsObserver> metrics = nullptr);
 
 /// A cursors table named by `SQL-DSN?table=T`, or a KV bucket `nats://HOST:PORT?bucket=B`.
-/// Cursor writes are synchronous.
-[[nodiscard]] std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view uri);
+/// Cursor writes are synchronous. A missing KV bucket is created when `create`, else a
+/// ConfigError (an operator inspecting cursors has mistyped it).
+[[nodiscard]] std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view uri,
+                                                                     bool create = true);
 
 }  // namespace reflexctl
