@@ -39,8 +39,12 @@ class UserService {
 
   void change_email(std::int64_t id, const std::string& email) {
     pqxx::work tx(conn_);
-    tx.exec_params0("UPDATE " + users_ + " SET email = $1 WHERE id = $2", email, id);
-    auto notify = events_.insert(tx, id, UserEvent::EmailChanged, R"({"email":")" + email + "\"}");
+    // The event rides on the UPDATE: one statement, one round trip.
+    auto notify = events_.insert_with(tx, "UPDATE " + users_ + " SET email = $1 WHERE id = $2",
+                                      {email, std::to_string(id)},
+                                      {.foreign_id = id,
+                                       .type = reflex::type_value(UserEvent::EmailChanged),
+                                       .metadata = R"({"email":")" + email + "\"}"});
     tx.commit();
     notify();
   }

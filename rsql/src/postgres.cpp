@@ -638,6 +638,40 @@ void copy_events(EventsTable::Impl& t, pqxx::transaction_base& tx, std::span<con
   out.complete();
 }
 
+/// A prepared statement's name derived from its text: the same text gets the same name on every
+/// connection (pqxx prepares it lazily on each, and again after a reconnect), and two texts
+/// practically never share one (if they did, pqxx refuses the redefinition: an error, never the
+/// wrong statement).
+std::string statement_name(std::string prefix, const std::string& sql) {
+  static constexpr char hex[] = "0123456789abcdef";
+  const std::size_t length = prefix.size() + 16;
+  for (auto h = std::hash<std::string>{}(sql); prefix.size() < length; h >>= 4)
+    prefix += hex[h & 15];
+  return prefix;
+}
+
+/// Runs an insert on the caller's transaction, its errors as reflex's.
+template <class Statement>
+void run_insert(const EventsTable::Impl& t, Statement&& statement) {
+  try {
+    try {
+      statement();
+    } catch (...) {
+      detail::rethrow_pg(nullptr);
+    }
+  } catch (...) {
+    detail::rethrow_with_schema_hint(t.options.schema.table, "events_ddl", t.dialect);
+  }
+}
+
+/// An event's parameters as text, in the order of EventsTable::Impl::insert_columns(false).
+void event_params(const EventsTable::Impl& t, const NewEvent& e, std::vector<std::string>& out) {
+  out.push_back(e.foreign_id.str());
+  out.push_back(std::to_string(e.type));
+  if (!t.options.schema.metadata_column.empty()) out.push_back(detail::to_hex_bytea(e.metadata));
+  if (!t.options.schema.trace_column.empty()) out.push_back(detail::to_hex_bytea(e.trace));
+}
+
 Notifier insert_pg(EventsTable::Impl& t, pqxx::transaction_base& tx,
                    std::span<const NewEvent> events) {
   if (t.dialect != Dialect::postgres) {
@@ -648,19 +682,8 @@ Notifier insert_pg(EventsTable::Impl& t, pqxx::transaction_base& tx,
   for (const auto& e : events) t.check(e);
   const bool metadata = !t.options.schema.metadata_column.empty();
   const bool trace = !t.options.schema.trace_column.empty();
-  const auto run = [&](auto&& statement) {
-    try {
-      try {
-        statement();
-      } catch (...) {
-        detail::rethrow_pg(nullptr);
-      }
-    } catch (...) {
-      detail::rethrow_with_schema_hint(t.options.schema.table, "events_ddl", t.dialect);
-    }
-  };
   if (events.size() >= kCopyFrom) {
-    run([&] { copy_events(t, tx, events, metadata, trace); });
+    run_insert(t, [&] { copy_events(t, tx, events, metadata, trace); });
     return t.notifier();
   }
   const std::size_t per_row = 2 + (metadata ? 1 : 0) + (trace ? 1 : 0);
@@ -682,12 +705,7 @@ Notifier insert_pg(EventsTable::Impl& t, pqxx::transaction_base& tx,
   };
   std::vector<std::string> storage;
   storage.reserve(events.size() * per_row);
-  for (const auto& e : events) {
-    storage.push_back(e.foreign_id.str());
-    storage.push_back(std::to_string(e.type));
-    if (metadata) storage.push_back(detail::to_hex_bytea(e.metadata));
-    if (trace) storage.push_back(detail::to_hex_bytea(e.trace));
-  }
+  for (const auto& e : events) event_params(t, e, storage);
   std::vector<const char*> pointers;
   pointers.reserve(storage.size());
   for (const auto& value : storage) pointers.push_back(value.c_str());
@@ -696,25 +714,116 @@ Notifier insert_pg(EventsTable::Impl& t, pqxx::transaction_base& tx,
     // once per table (the name derives from the text, so tables and schemas never collide; pqxx
     // prepares it lazily on each connection and again after a reconnect).
     const auto& one = t.single_insert([&] {
-      EventsTable::Impl::SingleInsert built{.sql = insert_sql(1), .name = "reflex_insert_"};
-      static constexpr char hex[] = "0123456789abcdef";
-      for (auto h = std::hash<std::string>{}(built.sql); built.name.size() < 30; h >>= 4) {
-        built.name += hex[h & 15];
-      }
+      EventsTable::Impl::SingleInsert built{.sql = insert_sql(1), .name = {}};
+      built.name = statement_name("reflex_insert_", built.sql);
       return built;
     });
-    run([&] {
+    run_insert(t, [&] {
       tx.conn().prepare(one.name, one.sql);
       tx.exec_prepared(one.name, pqxx::prepare::make_dynamic_params(pointers));
     });
   } else {
     const std::string sql = insert_sql(events.size());
-    run([&] { tx.exec_params(sql, pqxx::prepare::make_dynamic_params(pointers)); });
+    run_insert(t, [&] { tx.exec_params(sql, pqxx::prepare::make_dynamic_params(pointers)); });
   }
   return t.notifier();
 }
 
+/// The highest $N `sql` uses outside literals, quoted identifiers and comments (0: none).
+std::size_t highest_parameter(std::string_view sql) {
+  std::size_t highest = 0;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    std::size_t end = i;
+    if (c == '\'' || c == '"') {  // a doubled quote inside reads as two literals: same result
+      end = sql.find(c, i + 1);
+    } else if (c == '-' && sql.substr(i, 2) == "--") {
+      end = sql.find('\n', i);
+    } else if (c == '/' && sql.substr(i, 2) == "/*") {
+      end = sql.find("*/", i + 2);
+      if (end != std::string_view::npos) ++end;
+    } else if (c == '$' && i + 1 < sql.size() && digit(sql[i + 1])) {
+      std::size_t n = 0;
+      for (end = i + 1; end < sql.size() && digit(sql[end]); ++end) {
+        n = std::min<std::size_t>(n * 10 + static_cast<std::size_t>(sql[end] - '0'), 1u << 20);
+      }
+      highest = std::max(highest, n);
+      --end;
+    } else if (c == '$') {  // a dollar-quoted string: $tag$ … $tag$
+      const auto close = sql.find('$', i + 1);
+      if (close != std::string_view::npos) {
+        const auto tag = sql.substr(i, close - i + 1);
+        const bool is_tag = std::all_of(tag.begin() + 1, tag.end() - 1, [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+        });
+        if (is_tag) {
+          end = sql.find(tag, close + 1);
+          if (end != std::string_view::npos) end += tag.size() - 1;
+        }
+      }
+    }
+    if (end == std::string_view::npos) break;
+    i = end;
+  }
+  return highest;
+}
+
 }  // namespace
+
+Notifier EventsTable::insert_with(pqxx::transaction_base& transaction, std::string_view statement,
+                                  const std::vector<std::optional<std::string>>& params,
+                                  const NewEvent& event) const {
+  auto& t = *impl_;
+  if (t.dialect != Dialect::postgres) {
+    throw ConfigError("insert_with() is for PostgreSQL (a data-modifying WITH); on " +
+                      std::string(to_string(t.dialect)) + " run the statement, then insert()");
+  }
+  t.check(event);
+  while (!statement.empty() &&
+         (std::isspace(static_cast<unsigned char>(statement.back())) || statement.back() == ';')) {
+    statement.remove_suffix(1);
+  }
+  const auto start = statement.find_first_not_of(" \t\r\n(");
+  std::string keyword;
+  for (auto i = start;
+       i < statement.size() && std::isalpha(static_cast<unsigned char>(statement[i])); ++i) {
+    keyword += static_cast<char>(std::tolower(static_cast<unsigned char>(statement[i])));
+  }
+  if (keyword != "insert" && keyword != "update" && keyword != "delete" && keyword != "with") {
+    throw ConfigError(
+        "insert_with() takes the change the event belongs to: an INSERT, UPDATE, "
+        "DELETE or WITH statement, not \"" +
+        std::string(statement.substr(0, 40)) + "\"");
+  }
+  const std::size_t used = highest_parameter(statement);
+  if (used > params.size()) {
+    throw ConfigError("insert_with(): the statement uses $" + std::to_string(used) + " but " +
+                      std::to_string(params.size()) +
+                      " parameters were given (the event's own follow them)");
+  }
+  std::vector<std::string> values;
+  event_params(t, event, values);
+  std::string sql = "WITH reflex_change AS (" + std::string(statement) + ") INSERT INTO " +
+                    t.quoted_table + " (" + t.insert_columns(false) + ") VALUES (";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    sql += (i ? ", $" : "$") + std::to_string(params.size() + i + 1);
+  }
+  sql += ')';
+  std::vector<const char*> pointers;
+  pointers.reserve(params.size() + values.size());
+  for (const auto& p : params) pointers.push_back(p ? p->c_str() : nullptr);
+  for (const auto& v : values) pointers.push_back(v.c_str());
+  // Prepared once per connection and statement, as a service's own statements are.
+  const std::string name = statement_name("reflex_with_", sql);
+  run_insert(t, [&] {
+    transaction.conn().prepare(name, sql);
+    transaction.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
+  });
+  return t.notifier();
+}
+
+namespace {}  // namespace
 
 Notifier EventsTable::insert(pqxx::transaction_base& transaction, const NewEvent& event) const {
   return insert_pg(*impl_, transaction, std::span<const NewEvent>(&event, 1));

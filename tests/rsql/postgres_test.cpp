@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "backend.hpp"
@@ -25,6 +26,85 @@ using Clock = std::chrono::steady_clock;
 using reflex::rsql::Database;
 using reflex::rsql::EventsTable;
 using reflex::rsql::EventsTableOptions;
+
+/// An events table with metadata and an accounts table of the caller's, on the test server.
+struct Accounts {
+  std::string dsn = required_env("REFLEX_TEST_PG_DSN");
+  std::shared_ptr<Database> db = Database::open(dsn);
+  std::string events = unique_name("with_events");
+  std::string accounts = unique_name("accounts");
+  EventsTable table{db, EventsTableOptions{.schema = {.table = events}}};
+  pqxx::connection conn{dsn};
+  Accounts() {
+    db->create_events_table({.table = events});
+    db->execute("CREATE TABLE " + accounts + " (id bigint PRIMARY KEY, balance bigint, note text)");
+  }
+  std::vector<std::string> rows() {
+    pqxx::work w(conn);
+    std::vector<std::string> out;
+    for (const auto& r :
+         w.exec("SELECT id, balance, coalesce(note, 'NULL') FROM " + accounts + " ORDER BY id")) {
+      out.push_back(r[0].as<std::string>() + ":" + r[1].as<std::string>() + ":" +
+                    r[2].as<std::string>());
+    }
+    return out;
+  }
+};
+
+TEST(Postgres, InsertWithCommitsTheChangeAndItsEventInOneStatementOrNeither) {
+  Accounts a;
+  {
+    pqxx::work w(a.conn);
+    (void)a.table.insert_with(w, "INSERT INTO " + a.accounts + " (id, balance) VALUES ($1, $2);",
+                              {"7", "100"},
+                              {.foreign_id = "7", .type = 1, .metadata = std::string("\0m", 2)});
+    w.abort();
+  }
+  EXPECT_TRUE(a.rows().empty());
+  EXPECT_TRUE(read_to_head(a.table).empty()) << "the event of an aborted change was kept";
+  {
+    pqxx::work w(a.conn);
+    const auto notify = a.table.insert_with(
+        w, "INSERT INTO " + a.accounts + " (id, balance) VALUES ($1, $2)", {"7", "100"},
+        {.foreign_id = "7", .type = 1, .metadata = std::string("\0m", 2)});
+    w.commit();
+    notify();
+  }
+  {
+    // A NULL parameter, an UPDATE, a literal and a comment that look like parameters.
+    pqxx::work w(a.conn);
+    (void)a.table.insert_with(w,
+                              "UPDATE " + a.accounts +
+                                  " SET note = $1, balance = balance - length('$9') -- $8\n"
+                                  " WHERE id = $2",
+                              {std::nullopt, "7"}, {.foreign_id = "7", .type = 2});
+    w.commit();
+  }
+  EXPECT_EQ(a.rows(), (std::vector<std::string>{"7:98:NULL"}));
+  const auto events = read_to_head(a.table);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, 1);
+  EXPECT_EQ(events[0].metadata, std::string("\0m", 2));
+  EXPECT_EQ(events[1].type, 2);
+  EXPECT_EQ(events[1].foreign_id, "7");
+}
+
+TEST(Postgres, InsertWithRefusesAStatementItCannotCarryAndRunsNothing) {
+  Accounts a;
+  pqxx::work w(a.conn);
+  EXPECT_THROW((void)a.table.insert_with(w, "SELECT 1", {}, {.foreign_id = "1", .type = 1}),
+               reflex::ConfigError);
+  try {
+    (void)a.table.insert_with(w, "INSERT INTO " + a.accounts + " (id, balance) VALUES ($1, $3)",
+                              {"1", "2"}, {.foreign_id = "1", .type = 1});
+    FAIL() << "a statement reaching for the event's parameters was run";
+  } catch (const reflex::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("$3"), std::string::npos) << e.what();
+  }
+  w.commit();  // nothing ran, so the transaction is still good
+  EXPECT_TRUE(a.rows().empty());
+  EXPECT_TRUE(read_to_head(a.table).empty());
+}
 
 TEST(Postgres, AnUnreachableServerIsRetryableAndTheMessageHidesThePassword) {
   auto db = Database::open("postgresql://reflex:s3cret@127.0.0.1:1/reflex");

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stop_token>
 #include <string>
@@ -143,6 +144,17 @@ class EventsTable final {
   Notifier insert(pqxx::transaction_base& transaction, const NewEvent& event) const;
   /// MySQL/MariaDB: a connection with autocommit off (the caller commits).
   Notifier insert(sql::Connection& transaction, const NewEvent& event) const;
+
+  /// PostgreSQL: runs `statement`, the caller's own INSERT, UPDATE or DELETE with parameters $1,
+  /// $2, … bound to `params` (text, as libpq takes them; nullopt is NULL), and inserts `event` in
+  /// the same SQL statement (`WITH change AS (statement) INSERT INTO events …`): the change and
+  /// its event cost one round trip instead of two. The event is inserted exactly once, whatever
+  /// number of rows the statement changed. Inside the caller's open transaction, like insert();
+  /// call the returned notifier after commit. A statement that is not an INSERT, UPDATE, DELETE
+  /// or WITH, or that uses a parameter beyond `params`, is a ConfigError and nothing runs.
+  Notifier insert_with(pqxx::transaction_base& transaction, std::string_view statement,
+                       const std::vector<std::optional<std::string>>& params,
+                       const NewEvent& event) const;
 
   /// Inserts many events in one statement (one round trip), in order.
   Notifier insert_batch(sqlite3* transaction, std::span<const NewEvent> events) const;
