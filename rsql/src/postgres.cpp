@@ -497,6 +497,10 @@ class PgCrossNotifier final : public CrossNotifier {
       try {
         if (!conn || !conn->is_open()) {
           conn = std::make_unique<pqxx::connection>(conninfo_);
+          // A NOTIFY takes a transaction id, so its commit would wait for a WAL flush (and hold
+          // the server's notify lock meanwhile), adding to the producers' fsyncs. A wake-up need
+          // not be durable: the events it announces were committed before it was sent.
+          pqxx::nontransaction(*conn).exec0("SET synchronous_commit = off");
           sender_pid_ = conn->backendpid();
         }
         pqxx::nontransaction tx(*conn);
