@@ -808,7 +808,8 @@ Notifier EventsTable::insert_with(pqxx::transaction_base& transaction, std::stri
   }
   std::vector<std::string> values;
   event_params(t, event, values);
-  std::string sql = "WITH reflex_change AS (" + std::string(statement) + ") INSERT INTO " +
+  // The newline ends a trailing `--` comment of the statement before our parenthesis.
+  std::string sql = "WITH reflex_change AS (" + std::string(statement) + "\n) INSERT INTO " +
                     t.quoted_table + " (" + t.insert_columns(false) + ") VALUES (";
   for (std::size_t i = 0; i < values.size(); ++i) {
     sql += (i ? ", $" : "$") + std::to_string(params.size() + i + 1);
@@ -820,10 +821,19 @@ Notifier EventsTable::insert_with(pqxx::transaction_base& transaction, std::stri
   for (const auto& v : values) pointers.push_back(v.c_str());
   // Prepared once per connection and statement, as a service's own statements are.
   const std::string name = statement_name("reflex_with_", sql);
-  run_insert(t, [&] {
-    transaction.conn().prepare(name, sql);
-    transaction.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
-  });
+  try {
+    try {
+      transaction.conn().prepare(name, sql);
+      transaction.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
+    } catch (...) {
+      detail::rethrow_pg(nullptr);
+    }
+  } catch (const DatabaseError& e) {
+    // A table or column missing from the caller's statement is the caller's to name.
+    const std::string quoted = "\"" + t.options.schema.table + "\"";
+    if (std::string_view(e.what()).find(quoted) == std::string_view::npos) throw;
+    detail::rethrow_with_schema_hint(t.options.schema.table, "events_ddl", t.dialect);
+  }
   return t.notifier();
 }
 

@@ -65,7 +65,7 @@ TEST(Postgres, InsertWithCommitsTheChangeAndItsEventInOneStatementOrNeither) {
   {
     pqxx::work w(a.conn);
     const auto notify = a.table.insert_with(
-        w, "INSERT INTO " + a.accounts + " (id, balance) VALUES ($1, $2)", {"7", "100"},
+        w, "INSERT INTO " + a.accounts + " (id, balance) VALUES ($1, $2) -- opens it", {"7", "100"},
         {.foreign_id = "7", .type = 1, .metadata = std::string("\0m", 2)});
     w.commit();
     notify();
@@ -104,6 +104,18 @@ TEST(Postgres, InsertWithRefusesAStatementItCannotCarryAndRunsNothing) {
   w.commit();  // nothing ran, so the transaction is still good
   EXPECT_TRUE(a.rows().empty());
   EXPECT_TRUE(read_to_head(a.table).empty());
+
+  // A table missing from the caller's statement is theirs, not the events table.
+  pqxx::work again(a.conn);
+  try {
+    (void)a.table.insert_with(again, "DELETE FROM no_such_accounts WHERE id = $1", {"1"},
+                              {.foreign_id = "1", .type = 1});
+    FAIL() << "a statement on a missing table ran";
+  } catch (const reflex::rsql::SchemaError& e) {
+    FAIL() << "blamed the events table: " << e.what();
+  } catch (const reflex::rsql::DatabaseError& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such_accounts"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Postgres, AnUnreachableServerIsRetryableAndTheMessageHidesThePassword) {

@@ -151,7 +151,9 @@ class EventsTable final {
   /// its event cost one round trip instead of two. The event is inserted exactly once, whatever
   /// number of rows the statement changed. Inside the caller's open transaction, like insert();
   /// call the returned notifier after commit. A statement that is not an INSERT, UPDATE, DELETE
-  /// or WITH, or that uses a parameter beyond `params`, is a ConfigError and nothing runs.
+  /// or WITH, or that uses a parameter beyond `params`, is a ConfigError and nothing runs. Each
+  /// distinct statement text is prepared once per connection: pass values as parameters, never
+  /// spliced into the text.
   Notifier insert_with(pqxx::transaction_base& transaction, std::string_view statement,
                        const std::vector<std::optional<std::string>>& params,
                        const NewEvent& event) const;
