@@ -4,10 +4,13 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace reflex::prometheus {
 
@@ -24,26 +27,84 @@ std::int64_t now_ns() {
   return Clock::now().time_since_epoch().count();
 }
 
+/// A histogram fed per event: with a refresher, observations are counted lock-free here and
+/// published in one ObserveMultiple per refresh (prometheus-cpp's Observe takes a mutex per
+/// call); without one, observed at once.
+class EventHistogram {
+ public:
+  EventHistogram(pm::Histogram& histogram, const std::vector<double>& bounds, bool buffered)
+      : histogram_(histogram), bounds_(bounds), buffered_(buffered), counts_(bounds.size() + 1) {}
+
+  void observe(double value) noexcept {
+    if (!buffered_) {
+      histogram_.Observe(value);
+      return;
+    }
+    // The bucket prometheus-cpp picks: the first bound not below the value, else +Inf.
+    const auto bucket = static_cast<std::size_t>(
+        std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+    counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+    double sum = sum_.load(std::memory_order_relaxed);
+    while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
+    }
+  }
+
+  /// Moves what was observed since the last call into the histogram.
+  void publish() {
+    if (!buffered_) return;
+    std::vector<double> increments(counts_.size());
+    bool any = false;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+      increments[i] = static_cast<double>(counts_[i].exchange(0, std::memory_order_relaxed));
+      any = any || increments[i] > 0;
+    }
+    // An observation between the two exchanges lands in the next publish.
+    const double sum = sum_.exchange(0, std::memory_order_relaxed);
+    if (any) histogram_.ObserveMultiple(increments, sum);
+  }
+
+ private:
+  pm::Histogram& histogram_;
+  std::vector<double> bounds_;
+  bool buffered_;
+  std::vector<std::atomic<std::uint64_t>> counts_;
+  std::atomic<double> sum_{0};
+};
+
 // Label-bound metric objects are resolved once here; recording never touches label sets.
 class PromConsumerMetrics final : public ConsumerMetrics {
  public:
+  /// `buffered`: a refresher publishes the histograms (see EventHistogram).
   PromConsumerMetrics(pm::Gauge& lag, pm::Gauge& lag_alert, pm::Gauge& active, pm::Histogram& age,
-                      pm::Histogram& latency, pm::Counter& events, pm::Counter& skipped,
-                      pm::Counter& errors, ConsumerMetricsOptions options)
+                      const std::vector<double>& age_bounds, pm::Histogram& latency,
+                      const std::vector<double>& latency_bounds, bool buffered, pm::Counter& events,
+                      pm::Counter& skipped, pm::Counter& errors, ConsumerMetricsOptions options)
       : lag_(lag),
         lag_alert_(lag_alert),
         active_(active),
-        age_(age),
-        latency_(latency),
+        age_(age, age_bounds, buffered),
+        latency_(latency, latency_bounds, buffered),
         events_(events),
         skipped_(skipped),
         errors_(errors),
         options_(options) {}
 
+  ~PromConsumerMetrics() override {
+    try {
+      publish();  // a consumer's last events are not lost with its recorder
+    } catch (...) {
+    }
+  }
+
+  void publish() {
+    age_.publish();
+    latency_.publish();
+  }
+
   void on_consumed(std::chrono::nanoseconds age,
                    std::chrono::nanoseconds latency) noexcept override {
     saw(age);
-    latency_.Observe(seconds(latency));
+    latency_.observe(seconds(latency));
     events_.Increment();
   }
 
@@ -74,7 +135,7 @@ class PromConsumerMetrics final : public ConsumerMetrics {
   void saw(std::chrono::nanoseconds age) noexcept {
     const double age_s = seconds(age);
     lag_.Set(age_s);
-    age_.Observe(age_s);
+    age_.observe(age_s);
     if (options_.lag_alert > std::chrono::milliseconds::zero()) {
       lag_alert_.Set(age > options_.lag_alert ? 1 : 0);
     }
@@ -87,8 +148,8 @@ class PromConsumerMetrics final : public ConsumerMetrics {
   pm::Gauge& lag_;
   pm::Gauge& lag_alert_;
   pm::Gauge& active_;
-  pm::Histogram& age_;
-  pm::Histogram& latency_;
+  EventHistogram age_;
+  EventHistogram latency_;
   pm::Counter& events_;
   pm::Counter& skipped_;
   pm::Counter& errors_;
@@ -288,7 +349,9 @@ std::shared_ptr<ConsumerMetrics> Metrics::consumer(std::string_view consumer_nam
   auto recorder = std::make_shared<PromConsumerMetrics>(
       i.lag.Add(labels), i.lag_alert.Add(labels), i.active.Add(labels),
       i.age.Add(labels, pm::Histogram::BucketBoundaries(i.options.age_buckets)),
+      i.options.age_buckets,
       i.latency.Add(labels, pm::Histogram::BucketBoundaries(i.options.latency_buckets)),
+      i.options.latency_buckets, i.options.refresh_interval > std::chrono::milliseconds::zero(),
       i.events.Add(labels), i.skipped.Add(labels), i.errors.Add(labels), options);
   i.consumers.push_back(recorder);
   return recorder;
@@ -311,7 +374,10 @@ void Metrics::refresh() {
   std::lock_guard lock(impl_->mu);
   std::erase_if(impl_->consumers, [now](const std::weak_ptr<PromConsumerMetrics>& weak) {
     const auto recorder = weak.lock();
-    if (recorder) recorder->refresh(now);
+    if (recorder) {
+      recorder->refresh(now);
+      recorder->publish();
+    }
     return !recorder;
   });
 }

@@ -187,21 +187,70 @@ TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
   EXPECT_EQ(sample(text, "reflex_table_cursor_writes_total" + l), 3) << text;
 }
 
-TEST(PrometheusMetrics, RecordingAnEventAllocatesNothing) {
-  prometheus::Registry registry;
-  reflex::prometheus::Metrics metrics(registry, {.refresh_interval = 0ms});
-  auto consumer = metrics.consumer("hot", {});
-  auto table = metrics.table("hot_table");
-  counting = true;
-  allocations = 0;
-  for (int i = 0; i < 1000; ++i) {
-    consumer->on_consumed(1ms, 10us);
-    consumer->on_skipped(1ms);
-    table->on_poll(1ms, 100);
-    table->on_cache(true);
+/// The lines of `text` about `name` (its buckets, sum and count).
+std::vector<std::string> series_of(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name, 0) == 0) out.push_back(line);
   }
-  counting = false;
-  EXPECT_EQ(allocations, 0);
+  return out;
+}
+
+TEST(PrometheusMetrics, WithARefresherHistogramsArePublishedAtEachRefreshInTheSameBuckets) {
+  prometheus::Registry direct_registry;
+  prometheus::Registry buffered_registry;
+  reflex::prometheus::Metrics direct(direct_registry, {.refresh_interval = 0ms});
+  // A refresher that never comes on its own during the test: refresh() is called below.
+  reflex::prometheus::Metrics buffered(buffered_registry, {.refresh_interval = 1h});
+  auto a = direct.consumer("c", {});
+  auto b = buffered.consumer("c", {});
+  // Bucket bounds themselves included: a value on a bound belongs to that bound's bucket.
+  const std::vector<double> ages{0.0005, 0.001, 0.003, 0.005, 2.0, 7200};
+  const std::vector<double> latencies{0.0001, 0.2, 1, 10};
+  for (std::size_t i = 0; i < ages.size(); ++i) {
+    const auto age = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(ages[i]));
+    const auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(latencies[i % latencies.size()]));
+    a->on_consumed(age, latency);
+    b->on_consumed(age, latency);
+  }
+  const std::string count = R"(reflex_consumer_event_age_seconds_count{consumer_name="c"})";
+  EXPECT_EQ(sample(scrape(buffered_registry), count), 0) << "published before a refresh";
+  buffered.refresh();
+  const auto want = scrape(direct_registry);
+  const auto got = scrape(buffered_registry);
+  EXPECT_EQ(sample(got, count), 6) << got;
+  for (const char* name :
+       {"reflex_consumer_event_age_seconds", "reflex_consumer_latency_seconds"}) {
+    EXPECT_FALSE(series_of(want, name).empty()) << name;
+    EXPECT_EQ(series_of(got, name), series_of(want, name)) << name;
+  }
+  // What came after a refresh goes out with the next, or when the recorder is dropped.
+  b->on_consumed(1ms, 1ms);
+  b.reset();
+  EXPECT_EQ(sample(scrape(buffered_registry), count), 7);
+}
+
+TEST(PrometheusMetrics, RecordingAnEventAllocatesNothing) {
+  // Histograms observed at once (no refresher) and buffered for the refresher alike.
+  for (const auto refresh : {0ms, std::chrono::milliseconds(1h)}) {
+    prometheus::Registry registry;
+    reflex::prometheus::Metrics metrics(registry, {.refresh_interval = refresh});
+    auto consumer = metrics.consumer("hot", {});
+    auto table = metrics.table("hot_table");
+    counting = true;
+    allocations = 0;
+    for (int i = 0; i < 1000; ++i) {
+      consumer->on_consumed(1ms, 10us);
+      consumer->on_skipped(1ms);
+      table->on_poll(1ms, 100);
+      table->on_cache(true);
+    }
+    counting = false;
+    EXPECT_EQ(allocations, 0) << "refresh interval " << refresh.count() << " ms";
+  }
 }
 
 }  // namespace

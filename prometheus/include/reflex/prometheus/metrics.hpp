@@ -18,7 +18,9 @@ struct MetricsOptions {
   /// reflex_consumer_latency_seconds and reflex_table_poll_duration_seconds buckets (seconds).
   std::vector<double> latency_buckets{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
   /// How often a background thread re-evaluates the `active` gauges (which fall to 0 when a
-  /// consumer saw no event within its activity TTL). Zero: no thread; call refresh() yourself.
+  /// consumer saw no event within its activity TTL) and publishes the per-event histograms (age,
+  /// latency), which it gathers without a lock in between. Zero: no thread (call refresh()
+  /// yourself for `active`), and histograms are observed at once.
   std::chrono::milliseconds refresh_interval{std::chrono::seconds(1)};
 };
 
