@@ -116,7 +116,7 @@ TEST_F(Holes, ACatchUpOverManyOldHolesIsQuickAndDeliversEveryRowOnce) {
     ASSERT_EQ(events[i].id, std::to_string(2 * (i + 1)));
   }
   // One read carries the stream past every hole once each is known final (PostgreSQL: one
-  // horizon check; MariaDB: a probe per hole that finds every id free), not a read per hole.
+  // horizon check; MariaDB: one probe that finds every id free), not a read per hole.
   // Reads held back meanwhile do not count: on PostgreSQL any transaction open anywhere in the
   // cluster (another test's, run in parallel) holds the horizon, and the reader rightly waits.
   const auto& seen = polls->get();
