@@ -109,7 +109,8 @@ void KvCursorStore::set(std::string_view name, std::string_view cursor) {
   if (backwards(current, cursor)) {
     throw CursorError("cursor of consumer \"" + std::string(name) + "\" in KV bucket \"" +
                       store_.bucket() + "\" would move backwards from " + current + " to " +
-                      std::string(cursor) + "; use KvCursorStore::reset to rewind deliberately");
+                      std::string(cursor) +
+                      "; use KvCursorStore::force_set to rewind deliberately");
   }
   if (!slot.pending && slot.known && current == cursor) return;
   slot.pending = std::string(cursor);
@@ -169,7 +170,7 @@ void KvCursorStore::flush() {
   if (first) std::rethrow_exception(first);
 }
 
-void KvCursorStore::reset(std::string_view name, std::string_view cursor) {
+void KvCursorStore::force_set(std::string_view name, std::string_view cursor) {
   std::lock_guard flushing(flush_mu_);
   const std::string key = escape_key(name);
   const std::uint64_t revision = store_.put(key, cursor);

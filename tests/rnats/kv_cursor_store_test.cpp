@@ -100,7 +100,7 @@ TEST(KvCursorStore, NeverMovesBackwardsExceptByAnExplicitReset) {
   rnats::KvCursorStore blind(b.store, {.flush_interval = 0ms});
   blind.set("c", "50");
   EXPECT_THROW(blind.flush(), reflex::CursorError);
-  cursors.reset("c", "7");
+  cursors.force_set("c", "7");
   EXPECT_EQ(b.store.get("c")->value, "7");
   cursors.set("c", "8");
   EXPECT_NO_THROW(cursors.flush());

@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -484,32 +483,13 @@ int publish(int argc, char** argv) {
   return 0;
 }
 
-/// The operator's repairs beyond reflex::CursorStore (list, force-set, delete), over each
-/// concrete store open_cursor_store returns.
-struct CursorRepair {
-  std::function<std::vector<std::pair<std::string, std::string>>()> list;
-  std::function<void(const std::string&, const std::string&)> force_set;
-  std::function<bool(const std::string&)> remove;
-};
-
-template <class Store>
-CursorRepair repair_of(Store& store, void (Store::*force_set)(std::string_view, std::string_view)) {
-  return {.list = [&store] { return store.list(); },
-          .force_set = [&store, force_set](
-                           const std::string& name,
-                           const std::string& cursor) { (store.*force_set)(name, cursor); },
-          .remove = [&store](const std::string& name) { return store.remove(name); }};
-}
-
-/// The repairs of `store`, which must outlive the result.
-CursorRepair cursor_repair(reflex::CursorStore& store) {
-  if (auto* table = dynamic_cast<reflex::rsql::CursorsTable*>(&store)) {
-    return repair_of(*table, &reflex::rsql::CursorsTable::force_set);
-  }
+/// Calls `repair(concrete store)` for what reflex::CursorStore lacks (list, force_set, remove):
+/// an SQL cursors table or a NATS KV bucket, which both have them.
+template <class Repair>
+auto with_repairable(reflex::CursorStore& store, Repair&& repair) {
+  if (auto* table = dynamic_cast<reflex::rsql::CursorsTable*>(&store)) return repair(*table);
 #if defined(REFLEXCTL_WITH_NATS)
-  if (auto* kv = dynamic_cast<reflex::rnats::KvCursorStore*>(&store)) {
-    return repair_of(*kv, &reflex::rnats::KvCursorStore::reset);
-  }
+  if (auto* kv = dynamic_cast<reflex::rnats::KvCursorStore*>(&store)) return repair(*kv);
 #endif
   throw UsageError("cursors list, delete and set --force need an SQL or NATS KV cursor store");
 }
@@ -522,7 +502,7 @@ int cursors(int argc, char** argv) {
   const std::string& action = p[0];
   const auto store = reflexctl::open_cursor_store(p[1], /*create=*/false);
   if (action == "list" && p.size() == 2) {
-    for (const auto& [name, cursor] : cursor_repair(*store).list()) {
+    for (const auto& [name, cursor] : with_repairable(*store, [](auto& s) { return s.list(); })) {
       std::cout << name << '\t' << cursor << '\n';
     }
     return 0;
@@ -533,7 +513,7 @@ int cursors(int argc, char** argv) {
   }
   if (action == "set" && p.size() == 4) {
     if (args.switches.contains("--force")) {
-      cursor_repair(*store).force_set(p[2], p[3]);
+      with_repairable(*store, [&](auto& s) { s.force_set(p[2], p[3]); });
     } else {
       const std::string current = store->get(p[2]);
       const auto now = reflex::parse_int64(current);
@@ -548,7 +528,7 @@ int cursors(int argc, char** argv) {
     return 0;
   }
   if (action == "delete" && p.size() == 3) {
-    if (!cursor_repair(*store).remove(p[2])) {
+    if (!with_repairable(*store, [&](auto& s) { return s.remove(p[2]); })) {
       std::cerr << "reflexctl cursors: no cursor named '" << p[2] << "'\n";
       return 1;
     }

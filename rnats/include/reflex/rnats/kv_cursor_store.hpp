@@ -28,8 +28,8 @@ struct KvCursorStoreOptions {
 /// compare-and-set on the revision this store last read or wrote: when another runner advanced
 /// the cursor meanwhile, flush throws CursorConflict (non-retryable) and writes nothing for that
 /// consumer. A cursor never moves backwards: set() refuses an integer cursor below the current
-/// one with CursorError (reset() rewinds deliberately). Sets are buffered and written by flush()
-/// and, optionally, periodically.
+/// one with CursorError (force_set() rewinds deliberately). Sets are buffered and written by
+/// flush() and, optionally, periodically.
 ///
 /// Thread-safety: every member may be called from any thread. Lifetime: keeps the connection
 /// alive; the destructor stops the background writer without flushing (run flushes on exit).
@@ -50,7 +50,7 @@ class KvCursorStore final : public CursorStore {
   void flush() override;
 
   /// Writes `cursor` for `name` now, unconditionally, even backwards: an operator's rewind.
-  void reset(std::string_view name, std::string_view cursor);
+  void force_set(std::string_view name, std::string_view cursor);
 
   /// Every stored cursor as (consumer name, cursor), sorted by name, like
   /// rsql::CursorsTable::list(): this store's buffered sets are flushed first (so they are
