@@ -654,7 +654,9 @@ std::string statement_name(std::string prefix, const std::string& sql) {
   return prefix;
 }
 
-/// Runs an insert on the caller's transaction, its errors as reflex's.
+/// Runs an insert on the caller's transaction, its errors as reflex's: a missing table or column
+/// that PostgreSQL names as the events table's becomes a SchemaError with the DDL helper; one of
+/// another table (insert_with's statement is the caller's) stays the caller's to read.
 template <class Statement>
 void run_insert(const EventsTable::Impl& t, Statement&& statement) {
   try {
@@ -663,7 +665,9 @@ void run_insert(const EventsTable::Impl& t, Statement&& statement) {
     } catch (...) {
       detail::rethrow_pg(nullptr);
     }
-  } catch (...) {
+  } catch (const DatabaseError& e) {
+    const std::string quoted = "\"" + t.options.schema.table + "\"";
+    if (std::string_view(e.what()).find(quoted) == std::string_view::npos) throw;
     detail::rethrow_with_schema_hint(t.options.schema.table, "events_ddl", t.dialect);
   }
 }
@@ -821,23 +825,12 @@ Notifier EventsTable::insert_with(pqxx::transaction_base& transaction, std::stri
   for (const auto& v : values) pointers.push_back(v.c_str());
   // Prepared once per connection and statement, as a service's own statements are.
   const std::string name = statement_name("reflex_with_", sql);
-  try {
-    try {
-      transaction.conn().prepare(name, sql);
-      transaction.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
-    } catch (...) {
-      detail::rethrow_pg(nullptr);
-    }
-  } catch (const DatabaseError& e) {
-    // A table or column missing from the caller's statement is the caller's to name.
-    const std::string quoted = "\"" + t.options.schema.table + "\"";
-    if (std::string_view(e.what()).find(quoted) == std::string_view::npos) throw;
-    detail::rethrow_with_schema_hint(t.options.schema.table, "events_ddl", t.dialect);
-  }
+  run_insert(t, [&] {
+    transaction.conn().prepare(name, sql);
+    transaction.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
+  });
   return t.notifier();
 }
-
-namespace {}  // namespace
 
 Notifier EventsTable::insert(pqxx::transaction_base& transaction, const NewEvent& event) const {
   return insert_pg(*impl_, transaction, std::span<const NewEvent>(&event, 1));
