@@ -119,14 +119,22 @@ void rethrow_with_schema_hint(std::string_view table, std::string_view ddl_helpe
   }
 }
 
+namespace {
+
+/// MariaDB says "for key 'PRIMARY'", MySQL 8 "for key 'TABLE.PRIMARY'"; a unique index of the
+/// user's own on another column is theirs to explain.
+bool id_taken(Dialect dialect, const DatabaseError& e) {
+  return dialect == Dialect::mysql && e.kind() == DatabaseErrorKind::unique_violation &&
+         std::string_view(e.what()).find("PRIMARY'") != std::string_view::npos;
+}
+
+}  // namespace
+
 void rethrow_insert_error(std::string_view table, Dialect dialect) {
   try {
     throw;
   } catch (const DatabaseError& e) {
-    // MariaDB says "for key 'PRIMARY'", MySQL 8 "for key 'TABLE.PRIMARY'"; a unique index of the
-    // user's own on another column is theirs to explain.
-    if (dialect == Dialect::mysql && e.kind() == DatabaseErrorKind::unique_violation &&
-        std::string_view(e.what()).find("PRIMARY'") != std::string_view::npos) {
+    if (id_taken(dialect, e)) {
       throw DatabaseError(
           DatabaseErrorKind::transient,
           "insert into '" + std::string(table) +
@@ -139,6 +147,16 @@ void rethrow_insert_error(std::string_view table, Dialect dialect) {
   } catch (...) {
   }
   rethrow_with_schema_hint(table, "events_ddl", dialect);
+}
+
+bool insert_may_run_again(Dialect dialect) {
+  try {
+    throw;
+  } catch (const DatabaseError& e) {
+    return e.kind() == DatabaseErrorKind::transient || id_taken(dialect, e);
+  } catch (...) {
+    return false;
+  }
 }
 
 std::chrono::system_clock::time_point from_micros(std::int64_t micros) {

@@ -236,6 +236,10 @@ std::int64_t parse_cursor(std::string_view cursor, std::string_view table);
 /// written (see MySqlPolicy): nothing of the insert was written, and the error becomes a retryable
 /// one that says so. Call inside a catch block.
 [[noreturn]] void rethrow_insert_error(std::string_view table, Dialect dialect);
+/// Whether the insert error being handled leaves a transaction of reflex's own worth running
+/// again: a deadlock or serialization failure, or an id taken by a hole probe. Call inside a catch
+/// block.
+[[nodiscard]] bool insert_may_run_again(Dialect dialect);
 
 /// Runs `fn(session)` on a pooled session of a table's pool; a missing table or column becomes a
 /// SchemaError naming `table` and `ddl_helper`.

@@ -475,44 +475,39 @@ void EventsTable::publish(std::span<const NewEvent> events) const {
   if (trace) sql += ", ?";
   if (timestamp) sql += ", ?";
   sql += ")";
-  auto once = [&] {
-    detail::with_table_session(
-        t.pool, s.table, "events_ddl", t.dialect, [&](detail::Session& session) {
-          session.begin();
-          try {
-            std::vector<Param> params;
-            for (const auto& e : events) {
-              params.clear();
-              params.emplace_back(std::string_view(e.foreign_id.str()));
-              params.emplace_back(static_cast<std::int64_t>(e.type));
-              if (metadata) params.emplace_back(detail::Blob{e.metadata});
-              if (trace) params.emplace_back(detail::Blob{e.trace});
-              if (timestamp)
-                params.emplace_back(detail::to_micros(std::chrono::system_clock::now()));
-              session.execute(sql, params);
-            }
-            session.commit();
-          } catch (...) {
-            session.rollback();
-            throw;
-          }
-          return 0;
-        });
-  };
   // The transaction is ours and was rolled back whole: a deadlock victim, or an insert whose id a
   // hole probe filled (MariaDB), simply runs again. Not a lost connection: the commit may have
   // happened.
   constexpr int kAttempts = 3;
   for (int attempt = 1;; ++attempt) {
     try {
-      try {
-        once();
-      } catch (...) {
+      detail::with_table_session(
+          t.pool, s.table, "events_ddl", t.dialect, [&](detail::Session& session) {
+            session.begin();
+            try {
+              std::vector<Param> params;
+              for (const auto& e : events) {
+                params.clear();
+                params.emplace_back(std::string_view(e.foreign_id.str()));
+                params.emplace_back(static_cast<std::int64_t>(e.type));
+                if (metadata) params.emplace_back(detail::Blob{e.metadata});
+                if (trace) params.emplace_back(detail::Blob{e.trace});
+                if (timestamp)
+                  params.emplace_back(detail::to_micros(std::chrono::system_clock::now()));
+                session.execute(sql, params);
+              }
+              session.commit();
+            } catch (...) {
+              session.rollback();
+              throw;
+            }
+            return 0;
+          });
+      break;
+    } catch (...) {
+      if (attempt == kAttempts || !detail::insert_may_run_again(t.dialect)) {
         detail::rethrow_insert_error(s.table, t.dialect);
       }
-      break;
-    } catch (const DatabaseError& e) {
-      if (attempt == kAttempts || e.kind() != DatabaseErrorKind::transient) throw;
     }
   }
   t.notify();
