@@ -99,6 +99,20 @@ std::string second_statement_note(double raw, double insert, double handwritten)
   return note;
 }
 
+/// A P1/P2 row: the business transaction without the event (raw) against insert_with, with the
+/// event as a second statement (insert() and a hand-written INSERT) in its note.
+Row business_row(const Config& cfg, PgClients& pool, const EventsTable& events, const char* id,
+                 const std::string& name, double goal) {
+  const auto m = interleave(
+      cfg.reps, {[&] { return pg_business(pool, cfg.window(), nullptr); },
+                 [&] { return pg_business(pool, cfg.window(), &events); },
+                 [&] { return pg_business(pool, cfg.window(), &events, Outbox::reflex_insert); },
+                 [&] { return pg_business(pool, cfg.window(), &events, Outbox::handwritten); }});
+  auto row = ratio_row(id, name, "tx/s", m[0], m[1], goal);
+  row.note = second_statement_note(m[0], m[2], m[3]);
+  return row;
+}
+
 void p1_p2_p3(const Config& cfg, std::vector<Row>& rows) {
   setup_pg(cfg.pg_dsn);
   const auto db = Database::open(cfg.pg_dsn);
@@ -108,32 +122,17 @@ void p1_p2_p3(const Config& cfg, std::vector<Row>& rows) {
     if (!cfg.wants("P1")) break;
     log("P1 " + std::to_string(clients) + " client(s)");
     PgClients pool(cfg.pg_dsn, clients, false);
-    const auto m = interleave(
-        cfg.reps,
-        {[&] { return pg_business(pool, cfg.window(), nullptr); },
-         [&] { return pg_business(pool, cfg.window(), &notified); },
-         [&] { return pg_business(pool, cfg.window(), &notified, Outbox::reflex_insert); },
-         [&] { return pg_business(pool, cfg.window(), &notified, Outbox::handwritten); }});
-    auto row = ratio_row("P1",
-                         "PG tx: business row + event, sync commit, " + std::to_string(clients) +
-                             (clients == 1 ? " client" : " clients"),
-                         "tx/s", m[0], m[1], clients == 1 ? 0.90 : 0.85);
-    row.note = second_statement_note(m[0], m[2], m[3]);
-    rows.push_back(row);
+    rows.push_back(business_row(cfg, pool, notified, "P1",
+                                "PG tx: business row + event, sync commit, " +
+                                    std::to_string(clients) +
+                                    (clients == 1 ? " client" : " clients"),
+                                clients == 1 ? 0.90 : 0.85));
   }
   if (cfg.wants("P2")) {
     log("P2");
     PgClients pool(cfg.pg_dsn, 1, true);
-    const auto m = interleave(
-        cfg.reps,
-        {[&] { return pg_business(pool, cfg.window(), nullptr); },
-         [&] { return pg_business(pool, cfg.window(), &notified); },
-         [&] { return pg_business(pool, cfg.window(), &notified, Outbox::reflex_insert); },
-         [&] { return pg_business(pool, cfg.window(), &notified, Outbox::handwritten); }});
-    auto row = ratio_row("P2", "PG tx: business row + event, synchronous_commit=off", "tx/s", m[0],
-                         m[1], 0.85);
-    row.note = second_statement_note(m[0], m[2], m[3]);
-    rows.push_back(row);
+    rows.push_back(business_row(cfg, pool, notified, "P2",
+                                "PG tx: business row + event, synchronous_commit=off", 0.85));
   }
   if (cfg.wants("P3")) {
     log("P3");
