@@ -55,26 +55,33 @@ TEST(MySql, MalformedDsnsAreConfigErrors) {
   }
 }
 
+/// A fresh events table on the MariaDB test server.
+struct FreshTable {
+  explicit FreshTable(const std::string& prefix) : name(unique_name(prefix)) {
+    db->create_events_table({.table = name});
+  }
+  std::string dsn = required_env("REFLEX_TEST_MYSQL_DSN");
+  std::shared_ptr<Database> db = Database::open(dsn);
+  std::string name;
+  reflex::rsql::EventsTable table{db, {.schema = {.table = name}}};
+};
+
 TEST(MySql, ConnectMySqlOpensAConnectionForTheCallersOwnTransactions) {
-  const std::string dsn = required_env("REFLEX_TEST_MYSQL_DSN");
-  auto db = Database::open(dsn);
-  const std::string name = unique_name("events");
-  db->create_events_table({.table = name});
-  reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
-  auto conn = reflex::rsql::connect_mysql(dsn);
+  FreshTable f("events");
+  auto conn = reflex::rsql::connect_mysql(f.dsn);
   ASSERT_TRUE(conn);
   EXPECT_TRUE(conn->getAutoCommit()) << "the caller's connection keeps the server's defaults";
   conn->setAutoCommit(false);
-  auto notify = table.insert(*conn, {.foreign_id = "mine", .type = 3});
+  auto notify = f.table.insert(*conn, {.foreign_id = "mine", .type = 3});
   conn->commit();
   notify();
-  const auto events = read_to_head(table);
+  const auto events = read_to_head(f.table);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].foreign_id, "mine");
 
   EXPECT_THROW((void)reflex::rsql::connect_mysql("postgresql://u@h:1/db"), reflex::ConfigError);
   EXPECT_THROW((void)reflex::rsql::connect_mysql("mysql://h:3306/a/b"), reflex::ConfigError);
-  const auto uri = reflex::parse_uri(dsn);
+  const auto uri = reflex::parse_uri(f.dsn);
   EXPECT_THROW((void)reflex::rsql::connect_mysql("mysql://" + uri.user + "@127.0.0.1:1/reflex",
                                                  {.connect_timeout = std::chrono::seconds(1)}),
                reflex::Unavailable);
@@ -107,26 +114,22 @@ TEST(MySql, AnInsertWhoseIdAReaderFoundUnclaimedFailsRetryablyAndIsNeverSkipped)
   // neither row nor lock. A writer stalled there while a later id commits leaves a hole that a
   // reader's probe finds free. The reader passes the hole, so the stalled insert must not commit
   // behind it. `SET insert_id` makes the stalled writer's insert use the id it drew earlier.
-  const std::string dsn = required_env("REFLEX_TEST_MYSQL_DSN");
-  auto db = Database::open(dsn);
-  const std::string name = unique_name("stalled");
-  db->create_events_table({.table = name});
-  const reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
-  table.publish(std::vector<reflex::rsql::NewEvent>{{.foreign_id = "a", .type = 1},
-                                                    {.foreign_id = "b", .type = 1}});
-  auto later = reflex::rsql::connect_mysql(dsn);
+  FreshTable f("stalled");
+  f.table.publish(std::vector<reflex::rsql::NewEvent>{{.foreign_id = "a", .type = 1},
+                                                      {.foreign_id = "b", .type = 1}});
+  auto later = reflex::rsql::connect_mysql(f.dsn);
   later->setAutoCommit(false);
   exec(*later, "SET insert_id = 4");  // id 3 was drawn first, by the stalled writer
-  (void)table.insert(*later, {.foreign_id = "d", .type = 1});
+  (void)f.table.insert(*later, {.foreign_id = "d", .type = 1});
   later->commit();
 
-  EXPECT_EQ(foreign_ids(read_to_head(table)), (std::vector<std::string>{"a", "b", "d"}));
+  EXPECT_EQ(foreign_ids(read_to_head(f.table)), (std::vector<std::string>{"a", "b", "d"}));
 
-  auto stalled = reflex::rsql::connect_mysql(dsn);
+  auto stalled = reflex::rsql::connect_mysql(f.dsn);
   stalled->setAutoCommit(false);
   exec(*stalled, "SET insert_id = 3");
   try {
-    (void)table.insert(*stalled, {.foreign_id = "c", .type = 1});
+    (void)f.table.insert(*stalled, {.foreign_id = "c", .type = 1});
     stalled->commit();
     FAIL() << "the stalled insert committed id 3 behind a reader that had passed it";
   } catch (const reflex::rsql::DatabaseError& e) {
@@ -136,42 +139,38 @@ TEST(MySql, AnInsertWhoseIdAReaderFoundUnclaimedFailsRetryablyAndIsNeverSkipped)
     stalled->rollback();
   }
   // Run again, the event gets a fresh id and reaches the reader after everything it has seen.
-  auto notify = table.insert(*stalled, {.foreign_id = "c", .type = 1});
+  auto notify = f.table.insert(*stalled, {.foreign_id = "c", .type = 1});
   stalled->commit();
   notify();
-  EXPECT_EQ(foreign_ids(read_to_head(table, "4")), (std::vector<std::string>{"c"}));
-  EXPECT_EQ(foreign_ids(read_to_head(table)), (std::vector<std::string>{"a", "b", "d", "c"}));
+  EXPECT_EQ(foreign_ids(read_to_head(f.table, "4")), (std::vector<std::string>{"c"}));
+  EXPECT_EQ(foreign_ids(read_to_head(f.table)), (std::vector<std::string>{"a", "b", "d", "c"}));
 }
 
 TEST(MySql, AReaderWithoutInsertOnTheTableIsToldToGrantIt) {
-  const std::string dsn = required_env("REFLEX_TEST_MYSQL_DSN");
-  auto db = Database::open(dsn);
-  const std::string name = unique_name("grants");
-  db->create_events_table({.table = name});
-  const reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
-  auto conn = reflex::rsql::connect_mysql(dsn);
+  FreshTable f("grants");
+  auto conn = reflex::rsql::connect_mysql(f.dsn);
   conn->setAutoCommit(false);
-  (void)table.insert(*conn, {.foreign_id = "never", .type = 1});
+  (void)f.table.insert(*conn, {.foreign_id = "never", .type = 1});
   conn->rollback();  // a hole before the next event
-  table.publish(std::vector<reflex::rsql::NewEvent>{{.foreign_id = "kept", .type = 1}});
+  f.table.publish(std::vector<reflex::rsql::NewEvent>{{.foreign_id = "kept", .type = 1}});
 
-  const auto uri = reflex::parse_uri(dsn);
+  const auto uri = reflex::parse_uri(f.dsn);
   const std::string database = uri.path.substr(1);  // without its '/'
   const std::string user = "ro_" + std::to_string(::getpid());
-  db->execute("CREATE USER IF NOT EXISTS '" + user + "'@'%'");
-  db->execute("GRANT SELECT ON " + database + "." + name + " TO '" + user + "'@'%'");
+  f.db->execute("CREATE USER IF NOT EXISTS '" + user + "'@'%'");
+  f.db->execute("GRANT SELECT ON " + database + "." + f.name + " TO '" + user + "'@'%'");
   const reflex::rsql::EventsTable reader(
       Database::open("mysql://" + user + "@" + uri.host + ":" +
                      std::to_string(uri.port.value_or(3306)) + "/" + database),
-      {.schema = {.table = name}});
+      {.schema = {.table = f.name}});
   try {
     (void)read_to_head(reader);
     ADD_FAILURE() << "a reader that cannot fill the hole passed it";
   } catch (const reflex::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("GRANT SELECT, INSERT"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(f.name), std::string::npos) << e.what();
   }
-  db->execute("DROP USER '" + user + "'@'%'");
+  f.db->execute("DROP USER '" + user + "'@'%'");
 }
 
 TEST(MySql, AHoleStillHeldFurtherOnDoesNotHoldBackTheHolesBeforeIt) {
