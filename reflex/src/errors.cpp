@@ -1,5 +1,7 @@
 #include "reflex/errors.hpp"
 
+#include "reflex/event.hpp"
+
 namespace reflex {
 
 namespace {
@@ -17,7 +19,32 @@ std::string consume_message(const std::string& consumer, const std::string& even
   }
   return message;
 }
+std::string conflict_message(const std::string& consumer, const std::string& stored,
+                             const std::string& refused, std::string_view store) {
+  std::string where = store.empty() ? std::string() : " in " + std::string(store);
+  const auto s = parse_int64(stored);
+  const auto r = parse_int64(refused);
+  std::string message = "cursor of consumer '" + consumer + "'" + where;
+  if (s && r && *r > *s) {
+    message +=
+        " was changed since this store read it (now " + stored + "; " + refused + " not written)";
+  } else {
+    message += " not moved back from " + (stored.empty() ? "(unknown)" : stored) + " to " +
+               (refused.empty() ? "\"\"" : refused);
+  }
+  return message +
+         ": another runner of this consumer is active (run one runner per consumer; to rewind on "
+         "purpose use force_set or reflexctl cursors set --force)";
+}
+
 }  // namespace
+
+CursorConflict::CursorConflict(std::string consumer, std::string stored, std::string refused,
+                               std::string_view store)
+    : CursorError(conflict_message(consumer, stored, refused, store)),
+      consumer_(std::move(consumer)),
+      stored_(std::move(stored)),
+      refused_(std::move(refused)) {}
 
 ConsumeError::ConsumeError(std::string consumer, std::string event_id, std::string foreign_id,
                            std::exception_ptr cause)

@@ -4,18 +4,12 @@
 #include <cctype>
 #include <charconv>
 
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 
 namespace reflex {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -48,48 +42,17 @@ std::string redact_raw(std::string_view text) {
   throw ConfigError("malformed URI \"" + redact_raw(text) + "\": " + why);
 }
 
-std::string encode_component(std::string_view text, std::string_view keep) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || keep.find(static_cast<char>(c)) != std::string_view::npos) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
-
-std::string percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) {
-      throw ConfigError("malformed percent escape at the end of \"" + std::string(text) + "\"");
-    }
-    const int hi = hex_value(text[i + 1]);
-    const int lo = hex_value(text[i + 2]);
-    if (hi < 0 || lo < 0) {
-      throw ConfigError("malformed percent escape \"" + std::string(text.substr(i, 3)) +
-                        "\" in \"" + std::string(text) + "\"");
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
 
 Uri parse_uri(std::string_view text) {
   Uri uri;
+  // The error names the whole URI (redacted), not the part: that part may be the password.
+  const auto decode = [&](std::string_view part) {
+    auto decoded = try_percent_decode(part);
+    if (!decoded)
+      fail(text, "a percent escape is malformed ('%' must be followed by two hex digits)");
+    return std::move(*decoded);
+  };
   const auto scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) {
     fail(text, "expected scheme://..., e.g. postgresql://user@127.0.0.1:5432/db");
@@ -113,14 +76,14 @@ Uri parse_uri(std::string_view text) {
   }
   const auto path_begin = rest.find('/');
   std::string_view authority = rest.substr(0, path_begin);
-  if (path_begin != std::string_view::npos) uri.path = percent_decode(rest.substr(path_begin));
+  if (path_begin != std::string_view::npos) uri.path = decode(rest.substr(path_begin));
 
   if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
     const auto userinfo = authority.substr(0, at);
     authority = authority.substr(at + 1);
     const auto colon = userinfo.find(':');
-    uri.user = percent_decode(userinfo.substr(0, colon));
-    if (colon != std::string_view::npos) uri.password = percent_decode(userinfo.substr(colon + 1));
+    uri.user = decode(userinfo.substr(0, colon));
+    if (colon != std::string_view::npos) uri.password = decode(userinfo.substr(colon + 1));
   }
 
   std::string_view port_text;
@@ -136,7 +99,7 @@ Uri parse_uri(std::string_view text) {
     }
   } else {
     const auto colon = authority.rfind(':');
-    uri.host = percent_decode(authority.substr(0, colon));
+    uri.host = decode(authority.substr(0, colon));
     if (colon != std::string_view::npos) {
       port_text = authority.substr(colon + 1);
       if (port_text.empty()) fail(text, "empty port after ':'");
@@ -161,9 +124,9 @@ Uri parse_uri(std::string_view text) {
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    std::string key = percent_decode(pair.substr(0, eq));
+    std::string key = decode(pair.substr(0, eq));
     if (key.empty()) fail(text, "a query parameter has an empty name");
-    std::string value = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
+    std::string value = eq == std::string_view::npos ? "" : decode(pair.substr(eq + 1));
     uri.query.emplace_back(std::move(key), std::move(value));
   }
   return uri;
@@ -194,22 +157,33 @@ void Uri::check_params(std::initializer_list<std::string_view> known) const {
   }
 }
 
-std::string Uri::redacted() const {
+void Uri::remove_param(std::string_view key) {
+  std::erase_if(query, [&](const auto& pair) { return pair.first == key; });
+}
+
+std::string Uri::text(bool with_password) const {
   std::string out = scheme + "://";
   if (!user.empty() || password) {
-    out += encode_component(user, "-._~");
-    if (password) out += ":***";
+    out += percent_encode(user);
+    if (password) out += ":" + (with_password ? percent_encode(*password) : std::string("***"));
     out += '@';
   }
-  out += host.find(':') != std::string::npos ? "[" + host + "]" : encode_component(host, "-._~");
+  out += host.find(':') != std::string::npos ? "[" + host + "]" : percent_encode(host);
   if (port) out += ":" + std::to_string(*port);
-  out += encode_component(path, "/-._~");
+  out += percent_encode(path, "/-._~");
   for (std::size_t i = 0; i < query.size(); ++i) {
     out += i == 0 ? '?' : '&';
-    out += encode_component(query[i].first, "-._~") + "=" +
-           encode_component(query[i].second, "-._~/,");
+    out += percent_encode(query[i].first) + "=" + percent_encode(query[i].second, "-._~/,");
   }
   return out;
+}
+
+std::string Uri::str() const {
+  return text(true);
+}
+
+std::string Uri::redacted() const {
+  return text(false);
 }
 
 }  // namespace reflex

@@ -3,6 +3,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace reflex {
 
@@ -60,6 +61,27 @@ class Unavailable : public Error {
 class CursorError : public Error {
  public:
   explicit CursorError(const std::string& what) : Error(what, false) {}
+};
+
+/// A cursor write was refused because another runner of the same consumer is active: the write
+/// would move the stored cursor backwards, or the stored cursor changed since this store last
+/// read or wrote it. The stored cursor is kept. Not retryable: stop this runner (run one runner
+/// per consumer), or rewind on purpose with the store's force_set.
+class CursorConflict final : public CursorError {
+ public:
+  /// `store` names where the cursor lives, for the message (e.g. "table 'cursors'").
+  CursorConflict(std::string consumer, std::string stored, std::string refused,
+                 std::string_view store = {});
+  [[nodiscard]] const std::string& consumer() const noexcept { return consumer_; }
+  /// The cursor the store holds ("" when unknown).
+  [[nodiscard]] const std::string& stored() const noexcept { return stored_; }
+  /// The cursor that was not written.
+  [[nodiscard]] const std::string& refused() const noexcept { return refused_; }
+
+ private:
+  std::string consumer_;
+  std::string stored_;
+  std::string refused_;
 };
 
 /// An event filter threw. `cause()` holds what it threw.

@@ -1,8 +1,10 @@
 #pragma once
 
 /// Umbrella header of reflex::core.
+#include "reflex/buffered_cursor_store.hpp"
 #include "reflex/consumer.hpp"
 #include "reflex/cursor_store.hpp"
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/event.hpp"
 #include "reflex/mem_cursor_store.hpp"

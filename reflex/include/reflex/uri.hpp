@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "reflex/encoding.hpp"  // percent_decode, used with URIs
+
 namespace reflex {
 
 /// A parsed address such as `postgresql://user:pw@127.0.0.1:5432/db?table=events`,
@@ -38,16 +40,22 @@ struct Uri {
   /// Throws ConfigError when a query parameter is not one of `known` (catches typos such as
   /// `?tabel=`).
   void check_params(std::initializer_list<std::string_view> known) const;
+  /// Removes every query parameter named `key` (a parameter meant for the caller, not for the
+  /// driver the URI is handed to).
+  void remove_param(std::string_view key);
+  /// The URI as text, password included: what to hand to a driver. parse_uri(str()) gives this
+  /// URI back (components are percent-encoded where needed).
+  [[nodiscard]] std::string str() const;
   /// The URI as text with any password replaced by "***": safe for logs and error messages.
   [[nodiscard]] std::string redacted() const;
+
+ private:
+  [[nodiscard]] std::string text(bool with_password) const;
 };
 
 /// Parses `scheme://[user[:password]@]host[:port][/path][?key=value&...]`. Throws ConfigError
 /// naming what is wrong (missing scheme, bad port, bad percent escape, fragment, ...) and the
 /// offending text with its password redacted.
 [[nodiscard]] Uri parse_uri(std::string_view text);
-
-/// Percent-decodes `text`; throws ConfigError on a malformed escape.
-[[nodiscard]] std::string percent_decode(std::string_view text);
 
 }  // namespace reflex

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace reflex {
+
+/// Byte encodings every module shares: hex for binary values in SQL and statement names,
+/// percent-encoding for URIs and NATS header values. One implementation of each, so that the
+/// same bytes are always written the same way.
+///
+/// Thread-safety: pure functions.
+
+/// Lower-case hex digits of `bytes`, appended to `out` (two characters per byte).
+void hex_append(std::string& out, std::string_view bytes);
+/// Lower-case hex digits of `bytes`.
+[[nodiscard]] std::string hex_encode(std::string_view bytes);
+/// Decodes hex digits (either case) into `out`, replacing its contents. Returns false, leaving
+/// `out` unspecified, when `hex` has an odd length or a character that is not a hex digit.
+[[nodiscard]] bool hex_decode(std::string_view hex, std::string& out);
+
+/// Percent-encodes `text`: ASCII letters, digits and the characters of `keep` stay as they are,
+/// every other byte becomes `%XX` (upper-case hex, RFC 3986).
+[[nodiscard]] std::string percent_encode(std::string_view text, std::string_view keep = "-._~");
+/// Percent-decodes `text`; nullopt when an escape is malformed (`%` not followed by two hex
+/// digits).
+[[nodiscard]] std::optional<std::string> try_percent_decode(std::string_view text);
+/// Percent-decodes `text`; throws ConfigError naming a malformed escape and the text.
+[[nodiscard]] std::string percent_decode(std::string_view text);
+
+}  // namespace reflex

@@ -1,0 +1,84 @@
+#include "reflex/encoding.hpp"
+
+#include <gtest/gtest.h>
+
+#include "reflex/errors.hpp"
+#include "reflex/uri.hpp"
+
+namespace {
+
+TEST(Hex, EncodesEveryByteAsTwoLowerCaseDigitsAndDecodesEitherCase) {
+  const std::string bytes("\x00\x7f\x80\xff a", 6);
+  EXPECT_EQ(reflex::hex_encode(bytes), "007f80ff2061");
+  std::string out = "left over";
+  ASSERT_TRUE(reflex::hex_decode("007F80fF2061", out));
+  EXPECT_EQ(out, bytes);
+  std::string appended = "\\x";
+  reflex::hex_append(appended, "\x01");
+  EXPECT_EQ(appended, "\\x01");
+}
+
+TEST(Hex, RefusesAnOddLengthOrANonDigit) {
+  std::string out;
+  EXPECT_FALSE(reflex::hex_decode("abc", out));
+  EXPECT_FALSE(reflex::hex_decode("0g", out));
+  EXPECT_FALSE(reflex::hex_decode("g0", out));
+  EXPECT_TRUE(reflex::hex_decode("", out));
+  EXPECT_EQ(out, "");
+}
+
+TEST(Percent, KeepsLettersDigitsAndTheGivenCharactersOnly) {
+  EXPECT_EQ(reflex::percent_encode("a b/c%~"), "a%20b%2Fc%25~");
+  EXPECT_EQ(reflex::percent_encode("a b/c", "/"), "a%20b/c");
+  // '%' is always escaped, even when asked to keep it: the result must decode back.
+  EXPECT_EQ(reflex::percent_encode("50%", "%"), "50%25");
+  EXPECT_EQ(reflex::percent_encode("\xc3\xa9"), "%C3%A9");
+}
+
+TEST(Percent, DecodingInvertsEncodingAndNamesAMalformedEscape) {
+  const std::string text("any \x01 bytes: \xff%/?", 15);
+  EXPECT_EQ(reflex::percent_decode(reflex::percent_encode(text)), text);
+  EXPECT_EQ(reflex::try_percent_decode("%zz"), std::nullopt);
+  EXPECT_EQ(reflex::try_percent_decode("ab%4"), std::nullopt);
+  EXPECT_EQ(reflex::try_percent_decode("a%41"), "aA");
+  try {
+    (void)reflex::percent_decode("x%zzy");
+    FAIL() << "expected a ConfigError";
+  } catch (const reflex::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("%zz"), std::string::npos) << e.what();
+  }
+}
+
+TEST(UriText, StrGivesBackAUriThatParsesToTheSameParts) {
+  const auto uri = reflex::parse_uri(
+      "postgresql://app%40x:p%3Aw%20d@[::1]:5432/my%20db?sslmode=require&options=-c%20a%3Db");
+  const auto again = reflex::parse_uri(uri.str());
+  EXPECT_EQ(again.user, "app@x");
+  EXPECT_EQ(again.password, "p:w d");
+  EXPECT_EQ(again.host, "::1");
+  EXPECT_EQ(again.port, 5432);
+  EXPECT_EQ(again.path, "/my db");
+  EXPECT_EQ(again.query, uri.query);
+  EXPECT_EQ(uri.redacted().find("p%3A"), std::string::npos) << "the password is masked";
+}
+
+TEST(UriText, RemoveParamDropsEveryValueOfThatNameOnly) {
+  auto uri = reflex::parse_uri("sqlite:///tmp/a.db?table=events&x=1&table=other");
+  uri.remove_param("table");
+  EXPECT_EQ(uri.str(), "sqlite:///tmp/a.db?x=1");
+  uri.remove_param("x");
+  EXPECT_EQ(uri.str(), "sqlite:///tmp/a.db");
+}
+
+TEST(UriText, AMalformedEscapeNamesTheUriWithItsPasswordMasked) {
+  try {
+    (void)reflex::parse_uri("mysql://u:se%zzcret@127.0.0.1/db");
+    FAIL() << "expected a ConfigError";
+  } catch (const reflex::ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("mysql://u:***@127.0.0.1/db"), std::string::npos) << what;
+    EXPECT_EQ(what.find("cret"), std::string::npos) << what;
+  }
+}
+
+}  // namespace
