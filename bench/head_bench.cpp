@@ -10,6 +10,7 @@
 #include "reflex/rgrpc/client.hpp"
 #include "reflex/rgrpc/server.hpp"
 #include "reflex/rnats/rnats.hpp"
+#include "reflex/rsql/postgres.hpp"
 #include "reflex/rsql/rsql.hpp"
 #include "scenarios.hpp"
 

@@ -10,6 +10,8 @@
 #include <pqxx/pqxx>
 #include <tuple>
 
+#include "reflex/rsql/mysql.hpp"
+#include "reflex/rsql/postgres.hpp"
 #include "reflex/rsql/rsql.hpp"
 #include "reflex/uri.hpp"
 #include "scenarios.hpp"

@@ -18,6 +18,8 @@
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/prometheus/metrics.hpp"
 #include "reflex/reflex.hpp"
+#include "reflex/rsql/mysql.hpp"
+#include "reflex/rsql/postgres.hpp"
 #include "reflex/rsql/rsql.hpp"
 #include "reflex/uri.hpp"
 #include "scenarios.hpp"

@@ -14,14 +14,16 @@ function(reflex_warnings target)
 endfunction()
 
 # reflex_add_module(<name> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...]
-#                   [FIND_DEPENDENCIES "pkg ARGS" ...] [NO_WARNINGS])
+#                   [FIND_DEPENDENCIES "pkg ARGS" ...] [EXCLUDE_HEADERS file ...] [NO_WARNINGS])
 # Creates target reflex_<name> (alias and export name reflex::<name>) whose public headers live in
 # <module dir>/include. FIND_DEPENDENCIES are the find_dependency() calls the installed package needs
 # for the module's PUBLIC dependencies; private dependencies of shared libraries need none.
-# NO_WARNINGS is for targets made of generated code only (protoc output), which we do not control.
+# EXCLUDE_HEADERS are public headers not to install (those of a part this build lacks, e.g. an SQL
+# dialect). NO_WARNINGS is for targets made of generated code only (protoc output), which we do not
+# control.
 function(reflex_add_module name)
-  cmake_parse_arguments(ARG "NO_WARNINGS" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;FIND_DEPENDENCIES"
-                        ${ARGN})
+  cmake_parse_arguments(ARG "NO_WARNINGS" ""
+                        "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;FIND_DEPENDENCIES;EXCLUDE_HEADERS" ${ARGN})
   set(target reflex_${name})
   add_library(${target} ${ARG_SOURCES})
   add_library(reflex::${name} ALIAS ${target})
@@ -46,7 +48,12 @@ function(reflex_add_module name)
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/include)
-    install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+    set(excludes "")
+    foreach(header IN LISTS ARG_EXCLUDE_HEADERS)
+      list(APPEND excludes PATTERN ${header} EXCLUDE)
+    endforeach()
+    install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+            ${excludes})
   endif()
   set_property(GLOBAL APPEND PROPERTY REFLEX_MODULES ${name})
   foreach(dep IN LISTS ARG_FIND_DEPENDENCIES)

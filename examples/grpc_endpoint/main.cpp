@@ -19,6 +19,7 @@
 #include <reflex/rgrpc/client.hpp>
 #include <reflex/rgrpc/server.hpp>
 #include <reflex/rsql/rsql.hpp>
+#include <reflex/rsql/sqlite.hpp>
 #include <string>
 #include <thread>
 

@@ -17,6 +17,7 @@
 #include <reflex/reflex.hpp>
 #include <reflex/rnats/rnats.hpp>
 #include <reflex/rsql/rsql.hpp>
+#include <reflex/rsql/sqlite.hpp>
 #include <thread>
 
 int main(int argc, char** argv) {

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <reflex/reflex.hpp>
+#include <reflex/rsql/postgres.hpp>
 #include <reflex/rsql/rsql.hpp>
 #include <thread>
 

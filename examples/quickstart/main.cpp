@@ -14,6 +14,7 @@
 #include <iostream>
 #include <reflex/reflex.hpp>
 #include <reflex/rsql/rsql.hpp>
+#include <reflex/rsql/sqlite.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>

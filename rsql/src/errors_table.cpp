@@ -2,11 +2,12 @@
 
 #include <utility>
 
-#include "driver.hpp"
-#include "events_table_impl.hpp"
+#include "access.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/event.hpp"
+#include "session_pool.hpp"
 #include "sql_text.hpp"
+#include "values.hpp"
 
 namespace reflex::rsql {
 
@@ -21,10 +22,10 @@ class ErrorsTable::Impl final {
       : database(std::move(db)),
         schema(std::move(s)),
         dialect(database->dialect()),
-        pool(std::shared_ptr<detail::Driver>(database, &database->driver())),
+        pool(detail::Access::driver(database)),
         events(database, EventsTableOptions{.schema = EventsSchema{.table = schema.events_table}}) {
     validate(schema);
-    auto& driver = database->driver();
+    auto& driver = detail::Access::driver(*database);
     const std::string table = detail::quote(dialect, schema.table);
     const std::string now = driver.now_expr();
     insert = "INSERT INTO " + table + " (consumer, event_id, message) VALUES (?, ?, ?)";

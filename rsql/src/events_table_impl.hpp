@@ -1,5 +1,7 @@
 #pragma once
-// Internals of EventsTable shared by the dialects' insert code and the streams.
+// The state behind an EventsTable handle, shared by its copies, its streams (reader.cpp,
+// head_cache.cpp) and the dialects' insert code (postgres/insert.cpp, mysql/insert.cpp,
+// sqlite/insert.cpp).
 
 #include <atomic>
 #include <chrono>
@@ -12,16 +14,21 @@
 
 #include "driver.hpp"
 #include "reflex/rsql/events_table.hpp"
+#include "session_pool.hpp"
 
-namespace reflex::rsql {
+namespace reflex::rsql::detail {
 
-class EventsTable::Impl final : public Notifier::Target, public std::enable_shared_from_this<Impl> {
+/// Thread-safety: the head cache and wake-ups are guarded by `mutex`; the rest is immutable
+/// after construction. Lifetime: shared by the table's handles, streams and notifiers.
+class EventsTableImpl final : public Notifier::Target,
+                              public std::enable_shared_from_this<EventsTableImpl> {
  public:
-  Impl(std::shared_ptr<Database> database, EventsTableOptions options);
-  ~Impl() override;
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
+  EventsTableImpl(std::shared_ptr<Database> database, EventsTableOptions options);
+  ~EventsTableImpl() override;
+  EventsTableImpl(const EventsTableImpl&) = delete;
+  EventsTableImpl& operator=(const EventsTableImpl&) = delete;
 
+  /// Wakes this table's streams in this process, and other processes' (PostgreSQL NOTIFY).
   void notify() noexcept override;
   [[nodiscard]] Notifier notifier() { return Notifier(weak_from_this()); }
 
@@ -30,9 +37,10 @@ class EventsTable::Impl final : public Notifier::Target, public std::enable_shar
   [[nodiscard]] std::string insert_columns(bool with_timestamp) const;
   /// Checks one event before it is bound (ConfigError for bad input).
   void check(const NewEvent& event) const;
-  /// Starts the cross-process notifier once (PostgreSQL).
-  void ensure_cross_notifier();
-  /// For streams: creates the notifier if needed and starts its LISTEN.
+  /// Throws ConfigError unless the table is of `dialect`: a producer passed another database's
+  /// transaction (`what` names the call).
+  void expect_dialect(Dialect expected, std::string_view what) const;
+  /// For streams: creates the cross-process notifier if needed and starts its LISTEN.
   void listen_cross_process();
   /// True while cross-process notifications arrive (a LISTEN is established).
   [[nodiscard]] bool cross_listening() const noexcept;
@@ -41,14 +49,15 @@ class EventsTable::Impl final : public Notifier::Target, public std::enable_shar
 
   std::shared_ptr<Database> database;
   EventsTableOptions options;
-  detail::Driver& driver;
+  Driver& driver;
   Dialect dialect;
-  detail::TableContext context;
+  TableContext context;
   std::string quoted_table;
   std::string select_sql;
-  detail::SessionPool pool;
+  SessionPool pool;
 
-  // Head cache: the deliverable events with begin < id <= end, shared by every stream at the head.
+  /// Head cache: the deliverable events with begin < id <= end, shared by every stream at the
+  /// head (head_cache.cpp).
   struct Cache {
     bool valid = false;
     std::int64_t begin = 0;
@@ -79,11 +88,13 @@ class EventsTable::Impl final : public Notifier::Target, public std::enable_shar
   Cache cache;
 
  private:
+  void ensure_cross_notifier();
+
   std::once_flag single_insert_once_;
   SingleInsert single_insert_;
   std::once_flag cross_once_;
-  std::unique_ptr<detail::CrossNotifier> cross_;
-  std::atomic<detail::CrossNotifier*> cross_ptr_{nullptr};
+  std::unique_ptr<CrossNotifier> cross_;
+  std::atomic<CrossNotifier*> cross_ptr_{nullptr};
 };
 
-}  // namespace reflex::rsql
+}  // namespace reflex::rsql::detail

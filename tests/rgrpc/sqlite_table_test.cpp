@@ -9,6 +9,7 @@
 #include "reflex/rgrpc/client.hpp"
 #include "reflex/rgrpc/server.hpp"
 #include "reflex/rsql/rsql.hpp"
+#include "reflex/rsql/sqlite.hpp"
 #include "reflex_test/env.hpp"
 #include "support.hpp"
 
@@ -37,7 +38,8 @@ struct SqlFixture {
     ASSERT_EQ(sqlite3_exec(conn, "BEGIN", nullptr, nullptr, nullptr), SQLITE_OK);
     std::vector<NewEvent> events;
     for (int i = from; i < to; ++i) {
-      events.push_back(NewEvent{.foreign_id = i, .type = 1 + i % 3, .metadata = "m" + std::to_string(i)});
+      events.push_back(
+          NewEvent{.foreign_id = i, .type = 1 + i % 3, .metadata = "m" + std::to_string(i)});
     }
     auto notify = table.insert_batch(conn, events);
     ASSERT_EQ(sqlite3_exec(conn, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);

@@ -14,6 +14,7 @@
 #include "nats_test.hpp"
 #include "reflex/rnats/rnats.hpp"
 #include "reflex/rsql/rsql.hpp"
+#include "reflex/rsql/sqlite.hpp"
 #include "reflex_test/env.hpp"
 
 extern char** environ;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "backend.hpp"
+#include "reflex/rsql/mysql.hpp"
 #include "reflex/uri.hpp"
 #include "reflex_test/env.hpp"
 

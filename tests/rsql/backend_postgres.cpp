@@ -1,6 +1,7 @@
 #include <pqxx/pqxx>
 
 #include "backend.hpp"
+#include "reflex/rsql/postgres.hpp"
 #include "reflex_test/env.hpp"
 
 namespace reflex_test::rsql {

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "backend.hpp"
+#include "reflex/rsql/sqlite.hpp"
 #include "reflex_test/env.hpp"
 
 namespace reflex_test::rsql {

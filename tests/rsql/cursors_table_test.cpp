@@ -13,7 +13,7 @@ namespace reflex_test::rsql {
 namespace {
 
 using namespace std::chrono_literals;
-using reflex::rsql::CursorConflict;
+using reflex::CursorConflict;
 using reflex::rsql::CursorsSchema;
 using reflex::rsql::CursorsTable;
 using reflex::rsql::CursorsTableOptions;

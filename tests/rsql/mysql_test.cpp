@@ -1,5 +1,7 @@
 // MariaDB/MySQL specifics: connection errors a user can act on.
 
+#include "reflex/rsql/mysql.hpp"
+
 #include <cppconn/statement.h>
 #include <gtest/gtest.h>
 #include <mysql_connection.h>

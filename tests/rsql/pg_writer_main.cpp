@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "reflex/rsql/postgres.hpp"
 #include "reflex/rsql/rsql.hpp"
 
 int main(int argc, char** argv) {

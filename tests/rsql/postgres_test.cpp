@@ -1,6 +1,8 @@
 // PostgreSQL specifics: connection errors, cross-process wake-ups, idle query rate, and cursors
 // kept across a server outage.
 
+#include "reflex/rsql/postgres.hpp"
+
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>

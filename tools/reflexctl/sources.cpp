@@ -19,6 +19,12 @@ std::string table_of(const reflex::Uri& uri, std::string_view what) {
   return table;
 }
 
+/// The database of an SQL source or store: `?table=` is reflexctl's, not the driver's.
+std::shared_ptr<reflex::rsql::Database> database_of(reflex::Uri uri) {
+  uri.remove_param("table");
+  return reflex::rsql::Database::open(uri.str());
+}
+
 #if defined(REFLEXCTL_WITH_NATS)
 reflex::rnats::Connection nats_connection(const reflex::Uri& uri) {
   std::string url = "nats://";
@@ -46,7 +52,7 @@ reflex::rsql::EventsTable open_events_table(std::string_view text,
                                             std::shared_ptr<reflex::MetricsObserver> metrics) {
   const auto uri = reflex::parse_uri(text);
   const std::string table = table_of(uri, "events");
-  return reflex::rsql::EventsTable(reflex::rsql::Database::open(text),
+  return reflex::rsql::EventsTable(database_of(uri),
                                    {.schema = {.table = table}, .metrics = std::move(metrics)});
 }
 
@@ -83,7 +89,7 @@ std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text, bo
     const auto uri = reflex::parse_uri(text);
     const std::string table = table_of(uri, "cursors");
     return std::make_shared<reflex::rsql::CursorsTable>(
-        reflex::rsql::Database::open(text),
+        database_of(uri),
         reflex::rsql::CursorsTableOptions{.schema = {.table = table}, .flush_interval = {}});
   }
   const auto uri = reflex::parse_uri(text);

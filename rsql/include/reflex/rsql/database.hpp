@@ -7,15 +7,12 @@
 
 #include "reflex/rsql/schema.hpp"
 
-namespace sql {
-class Connection;
-}  // namespace sql
-
 namespace reflex::rsql {
 
 namespace detail {
 class Driver;
-}
+struct Access;
+}  // namespace detail
 
 /// How reflex connects to a database.
 struct DatabaseOptions {
@@ -30,6 +27,9 @@ struct DatabaseOptions {
 ///   passed to libpq, e.g. `?sslmode=require`),
 /// - `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`),
 /// - `sqlite:///ABSOLUTE/PATH` (the file is created when missing).
+/// A dialect is available when reflex was built with it (see `<reflex/rsql/config.hpp>`); its
+/// producer API, which takes the driver's own transaction type, is in `<reflex/rsql/postgres.hpp>`,
+/// `<reflex/rsql/mysql.hpp>` or `<reflex/rsql/sqlite.hpp>`.
 /// reflex opens its own connections from it (stream readers, cursor and errors tables, the
 /// PostgreSQL notifier); producers insert through their own transactions.
 ///
@@ -59,24 +59,14 @@ class Database final {
   void create_cursors_table(const CursorsSchema& schema = {}) const;
   void create_errors_table(const ErrorsSchema& schema = {}) const;
 
-  /// For reflex's own modules.
-  [[nodiscard]] detail::Driver& driver() const noexcept { return *driver_; }
-
-  explicit Database(std::shared_ptr<detail::Driver> driver);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
  private:
+  friend struct detail::Access;  // the dialects and tables of rsql reach the driver through it
+  explicit Database(std::shared_ptr<detail::Driver> driver);
   std::shared_ptr<detail::Driver> driver_;
 };
-
-/// A MySQL Connector/C++ connection for your own transactions, from the same kind of DSN as
-/// Database::open (`mysql://` or `mariadb://USER[:PASSWORD]@HOST[:PORT]/DB`): database selected,
-/// utf8mb4, autocommit on (call `setAutoCommit(false)` for a transaction that inserts events).
-/// Throws ConfigError for another scheme, a malformed DSN or a refused login, and Unavailable when
-/// the server cannot be reached.
-[[nodiscard]] std::unique_ptr<sql::Connection> connect_mysql(std::string_view dsn,
-                                                             const DatabaseOptions& options = {});
 
 }  // namespace reflex::rsql

@@ -44,19 +44,4 @@ class SchemaError final : public ConfigError {
   explicit SchemaError(const std::string& what) : ConfigError(what) {}
 };
 
-/// A cursor write would move a consumer's cursor backwards: another runner of the same consumer
-/// has advanced it. The stored cursor is kept. Not retryable.
-class CursorConflict final : public CursorError {
- public:
-  CursorConflict(std::string consumer, std::string stored, std::string refused);
-  [[nodiscard]] const std::string& consumer() const noexcept { return consumer_; }
-  [[nodiscard]] const std::string& stored() const noexcept { return stored_; }
-  [[nodiscard]] const std::string& refused() const noexcept { return refused_; }
-
- private:
-  std::string consumer_;
-  std::string stored_;
-  std::string refused_;
-};
-
 }  // namespace reflex::rsql

@@ -52,9 +52,8 @@ class ErrorsTable final {
   /// The errors' events table (stream it to follow new failures).
   [[nodiscard]] EventsTable events() const;
 
-  class Impl;
-
  private:
+  class Impl;
   std::shared_ptr<Impl> impl_;
 };
 

@@ -10,6 +10,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "reflex/event.hpp"
@@ -18,19 +19,13 @@
 #include "reflex/rsql/schema.hpp"
 #include "reflex/stream.hpp"
 
-// The producer's transaction types, forward-declared so that this header needs none of the
-// drivers' headers.
-struct sqlite3;
-namespace pqxx {
-class transaction_base;
-}
-namespace sql {
-class Connection;
-}
-
 namespace reflex::rsql {
 
 class CursorsTable;
+namespace detail {
+struct Access;
+class EventsTableImpl;
+}  // namespace detail
 
 /// An event's foreign id: the id of the entity it is about, given as a string or an integer.
 class ForeignId final {
@@ -138,42 +133,35 @@ class EventsTable final {
   /// the DDL helper otherwise; Unavailable when the server cannot be reached.
   void check() const;
 
-  /// Inserts one event inside the caller's open transaction (SQLite: a connection inside
-  /// BEGIN…COMMIT). Adds exactly one INSERT statement. Call the returned notifier after commit.
-  Notifier insert(sqlite3* transaction, const NewEvent& event) const;
-  Notifier insert(pqxx::transaction_base& transaction, const NewEvent& event) const;
-  /// MySQL/MariaDB: a connection with autocommit off (the caller commits).
-  Notifier insert(sql::Connection& transaction, const NewEvent& event) const;
-
-  /// PostgreSQL: runs `statement`, the caller's own INSERT, UPDATE or DELETE with parameters $1,
-  /// $2, … bound to `params` (text, as libpq takes them; nullopt is NULL), and inserts `event` in
-  /// the same SQL statement (`WITH change AS (statement) INSERT INTO events …`): the change and
-  /// its event cost one round trip instead of two. The event is inserted exactly once, whatever
-  /// number of rows the statement changed. Inside the caller's open transaction, like insert();
-  /// call the returned notifier after commit. A statement that is not an INSERT, UPDATE, DELETE
-  /// or WITH, or that uses a parameter beyond `params`, is a ConfigError and nothing runs. Each
-  /// distinct statement text is prepared once per connection: pass values as parameters, never
-  /// spliced into the text.
-  Notifier insert_with(pqxx::transaction_base& transaction, std::string_view statement,
-                       const std::vector<std::optional<std::string>>& params,
-                       const NewEvent& event) const;
-
-  /// Inserts many events in one statement (one round trip), in order.
-  Notifier insert_batch(sqlite3* transaction, std::span<const NewEvent> events) const;
-  Notifier insert_batch(pqxx::transaction_base& transaction,
-                        std::span<const NewEvent> events) const;
-  Notifier insert_batch(sql::Connection& transaction, std::span<const NewEvent> events) const;
-
-  /// Shorthand: insert(tx, {foreign_id, type_value(type), metadata}).
+  /// Inserts one event inside the caller's open transaction and returns the notifier to call
+  /// after commit. Adds exactly one statement to the transaction. `transaction` is the dialect's
+  /// own, and the dialect's header declares the call (a dialect this build lacks has no header,
+  /// so the call does not compile):
+  /// - `pqxx::transaction_base&` — `#include <reflex/rsql/postgres.hpp>`,
+  /// - `sql::Connection&` with autocommit off — `#include <reflex/rsql/mysql.hpp>`,
+  /// - `sqlite3*` inside `BEGIN … COMMIT` — `#include <reflex/rsql/sqlite.hpp>`.
+  template <class Transaction>
+  Notifier insert(Transaction&& transaction, const NewEvent& event) const;
+  /// Shorthand: insert(transaction, {foreign_id, type_value(type), metadata}).
   template <class Transaction, EventType T>
   Notifier insert(Transaction&& transaction, ForeignId foreign_id, T type,
-                  std::string metadata = {}) const {
-    return insert(std::forward<Transaction>(transaction),
-                  NewEvent{.foreign_id = std::move(foreign_id),
-                           .type = type_value(type),
-                           .metadata = std::move(metadata),
-                           .trace = {}});
-  }
+                  std::string metadata = {}) const;
+  /// Inserts many events in one statement (PostgreSQL: COPY from 32 events on), in order.
+  template <class Transaction>
+  Notifier insert_batch(Transaction&& transaction, std::span<const NewEvent> events) const;
+  /// PostgreSQL (`<reflex/rsql/postgres.hpp>`): runs `statement`, the caller's own INSERT,
+  /// UPDATE or DELETE with parameters $1, $2, … bound to `params` (text, as libpq takes them;
+  /// nullopt is NULL), and inserts `event` in the same SQL statement (`WITH change AS
+  /// (statement) INSERT INTO events …`): the change and its event cost one round trip instead of
+  /// two. The event is inserted exactly once, whatever number of rows the statement changed.
+  /// Inside the caller's open transaction, like insert(); call the returned notifier after
+  /// commit. A statement that is not an INSERT, UPDATE, DELETE or WITH, or that uses a parameter
+  /// beyond `params`, is a ConfigError and nothing runs. Each distinct statement text is
+  /// prepared once per connection: pass values as parameters, never spliced into the text.
+  template <class Transaction>
+  Notifier insert_with(Transaction&& transaction, std::string_view statement,
+                       const std::vector<std::optional<std::string>>& params,
+                       const NewEvent& event) const;
 
   /// Inserts events in one transaction of reflex's own and commits, then notifies: for producers
   /// with no transaction of their own to join (scripts, `reflexctl publish`). All or nothing.
@@ -199,10 +187,56 @@ class EventsTable final {
   [[nodiscard]] const EventsTableOptions& options() const noexcept;
   [[nodiscard]] const std::shared_ptr<Database>& database() const noexcept;
 
-  class Impl;
-
  private:
-  std::shared_ptr<Impl> impl_;
+  friend struct detail::Access;  // the dialects' insert code reaches the table through it
+  std::shared_ptr<detail::EventsTableImpl> impl_;
 };
+
+/// A transaction type some included dialect header can insert events with: the dialect headers
+/// declare `insert_events(const EventsTable&, Transaction, std::span<const NewEvent>)`, found by
+/// argument-dependent lookup.
+template <class Transaction>
+concept OutboxTransaction = requires(const EventsTable& table, Transaction&& transaction,
+                                     std::span<const NewEvent> events) {
+  {
+    insert_events(table, std::forward<Transaction>(transaction), events)
+    } -> std::same_as<Notifier>;
+};
+
+template <class Transaction>
+Notifier EventsTable::insert(Transaction&& transaction, const NewEvent& event) const {
+  static_assert(OutboxTransaction<Transaction>,
+                "no insert for this transaction type: include "
+                "<reflex/rsql/postgres.hpp>, <reflex/rsql/mysql.hpp> or <reflex/rsql/sqlite.hpp>");
+  return insert_events(*this, std::forward<Transaction>(transaction),
+                       std::span<const NewEvent>(&event, 1));
+}
+
+template <class Transaction, EventType T>
+Notifier EventsTable::insert(Transaction&& transaction, ForeignId foreign_id, T type,
+                             std::string metadata) const {
+  return insert(std::forward<Transaction>(transaction),
+                NewEvent{.foreign_id = std::move(foreign_id),
+                         .type = type_value(type),
+                         .metadata = std::move(metadata),
+                         .trace = {}});
+}
+
+template <class Transaction>
+Notifier EventsTable::insert_batch(Transaction&& transaction,
+                                   std::span<const NewEvent> events) const {
+  static_assert(OutboxTransaction<Transaction>,
+                "no insert for this transaction type: include "
+                "<reflex/rsql/postgres.hpp>, <reflex/rsql/mysql.hpp> or <reflex/rsql/sqlite.hpp>");
+  return insert_events(*this, std::forward<Transaction>(transaction), events);
+}
+
+template <class Transaction>
+Notifier EventsTable::insert_with(Transaction&& transaction, std::string_view statement,
+                                  const std::vector<std::optional<std::string>>& params,
+                                  const NewEvent& event) const {
+  return insert_events_with(*this, std::forward<Transaction>(transaction), statement, params,
+                            event);
+}
 
 }  // namespace reflex::rsql

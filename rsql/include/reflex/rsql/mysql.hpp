@@ -1,0 +1,42 @@
+#pragma once
+
+/// The MariaDB/MySQL producer API of reflex::rsql: inserting events in the caller's
+/// mysql-connector-c++ transaction, and connections for it. Installed only when reflex is built
+/// with MySQL (REFLEX_WITH_MYSQL); the caller links mysqlcppconn itself, since reflex keeps it
+/// private.
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "reflex/rsql/config.hpp"
+#include "reflex/rsql/database.hpp"
+#include "reflex/rsql/events_table.hpp"
+
+#if !REFLEX_RSQL_HAS_MYSQL
+#error "this reflex was built without MariaDB/MySQL: rebuild it with -DREFLEX_WITH_MYSQL=ON"
+#endif
+
+namespace sql {
+class Connection;
+}  // namespace sql
+
+namespace reflex::rsql {
+
+/// Inserts `events` on the caller's connection, which must have autocommit off (the caller
+/// commits), in one statement, in order; returns the notifier to call after commit. What
+/// EventsTable::insert and insert_batch call for a MySQL connection. An insert whose id a stream
+/// reader took meanwhile fails with a retryable DatabaseError: roll back and run the transaction
+/// again (see the README, gap safety on MariaDB).
+Notifier insert_events(const EventsTable& table, sql::Connection& transaction,
+                       std::span<const NewEvent> events);
+
+/// A MySQL Connector/C++ connection for your own transactions, from the same kind of DSN as
+/// Database::open (`mysql://` or `mariadb://USER[:PASSWORD]@HOST[:PORT]/DB`): database selected,
+/// utf8mb4, autocommit on (call `setAutoCommit(false)` for a transaction that inserts events).
+/// Throws ConfigError for another scheme, a malformed DSN or a refused login, and Unavailable when
+/// the server cannot be reached.
+[[nodiscard]] std::unique_ptr<sql::Connection> connect_mysql(std::string_view dsn,
+                                                             const DatabaseOptions& options = {});
+
+}  // namespace reflex::rsql

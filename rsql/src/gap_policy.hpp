@@ -1,0 +1,105 @@
+#pragma once
+// What a reader does at a hole in the ids, shared by the readers of one table and decided per
+// dialect (postgres/gap_policy.cpp, mysql/gap_policy.cpp, sqlite/driver.cpp). The guarantee: a
+// committed event is never skipped, even when it commits after later ids became visible.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "reflex/event.hpp"
+#include "reflex/metrics.hpp"
+#include "reflex/rsql/schema.hpp"
+
+namespace reflex::rsql::detail {
+
+class Session;
+
+/// What a keyset read found.
+struct ReadResult {
+  /// Events safe to deliver, in id order (no-op rows hidden).
+  std::vector<Event> events;
+  /// The position the stream has reached (>= the last event's id: no-op rows count).
+  std::int64_t position = 0;
+  /// The read came back full: read again at once.
+  bool full = false;
+  /// A hole in the ids that may still fill holds the stream back: read again soon.
+  bool blocked = false;
+};
+
+/// Shared state of one events table object (all its streams).
+struct GapState {
+  /// Every id at or below this is final: committed and visible, or never to appear.
+  std::atomic<std::int64_t> settled{0};
+  std::mutex mutex;
+  /// Dialect-specific probe state, guarded by mutex.
+  std::int64_t probe_limit = 0;
+  std::int64_t probe_xmax = 0;
+  bool probe_pending = false;
+  std::chrono::steady_clock::time_point probe_since{};
+  /// MariaDB: when each open hole (by the id before it) was first seen; several readers may wait
+  /// at different holes.
+  struct Sighting {
+    std::chrono::steady_clock::time_point since{};
+  };
+  std::map<std::int64_t, Sighting> sightings;
+  /// When the current blocking hole was first seen (for the gauge).
+  std::int64_t hole_at = -1;
+  std::chrono::steady_clock::time_point hole_since{};
+};
+
+/// Everything a reader or gap policy needs to know about its table.
+struct TableContext {
+  EventsSchema schema;
+  std::chrono::milliseconds gap_grace{};
+  std::shared_ptr<TableMetrics> metrics;
+  std::shared_ptr<GapState> gap;
+};
+
+/// What to do about a hole (prev, next) in the ids above the settled horizon.
+enum class HoleDecision {
+  /// The hole is final: deliver past it.
+  pass,
+  /// The horizon moved or the hole was filled: read again from the hole.
+  reread,
+  /// The hole may still fill: stop before it.
+  block,
+};
+
+/// A hole in the ids a read returned: no row between `prev` and `next()`.
+struct Hole {
+  std::int64_t prev = 0;
+  /// The ids the read returned from the row after the hole on (`ids[0]` is `next()`), and those
+  /// rows (parallel; their timestamps say when each was written).
+  std::span<const std::int64_t> ids;
+  std::span<const Event> rows;
+  [[nodiscard]] std::int64_t next() const noexcept { return ids.front(); }
+};
+
+/// What a gap policy decided, and with `pass`, how far: the read is complete up to `through` (an
+/// id it returned, at least `next()`), so holes below it need no decision of their own.
+struct HoleVerdict {
+  HoleDecision decision = HoleDecision::block;
+  std::int64_t through = 0;
+};
+
+/// Decides about holes; one per reader (uses the reader's session).
+///
+/// Thread-safety: one reader's thread; state shared between readers lives in GapState.
+class GapPolicy {
+ public:
+  virtual ~GapPolicy() = default;
+  virtual HoleVerdict on_hole(Session& session, const Hole& hole) = 0;
+};
+
+/// True for the rows a dialect writes to fill a hole (type 0, empty foreign id); never delivered.
+inline bool is_noop(int type, std::string_view foreign_id) noexcept {
+  return type == 0 && foreign_id.empty();
+}
+
+}  // namespace reflex::rsql::detail

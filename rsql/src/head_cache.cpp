@@ -1,0 +1,178 @@
+#include "head_cache.hpp"
+
+#include <algorithm>
+
+#include "reflex/errors.hpp"
+#include "reflex/wait.hpp"
+
+namespace reflex::rsql::detail {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+/// The longest wait between two reads while a hole holds the stream back.
+constexpr std::chrono::milliseconds kMaxGapBackoff{100};
+}  // namespace
+
+SqlStream::SqlStream(std::shared_ptr<EventsTableImpl> table, std::stop_token stop,
+                     std::int64_t position, const StreamOptions& options)
+    : table_(std::move(table)),
+      stop_(std::move(stop)),
+      options_(options),
+      position_(position),
+      reader_(table_) {}
+
+Event SqlStream::recv() {
+  while (next_ >= buffer_.size()) {
+    buffer_.clear();
+    next_ = 0;
+    fill();
+  }
+  Event event = std::move(buffer_[next_++]);
+  if (options_.lag.count() > 0) {
+    const auto due = event.timestamp + options_.lag;
+    if (due > std::chrono::system_clock::now() && !sleep_until(stop_, due)) {
+      throw Canceled();
+    }
+  }
+  return event;
+}
+
+std::optional<std::uint64_t> SqlStream::remaining() const {
+  return static_cast<std::uint64_t>(buffer_.size() - next_);
+}
+
+void SqlStream::fill() {
+  auto& t = *table_;
+  auto& c = t.cache;
+  const std::size_t batch = t.options.batch_size;
+  std::unique_lock lock(t.mutex);
+  // to_head: HeadReached once a read that started after we got here found nothing more and
+  // was not held back by a hole (a hole means events exist beyond it: wait for them).
+  bool at_head = false;
+  bool held_by_hole = false;
+  for (;;) {
+    if (stop_.stop_requested()) throw Canceled();
+    if (c.valid && position_ >= c.begin && position_ < c.end) {
+      copy_from_cache(batch);
+      t.context.metrics->on_cache(true);
+      return;
+    }
+    if (c.valid && position_ == c.end) {
+      if (at_head && options_.to_head) throw HeadReached();
+      if (c.fetching) {
+        t.wake.wait(lock, stop_, [&] { return !c.fetching; });
+        continue;
+      }
+      if ((!options_.to_head || held_by_hole) && c.fetched_generation == t.wake_generation &&
+          Clock::now() < c.next_poll) {
+        // By value: wait_until reads the deadline while the lock is released, and the leader
+        // of the next fetch rewrites c.next_poll.
+        const auto generation = t.wake_generation;
+        const auto deadline = c.next_poll;
+        t.wake.wait_until(lock, stop_, deadline, [&] {
+          return t.wake_generation != generation || c.fetching || position_ != c.end || !c.valid;
+        });
+        continue;
+      }
+      const ReadOutcome outcome = fetch(lock);
+      at_head = outcome == ReadOutcome::at_head;
+      held_by_hole = outcome == ReadOutcome::held_by_hole;
+      continue;
+    }
+    // Outside the cache: read on our own connection.
+    lock.unlock();
+    t.context.metrics->on_cache(false);
+    ReadResult r = reader_.read(position_, batch);
+    lock.lock();
+    if (r.position != position_) {
+      position_ = r.position;
+      buffer_ = std::move(r.events);
+      if (!buffer_.empty()) return;
+      continue;
+    }
+    if (options_.to_head && !r.blocked) throw HeadReached();
+    held_by_hole = r.blocked;
+    // Nothing after us (or a hole first): we are at the head. Seat the cache here unless it is
+    // in use ahead.
+    if (!c.fetching && (!c.valid || c.end < position_ || position_ < c.begin)) {
+      c.valid = true;
+      c.begin = c.end = position_;
+      c.events.clear();
+      c.fetched_generation = t.wake_generation;
+      schedule(c, r, t, false);
+    } else if (c.valid && position_ > c.end) {
+      // Another stream is fetching behind us; wait for it, then look again.
+      t.wake.wait(lock, stop_, [&] { return !c.fetching; });
+    }
+  }
+}
+
+/// Leads one shared fetch at the head.
+SqlStream::ReadOutcome SqlStream::fetch(std::unique_lock<std::mutex>& lock) {
+  auto& t = *table_;
+  auto& c = t.cache;
+  c.fetching = true;
+  c.fetched_generation = t.wake_generation;
+  const std::int64_t from = c.end;
+  lock.unlock();
+  ReadResult r;
+  try {
+    r = reader_.read(from, t.options.batch_size);
+  } catch (...) {
+    lock.lock();
+    c.fetching = false;
+    c.next_poll = Clock::now() + c.backoff;
+    t.wake.notify_all();
+    throw;
+  }
+  lock.lock();
+  c.fetching = false;
+  const bool nothing = r.position == from;
+  if (c.valid && c.end == from) {
+    for (auto& e : r.events) c.events.push_back(std::move(e));
+    c.end = r.position;
+    while (c.events.size() > t.options.cache_size) {
+      c.begin = c.events.front().id_int();
+      c.events.pop_front();
+    }
+  }
+  schedule(c, r, t, !nothing);
+  t.wake.notify_all();
+  if (!nothing) return ReadOutcome::progressed;
+  return r.blocked ? ReadOutcome::held_by_hole : ReadOutcome::at_head;
+}
+
+/// When the next poll at the head may run: at once after a full batch, soon while a hole
+/// blocks, backing off to the idle interval while nothing comes.
+void SqlStream::schedule(EventsTableImpl::Cache& c, const ReadResult& r, EventsTableImpl& t,
+                         bool progressed) {
+  using std::chrono::milliseconds;
+  const auto now = Clock::now();
+  if (r.full) {
+    c.backoff = milliseconds(1);
+    c.next_poll = now;
+  } else if (r.blocked) {
+    c.backoff = std::min(std::max(c.backoff * 2, milliseconds(1)), kMaxGapBackoff);
+    c.next_poll = now + c.backoff;
+  } else if (progressed) {
+    // With cross-process notifications every commit announces itself: wait for the next one,
+    // the idle poll staying as the safety net (no empty polls between events). Without them,
+    // poll again soon while events flow.
+    c.backoff = t.cross_listening() ? t.idle_poll() : milliseconds(1);
+    c.next_poll = now + c.backoff;
+  } else {
+    c.backoff = std::min(c.backoff * 2, t.idle_poll());
+    c.next_poll = now + c.backoff;
+  }
+}
+
+void SqlStream::copy_from_cache(std::size_t batch) {
+  auto& c = table_->cache;
+  auto it = std::upper_bound(c.events.begin(), c.events.end(), position_,
+                             [](std::int64_t pos, const Event& e) { return pos < e.id_int(); });
+  buffer_.reserve(std::min<std::size_t>(batch, static_cast<std::size_t>(c.events.end() - it)));
+  for (; it != c.events.end() && buffer_.size() < batch; ++it) buffer_.push_back(*it);
+  position_ = it == c.events.end() ? c.end : buffer_.back().id_int();
+}
+
+}  // namespace reflex::rsql::detail

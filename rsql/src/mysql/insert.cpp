@@ -1,0 +1,86 @@
+// Inserting events on the caller's mysql-connector-c++ connection (autocommit off): one
+// statement with literal values, and connections for the caller's own transactions.
+#include <cppconn/exception.h>
+#include <cppconn/statement.h>
+#include <mysql_connection.h>
+
+#include <string>
+
+#include "access.hpp"
+#include "error_mapping.hpp"
+#include "events_table_impl.hpp"
+#include "mysql/session.hpp"
+#include "reflex/encoding.hpp"
+#include "reflex/errors.hpp"
+#include "reflex/rsql/mysql.hpp"
+
+namespace reflex::rsql {
+
+namespace {
+
+/// Bytes as a MySQL hex literal: X'0a1b…'.
+std::string hex_literal(std::string_view bytes) {
+  std::string out = "X'";
+  out.reserve(bytes.size() * 2 + 3);
+  hex_append(out, bytes);
+  return out + "'";
+}
+
+}  // namespace
+
+Notifier insert_events(const EventsTable& table, sql::Connection& conn,
+                       std::span<const NewEvent> events) {
+  auto& t = detail::Access::impl(table);
+  t.expect_dialect(Dialect::mysql, "insert(sql::Connection&)");
+  if (events.empty()) return t.notifier();
+  for (const auto& e : events) t.check(e);
+  try {
+    // The server status of the last reply says it: no round trip.
+    if (conn.getAutoCommit()) {
+      throw ConfigError(
+          "insert needs a transaction: call setAutoCommit(false) on the connection "
+          "so that the event commits with your change");
+    }
+    auto* mysql = dynamic_cast<sql::mysql::MySQL_Connection*>(&conn);
+    if (mysql == nullptr) throw ConfigError("insert(sql::Connection&) needs a MySQL connection");
+    const bool metadata = !t.options.schema.metadata_column.empty();
+    const bool trace = !t.options.schema.trace_column.empty();
+    // One statement with literal values: a prepared statement would cost an extra round trip.
+    // Text is escaped by the connection (its charset); bytes go as hex literals.
+    std::string sql =
+        "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(false) + ") VALUES ";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
+      sql += i ? ", ('" : "('";
+      sql += mysql->escapeString(e.foreign_id.str()).asStdString();
+      sql += "', ";
+      sql += std::to_string(e.type);
+      if (metadata) sql += ", " + hex_literal(e.metadata);
+      if (trace) sql += ", " + hex_literal(e.trace);
+      sql += ')';
+    }
+    std::unique_ptr<sql::Statement> st(conn.createStatement());
+    try {
+      st->execute(sql);
+    } catch (...) {
+      detail::rethrow_mysql(nullptr);
+    }
+  } catch (const ConfigError&) {
+    throw;
+  } catch (...) {
+    detail::rethrow_insert_error(t.options.schema.table, t.dialect);
+  }
+  return t.notifier();
+}
+
+std::unique_ptr<sql::Connection> connect_mysql(std::string_view dsn,
+                                               const DatabaseOptions& options) {
+  const Uri uri = parse_uri(dsn);
+  if (uri.scheme != "mysql" && uri.scheme != "mariadb") {
+    throw ConfigError("connect_mysql: " + uri.redacted() +
+                      " is not a MySQL DSN; use mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
+  }
+  return detail::open_mysql_connection(detail::connect_info(uri, options), false);
+}
+
+}  // namespace reflex::rsql

@@ -1,0 +1,69 @@
+#pragma once
+// A MariaDB/MySQL connection of reflex's own (mysql-connector-c++ 1.1, its legacy JDBC-like API)
+// and how the connector's errors become rsql's.
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "driver.hpp"
+
+namespace sql {
+class Connection;
+class PreparedStatement;
+}  // namespace sql
+
+namespace reflex::rsql::detail {
+
+/// Maps the exception being handled (a connector or reflex one) to a one-line DatabaseError with
+/// the server's error code; sets `*broken` for connection failures when given. Call inside a
+/// catch block.
+[[noreturn]] void rethrow_mysql(bool* broken);
+
+/// Where and as whom to connect, from a DSN.
+struct ConnectInfo {
+  std::string host;  // tcp://HOST:PORT
+  std::string user;
+  std::string password;
+  std::string schema;
+  int timeout_seconds = 5;
+  std::string redacted;
+};
+
+/// The connection settings of a `mysql://` or `mariadb://` DSN (ConfigError when malformed).
+[[nodiscard]] ConnectInfo connect_info(const Uri& uri, const DatabaseOptions& options);
+
+/// Connects. `own`: a session of reflex's (UTC, short lock waits, so a reader probing a hole
+/// never hangs on a long transaction); otherwise a connection for the caller, left with the
+/// server's settings. ConfigError when refused, Unavailable when unreachable.
+[[nodiscard]] std::unique_ptr<sql::Connection> open_mysql_connection(const ConnectInfo& info,
+                                                                     bool own);
+
+/// Thread-safety: one thread at a time.
+class MySqlSession final : public Session {
+ public:
+  explicit MySqlSession(const ConnectInfo& info);
+  ~MySqlSession() override;
+
+  void query(std::string_view sql, std::span<const Param> params,
+             const RowCallback& on_row) override;
+  std::uint64_t execute(std::string_view sql, std::span<const Param> params) override;
+  void execute_script(std::string_view statements) override;
+  void begin() override;
+  void commit() override;
+  void rollback() noexcept override;
+  bool broken() const noexcept override;
+
+ private:
+  sql::PreparedStatement& bind(std::string_view sql, std::span<const Param> params);
+
+  std::unique_ptr<sql::Connection> conn_;
+  std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
+  std::vector<std::unique_ptr<std::istringstream>> blobs_;
+  bool broken_ = false;
+};
+
+}  // namespace reflex::rsql::detail

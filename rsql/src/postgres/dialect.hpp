@@ -1,0 +1,24 @@
+#pragma once
+// The parts of the PostgreSQL dialect its driver (driver.cpp) puts together: the gap policy
+// (gap_policy.cpp) and the cross-process wake-ups (notifier.cpp).
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "driver.hpp"
+
+namespace reflex::rsql::detail {
+
+/// The gap policy of a PostgreSQL reader: holes resolved by the transaction-id horizon.
+[[nodiscard]] std::unique_ptr<GapPolicy> make_pg_gap_policy(const TableContext& table);
+
+/// LISTEN/NOTIFY on channel `channel`, on sessions of their own and never inside a producer's
+/// transaction: pokes are coalesced into NOTIFYs; notifications of other processes call
+/// `on_wake` once listening.
+[[nodiscard]] std::unique_ptr<CrossNotifier> make_pg_cross_notifier(std::string conninfo,
+                                                                    std::string redacted,
+                                                                    std::string channel,
+                                                                    std::function<void()> on_wake);
+
+}  // namespace reflex::rsql::detail

@@ -1,0 +1,84 @@
+// The PostgreSQL dialect's driver: DSN to libpq conninfo, and the dialect's SQL fragments,
+// sessions (session.cpp), gap policy (gap_policy.cpp) and wake-ups (notifier.cpp).
+#include "driver.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "postgres/dialect.hpp"
+#include "postgres/session.hpp"
+#include "reflex/errors.hpp"
+
+namespace reflex::rsql::detail {
+
+namespace {
+
+std::string conninfo_value(std::string_view value) {
+  std::string out = "'";
+  for (const char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+class PgDriver final : public Driver {
+ public:
+  PgDriver(std::string conninfo, std::string redacted)
+      : conninfo_(std::move(conninfo)), redacted_(std::move(redacted)) {}
+
+  Dialect dialect() const noexcept override { return Dialect::postgres; }
+  const std::string& redacted_dsn() const noexcept override { return redacted_; }
+  std::unique_ptr<Session> connect() override {
+    return std::make_unique<PgSession>(conninfo_, redacted_);
+  }
+  std::string micros_expr(std::string_view column) const override {
+    return "(EXTRACT(EPOCH FROM " + std::string(column) + ") * 1000000)::bigint";
+  }
+  std::string now_expr() const override { return "now()"; }
+  std::string micros_param_expr() const override { return "to_timestamp(?::bigint / 1000000.0)"; }
+  std::unique_ptr<GapPolicy> make_gap_policy(const TableContext& table) override {
+    return make_pg_gap_policy(table);
+  }
+  std::unique_ptr<CrossNotifier> make_cross_notifier(const EventsSchema& schema,
+                                                     std::function<void()> on_wake) override {
+    std::string channel = "reflex_" + schema.table;
+    std::transform(channel.begin(), channel.end(), channel.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return make_pg_cross_notifier(conninfo_, redacted_, std::move(channel), std::move(on_wake));
+  }
+
+ private:
+  std::string conninfo_;
+  std::string redacted_;
+};
+
+}  // namespace
+
+std::shared_ptr<Driver> make_postgres_driver(const Uri& uri, const DatabaseOptions& options) {
+  if (uri.host.empty()) {
+    throw ConfigError("PostgreSQL DSN " + uri.redacted() +
+                      " names no host: use postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
+  }
+  std::string dbname = uri.path;
+  if (!dbname.empty() && dbname.front() == '/') dbname.erase(0, 1);
+  if (dbname.empty() || dbname.find('/') != std::string::npos) {
+    throw ConfigError("PostgreSQL DSN " + uri.redacted() +
+                      " must name one database: postgresql://USER@HOST:PORT/DATABASE");
+  }
+  std::string conninfo = "host=" + conninfo_value(uri.host) + " dbname=" + conninfo_value(dbname);
+  if (uri.port) conninfo += " port=" + std::to_string(*uri.port);
+  if (!uri.user.empty()) conninfo += " user=" + conninfo_value(uri.user);
+  if (uri.password) conninfo += " password=" + conninfo_value(*uri.password);
+  const auto timeout = std::max<long long>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout).count());
+  conninfo += " connect_timeout=" + std::to_string(timeout);
+  for (const auto& [key, value] : uri.query) {
+    validate_identifier("PostgreSQL connection option", key);
+    conninfo += " " + key + "=" + conninfo_value(value);
+  }
+  return std::make_shared<PgDriver>(std::move(conninfo), uri.redacted());
+}
+
+}  // namespace reflex::rsql::detail

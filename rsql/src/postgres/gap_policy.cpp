@@ -1,0 +1,86 @@
+// Gap safety on PostgreSQL, the project's key algorithm for this dialect: a reader never passes
+// a hole in the ids that a transaction still running may fill, and it writes nothing to find out.
+//
+// Holes are resolved by the transaction-id horizon. The events table's id default first makes the
+// inserting transaction take an xid (pg_current_xact_id()) and only then draws the id (nextval,
+// CACHE 1). On a hole, a probe reads M = the sequence's last drawn value and then, in a later
+// statement, takes a fresh xid X of its own (xids are assigned in increasing order). Every id <= M
+// was drawn before M was read, by a transaction whose xid was assigned before that: its xid < X.
+// Once the oldest transaction still running is >= X (xmin of a fresh snapshot), every such
+// transaction has ended, so every id <= M is final: committed (and visible to any later read) or
+// never to appear. The settled horizon moves to M and the reader reads again.
+
+#include <string>
+
+#include "driver.hpp"
+#include "postgres/dialect.hpp"
+#include "sql_text.hpp"
+
+namespace reflex::rsql::detail {
+
+namespace {
+
+class PgPolicy final : public GapPolicy {
+ public:
+  explicit PgPolicy(const TableContext& table)
+      : gap_(table.gap),
+        metrics_(table.metrics),
+        last_value_sql_("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " +
+                        quote(Dialect::postgres, table.schema.table + "_id_seq")) {}
+
+  HoleVerdict on_hole(Session& session, const Hole& hole) override {
+    return {decide(session, hole.next()), hole.next()};
+  }
+
+ private:
+  HoleDecision decide(Session& session, std::int64_t next) {
+    auto& g = *gap_;
+    std::lock_guard lock(g.mutex);
+    // A pending probe may predate `next` (drawn after it): then a second, fresh probe covers it,
+    // since `next` is visible and so was drawn before the fresh probe reads the sequence.
+    for (int round = 0; round < 2; ++round) {
+      if (next <= g.settled.load()) return HoleDecision::reread;
+      if (!g.probe_pending) {
+        g.probe_limit = scalar(session, last_value_sql_);
+        // Not a snapshot's xmax: that is one past the newest *completed* xid, and a transaction
+        // with a newer xid may still be running. A fresh xid bounds every xid assigned before.
+        if (!async_commit_) {
+          // Taking an xid makes this statement a committing transaction: no WAL flush wait.
+          session.execute("SET synchronous_commit = off", {});
+          async_commit_ = true;
+        }
+        g.probe_xmax = scalar(session, "SELECT pg_current_xact_id()::text::bigint");
+        metrics_->on_hole_probe(0);
+        g.probe_pending = true;
+        g.probe_since = std::chrono::steady_clock::now();
+      }
+      const std::int64_t xmin =
+          scalar(session, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+      if (xmin < g.probe_xmax) return HoleDecision::block;
+      g.probe_pending = false;
+      if (g.probe_limit > g.settled.load()) {
+        g.settled.store(g.probe_limit, std::memory_order_release);
+      }
+    }
+    return next <= g.settled.load() ? HoleDecision::reread : HoleDecision::block;
+  }
+
+  static std::int64_t scalar(Session& session, const std::string& sql) {
+    std::int64_t value = 0;
+    session.query(sql, {}, [&](const Row& row) { value = row.int64(0); });
+    return value;
+  }
+
+  std::shared_ptr<GapState> gap_;
+  std::shared_ptr<TableMetrics> metrics_;
+  std::string last_value_sql_;
+  bool async_commit_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<GapPolicy> make_pg_gap_policy(const TableContext& table) {
+  return std::make_unique<PgPolicy>(table);
+}
+
+}  // namespace reflex::rsql::detail

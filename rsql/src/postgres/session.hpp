@@ -1,0 +1,65 @@
+#pragma once
+// A PostgreSQL connection of reflex's own (libpqxx 6) and how libpqxx's errors and values become
+// rsql's: DatabaseError kinds from SQLSTATEs, bytea as hex, `?` placeholders as `$n`.
+
+#include <memory>
+#include <pqxx/pqxx>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "driver.hpp"
+
+namespace reflex::rsql::detail {
+
+/// Maps the exception being handled (a pqxx or reflex one) to a one-line DatabaseError; sets
+/// `*broken` for connection failures when given. Call inside a catch block.
+[[noreturn]] void rethrow_pg(bool* broken);
+
+/// Bytes as PostgreSQL's hex bytea input ("\\x0a1b…").
+[[nodiscard]] std::string to_hex_bytea(std::string_view bytes);
+
+/// Opens a connection; Unavailable when the server cannot be reached, ConfigError when it refuses
+/// who we are or what we ask for.
+[[nodiscard]] std::unique_ptr<pqxx::connection> open_pg_connection(const std::string& conninfo,
+                                                                   const std::string& redacted);
+
+/// Parameters as libpq text values (nullptr = NULL; bytea as hex).
+class TextParams final {
+ public:
+  void assign(std::span<const Param> params);
+  [[nodiscard]] auto dynamic() const { return pqxx::prepare::make_dynamic_params(pointers_); }
+
+ private:
+  std::vector<std::string> storage_;
+  std::vector<const char*> pointers_;
+};
+
+/// Thread-safety: one thread at a time.
+class PgSession final : public Session {
+ public:
+  PgSession(const std::string& conninfo, const std::string& redacted);
+
+  void query(std::string_view sql, std::span<const Param> params,
+             const RowCallback& on_row) override;
+  std::uint64_t execute(std::string_view sql, std::span<const Param> params) override;
+  void execute_script(std::string_view statements) override;
+  void begin() override;
+  void commit() override;
+  void rollback() noexcept override;
+  bool broken() const noexcept override { return broken_ || !conn_->is_open(); }
+
+ private:
+  pqxx::result run(std::string_view sql, std::span<const Param> params);
+  const std::string& prepared(std::string_view sql);
+
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::work> tx_;
+  std::unordered_map<std::string, std::string> statements_;
+  TextParams params_;
+  bool broken_ = false;
+};
+
+}  // namespace reflex::rsql::detail
