@@ -14,15 +14,18 @@ function(reflex_warnings target)
 endfunction()
 
 # reflex_add_module(<name> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...]
-#                   [FIND_DEPENDENCIES "pkg ARGS" ...] [EXCLUDE_HEADERS file ...] [NO_WARNINGS])
+#                   [FIND_DEPENDENCIES "pkg ARGS" ...] [EXCLUDE_HEADERS file ...]
+#                   [EXPORT_HEADER reflex/<name>/export.hpp] [NO_WARNINGS])
 # Creates target reflex_<name> (alias and export name reflex::<name>) whose public headers live in
 # <module dir>/include. FIND_DEPENDENCIES are the find_dependency() calls the installed package needs
 # for the module's PUBLIC dependencies; private dependencies of shared libraries need none.
+# EXPORT_HEADER: the module's symbols are hidden unless marked REFLEX_<NAME>_EXPORT, a macro of the
+# header generated at that path (so internals, detail:: included, are not ABI).
 # EXCLUDE_HEADERS are public headers not to install (those of a part this build lacks, e.g. an SQL
 # dialect). NO_WARNINGS is for targets made of generated code only (protoc output), which we do not
 # control.
 function(reflex_add_module name)
-  cmake_parse_arguments(ARG "NO_WARNINGS" ""
+  cmake_parse_arguments(ARG "NO_WARNINGS" "EXPORT_HEADER"
                         "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;FIND_DEPENDENCIES;EXCLUDE_HEADERS" ${ARGN})
   set(target reflex_${name})
   add_library(${target} ${ARG_SOURCES})
@@ -42,6 +45,20 @@ function(reflex_add_module name)
   endif()
   if(NOT ARG_NO_WARNINGS)
     reflex_warnings(${target})
+  endif()
+  if(ARG_EXPORT_HEADER)
+    include(GenerateExportHeader)
+    string(TOUPPER "REFLEX_${name}" base)
+    set(generated ${CMAKE_CURRENT_BINARY_DIR}/include/${ARG_EXPORT_HEADER})
+    generate_export_header(${target} BASE_NAME ${base} EXPORT_FILE_NAME ${generated})
+    set_target_properties(${target} PROPERTIES CXX_VISIBILITY_PRESET hidden
+                                               VISIBILITY_INLINES_HIDDEN ON)
+    target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_BINARY_DIR}/include>)
+    if(NOT BUILD_SHARED_LIBS)
+      target_compile_definitions(${target} PUBLIC ${base}_STATIC_DEFINE)
+    endif()
+    get_filename_component(export_dir ${ARG_EXPORT_HEADER} DIRECTORY)
+    install(FILES ${generated} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${export_dir})
   endif()
   install(TARGETS ${target} EXPORT reflexTargets
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

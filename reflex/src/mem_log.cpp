@@ -8,7 +8,7 @@
 
 namespace reflex {
 
-struct MemLog::State {
+struct detail::MemLogState {
   mutable std::mutex mu;
   std::condition_variable_any changed;
   std::vector<Event> events;
@@ -22,7 +22,7 @@ using Clock = std::chrono::system_clock;
 
 class MemLogClient final : public StreamClient {
  public:
-  MemLogClient(std::shared_ptr<MemLog::State> state, std::stop_token stop, std::size_t next,
+  MemLogClient(std::shared_ptr<detail::MemLogState> state, std::stop_token stop, std::size_t next,
                StreamOptions options, std::uint64_t generation)
       : state_(std::move(state)),
         stop_(std::move(stop)),
@@ -61,7 +61,7 @@ class MemLogClient final : public StreamClient {
  private:
   bool stopped_by_log() const { return state_->generation != generation_; }
 
-  std::shared_ptr<MemLog::State> state_;
+  std::shared_ptr<detail::MemLogState> state_;
   std::stop_token stop_;
   std::size_t next_;
   StreamOptions options_;
@@ -70,7 +70,7 @@ class MemLogClient final : public StreamClient {
 
 }  // namespace
 
-MemLog::MemLog() : state_(std::make_shared<State>()) {}
+MemLog::MemLog() : state_(std::make_shared<detail::MemLogState>()) {}
 
 Event MemLog::append(int type, std::string foreign_id, std::string metadata, std::string trace) {
   return append(Event{.id = {},

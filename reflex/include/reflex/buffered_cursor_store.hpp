@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "reflex/cursor_store.hpp"
+#include "reflex/export.hpp"
 
 namespace reflex {
 
@@ -23,7 +24,7 @@ namespace reflex {
 ///
 /// Thread-safety: read() may run concurrently with the other members; BufferedCursorStore calls
 /// write(), force_write() and remove() one at a time.
-class CursorStorage {
+class REFLEX_CORE_EXPORT CursorStorage {
  public:
   virtual ~CursorStorage() = default;
   /// The stored cursor of `name`, nullopt when it has none.
@@ -71,7 +72,7 @@ struct BufferedCursorStoreOptions {
 /// cursors reach the storage in the order they were set. Lifetime: the destructor stops the
 /// background writer and makes a last attempt to write what is pending (its errors are
 /// swallowed: call flush() first to see them).
-class BufferedCursorStore : public CursorStore {
+class REFLEX_CORE_EXPORT BufferedCursorStore : public CursorStore {
  public:
   /// Throws ConfigError when `storage` is null.
   BufferedCursorStore(std::unique_ptr<CursorStorage> storage,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "reflex/event.hpp"
+#include "reflex/export.hpp"
 #include "reflex/metrics.hpp"
 
 namespace reflex {
@@ -21,7 +22,7 @@ namespace reflex {
 ///
 /// Thread-safety: `run` calls a consumer from one thread; a consumer shared by several concurrent
 /// runs must be thread-safe itself. Lifetime: must outlive the runs using it.
-class Consumer {
+class REFLEX_CORE_EXPORT Consumer {
  public:
   virtual ~Consumer() = default;
 
@@ -43,9 +44,9 @@ using RecoverFunc =
     std::function<std::exception_ptr(std::stop_token, const Event&, std::exception_ptr)>;
 
 /// A filter that passes events accepted by every filter (an empty list passes everything).
-[[nodiscard]] EventFilter all_of(std::vector<EventFilter> filters);
+[[nodiscard]] REFLEX_CORE_EXPORT EventFilter all_of(std::vector<EventFilter> filters);
 /// A filter that passes events accepted by at least one filter (an empty list passes nothing).
-[[nodiscard]] EventFilter any_of(std::vector<EventFilter> filters);
+[[nodiscard]] REFLEX_CORE_EXPORT EventFilter any_of(std::vector<EventFilter> filters);
 
 /// Integer values of event types, for ConsumerOptions::include_types: `types(Kind::A, Kind::B)`.
 template <EventType... T>
@@ -72,8 +73,8 @@ struct ConsumerOptions {
 using ConsumeFunc = std::function<void(std::stop_token, const Event&)>;
 
 /// Builds a Consumer from a function, adding filtering, recovery and metrics.
-[[nodiscard]] std::shared_ptr<Consumer> make_consumer(std::string name, ConsumeFunc fn,
-                                                      ConsumerOptions options = {});
+[[nodiscard]] REFLEX_CORE_EXPORT std::shared_ptr<Consumer> make_consumer(
+    std::string name, ConsumeFunc fn, ConsumerOptions options = {});
 
 /// Overload for functions that take only the event.
 template <class F>

@@ -3,6 +3,8 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/export.hpp"
+
 namespace reflex {
 
 /// Persists one cursor per consumer name. `run` calls get once, set after every consumed event and
@@ -10,7 +12,7 @@ namespace reflex {
 ///
 /// Thread-safety: implementations shipped with reflex are safe to share between threads and runs.
 /// Lifetime: must outlive every run using it.
-class CursorStore {
+class REFLEX_CORE_EXPORT CursorStore {
  public:
   virtual ~CursorStore() = default;
 

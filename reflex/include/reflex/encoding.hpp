@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/export.hpp"
+
 namespace reflex {
 
 /// Byte encodings every module shares: hex for binary values in SQL and statement names,
@@ -13,20 +15,22 @@ namespace reflex {
 /// Thread-safety: pure functions.
 
 /// Lower-case hex digits of `bytes`, appended to `out` (two characters per byte).
-void hex_append(std::string& out, std::string_view bytes);
+REFLEX_CORE_EXPORT void hex_append(std::string& out, std::string_view bytes);
 /// Lower-case hex digits of `bytes`.
-[[nodiscard]] std::string hex_encode(std::string_view bytes);
+[[nodiscard]] REFLEX_CORE_EXPORT std::string hex_encode(std::string_view bytes);
 /// Decodes hex digits (either case) into `out`, replacing its contents. Returns false, leaving
 /// `out` unspecified, when `hex` has an odd length or a character that is not a hex digit.
-[[nodiscard]] bool hex_decode(std::string_view hex, std::string& out);
+[[nodiscard]] REFLEX_CORE_EXPORT bool hex_decode(std::string_view hex, std::string& out);
 
 /// Percent-encodes `text`: ASCII letters, digits and the characters of `keep` stay as they are,
 /// every other byte becomes `%XX` (upper-case hex, RFC 3986).
-[[nodiscard]] std::string percent_encode(std::string_view text, std::string_view keep = "-._~");
+[[nodiscard]] REFLEX_CORE_EXPORT std::string percent_encode(std::string_view text,
+                                                            std::string_view keep = "-._~");
 /// Percent-decodes `text`; nullopt when an escape is malformed (`%` not followed by two hex
 /// digits).
-[[nodiscard]] std::optional<std::string> try_percent_decode(std::string_view text);
+[[nodiscard]] REFLEX_CORE_EXPORT std::optional<std::string> try_percent_decode(
+    std::string_view text);
 /// Percent-decodes `text`; throws ConfigError naming a malformed escape and the text.
-[[nodiscard]] std::string percent_decode(std::string_view text);
+[[nodiscard]] REFLEX_CORE_EXPORT std::string percent_decode(std::string_view text);
 
 }  // namespace reflex

@@ -5,13 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/export.hpp"
+
 namespace reflex {
 
 /// Root of every exception reflex throws. `retryable()` says whether calling again (re-running a
 /// stream, reconnecting) can succeed without anyone fixing code, data or configuration.
 ///
 /// Thread-safety: immutable after construction. Lifetime: a plain value type.
-class Error : public std::runtime_error {
+class REFLEX_CORE_EXPORT Error : public std::runtime_error {
  public:
   explicit Error(const std::string& what, bool retryable = false)
       : std::runtime_error(what), retryable_(retryable) {}
@@ -24,7 +26,7 @@ class Error : public std::runtime_error {
 };
 
 /// A `to_head` stream delivered everything available: the normal end of a backfill.
-class HeadReached final : public Error {
+class REFLEX_CORE_EXPORT HeadReached final : public Error {
  public:
   HeadReached() : Error("the event stream has reached the current head") {}
   explicit HeadReached(const std::string& what) : Error(what) {}
@@ -32,33 +34,33 @@ class HeadReached final : public Error {
 
 /// The source is going away (for example a gRPC server shutting down). Reconnect and resume from
 /// the cursor; nothing was lost.
-class Stopped final : public Error {
+class REFLEX_CORE_EXPORT Stopped final : public Error {
  public:
   Stopped() : Error("the event stream has been stopped by its source; reconnect", true) {}
   explicit Stopped(const std::string& what) : Error(what, true) {}
 };
 
 /// Thrown by blocking calls when the caller's `std::stop_token` was triggered.
-class Canceled final : public Error {
+class REFLEX_CORE_EXPORT Canceled final : public Error {
  public:
   Canceled() : Error("canceled: stop was requested") {}
   explicit Canceled(const std::string& what) : Error(what) {}
 };
 
 /// Invalid configuration or argument: a bad DSN, URI, identifier or option. Fix the input.
-class ConfigError : public Error {
+class REFLEX_CORE_EXPORT ConfigError : public Error {
  public:
   explicit ConfigError(const std::string& what) : Error(what, false) {}
 };
 
 /// A server or resource could not be reached, or the connection was lost. Retrying may succeed.
-class Unavailable : public Error {
+class REFLEX_CORE_EXPORT Unavailable : public Error {
  public:
   explicit Unavailable(const std::string& what) : Error(what, true) {}
 };
 
 /// A cursor that the source or store cannot interpret (not an id of the table, out of range, ...).
-class CursorError : public Error {
+class REFLEX_CORE_EXPORT CursorError : public Error {
  public:
   explicit CursorError(const std::string& what) : Error(what, false) {}
 };
@@ -67,7 +69,7 @@ class CursorError : public Error {
 /// would move the stored cursor backwards, or the stored cursor changed since this store last
 /// read or wrote it. The stored cursor is kept. Not retryable: stop this runner (run one runner
 /// per consumer), or rewind on purpose with the store's force_set.
-class CursorConflict final : public CursorError {
+class REFLEX_CORE_EXPORT CursorConflict final : public CursorError {
  public:
   /// `store` names where the cursor lives, for the message (e.g. "table 'cursors'").
   CursorConflict(std::string consumer, std::string stored, std::string refused,
@@ -85,7 +87,7 @@ class CursorConflict final : public CursorError {
 };
 
 /// An event filter threw. `cause()` holds what it threw.
-class FilterError final : public Error {
+class REFLEX_CORE_EXPORT FilterError final : public Error {
  public:
   FilterError(const std::string& what, std::exception_ptr cause)
       : Error(what), cause_(std::move(cause)) {}
@@ -97,7 +99,7 @@ class FilterError final : public Error {
 
 /// A consumer failed on an event. The message names the consumer, the event id and foreign id;
 /// `cause()` holds the original exception and `retryable()` is the cause's.
-class ConsumeError final : public Error {
+class REFLEX_CORE_EXPORT ConsumeError final : public Error {
  public:
   ConsumeError(std::string consumer, std::string event_id, std::string foreign_id,
                std::exception_ptr cause);
@@ -126,16 +128,16 @@ template <class E>
 [[nodiscard]] const E* find_error(const std::exception_ptr& error) noexcept;
 
 /// Errors of normal operation: cancellation (stop requested) and a source that stopped (Stopped).
-[[nodiscard]] bool is_expected(const std::exception& error) noexcept;
-[[nodiscard]] bool is_expected(const std::exception_ptr& error) noexcept;
+[[nodiscard]] REFLEX_CORE_EXPORT bool is_expected(const std::exception& error) noexcept;
+[[nodiscard]] REFLEX_CORE_EXPORT bool is_expected(const std::exception_ptr& error) noexcept;
 
 /// True when the error (or the reflex::Error it wraps) says retrying may succeed.
-[[nodiscard]] bool is_retryable(const std::exception& error) noexcept;
-[[nodiscard]] bool is_retryable(const std::exception_ptr& error) noexcept;
+[[nodiscard]] REFLEX_CORE_EXPORT bool is_retryable(const std::exception& error) noexcept;
+[[nodiscard]] REFLEX_CORE_EXPORT bool is_retryable(const std::exception_ptr& error) noexcept;
 
 namespace detail {
 /// The exception wrapped by `error`, if any (ConsumeError, FilterError or std::nested_exception).
-[[nodiscard]] std::exception_ptr cause_of(const std::exception& error) noexcept;
+[[nodiscard]] REFLEX_CORE_EXPORT std::exception_ptr cause_of(const std::exception& error) noexcept;
 }  // namespace detail
 
 template <class E>

@@ -7,6 +7,8 @@
 #include <string>
 #include <type_traits>
 
+#include "reflex/export.hpp"
+
 namespace reflex {
 
 /// Anything usable as an event type: an enum (scoped or not) or an integer.
@@ -17,7 +19,7 @@ concept EventType = std::is_enum_v<T> || std::integral<T>;
 /// state changes, not the state itself; `metadata` is optional opaque bytes.
 ///
 /// Thread-safety: a plain value; distinct objects may be used from distinct threads.
-struct Event {
+struct REFLEX_CORE_EXPORT Event {
   /// Unique, source-ordered id; also the cursor a consumer stores after consuming this event.
   std::string id{};
   int type = 0;
@@ -39,7 +41,8 @@ struct Event {
 };
 
 /// Parses a whole string as a decimal 64-bit integer (no sign '+', no spaces, no trailing text).
-[[nodiscard]] std::optional<std::int64_t> parse_int64(std::string_view text) noexcept;
+[[nodiscard]] REFLEX_CORE_EXPORT std::optional<std::int64_t> parse_int64(
+    std::string_view text) noexcept;
 
 /// The integer value of an event type.
 template <EventType T>

@@ -6,13 +6,14 @@
 #include <string_view>
 
 #include "reflex/cursor_store.hpp"
+#include "reflex/export.hpp"
 
 namespace reflex {
 
 /// Cursors in memory, optionally seeded. Flush has nothing to write.
 ///
 /// Thread-safety: every member may be called from any thread.
-class MemCursorStore final : public CursorStore {
+class REFLEX_CORE_EXPORT MemCursorStore final : public CursorStore {
  public:
   MemCursorStore() = default;
   explicit MemCursorStore(std::map<std::string, std::string, std::less<>> seed)

@@ -6,9 +6,14 @@
 #include <vector>
 
 #include "reflex/event.hpp"
+#include "reflex/export.hpp"
 #include "reflex/stream.hpp"
 
 namespace reflex {
+
+namespace detail {
+struct MemLogState;
+}  // namespace detail
 
 /// A thread-safe, append-only, in-memory event log with ids "1", "2", "3", ... It is a StreamFunc
 /// source for tests, demos and embedding (not a stand-in for a database). Appends wake blocked
@@ -17,7 +22,7 @@ namespace reflex {
 /// Thread-safety: every member may be called from any thread.
 /// Lifetime: stream functions and open streams share the log's storage and stay valid after the
 /// MemLog object is destroyed.
-class MemLog {
+class REFLEX_CORE_EXPORT MemLog final {
  public:
   MemLog();
 
@@ -39,11 +44,8 @@ class MemLog {
   /// CursorError.
   [[nodiscard]] StreamFunc stream_func() const;
 
-  /// Shared storage (an implementation detail, opaque to users).
-  struct State;
-
  private:
-  std::shared_ptr<State> state_;
+  std::shared_ptr<detail::MemLogState> state_;  // shared with the log's streams
 };
 
 }  // namespace reflex

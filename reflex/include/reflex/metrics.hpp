@@ -5,6 +5,8 @@
 #include <memory>
 #include <string_view>
 
+#include "reflex/export.hpp"
+
 namespace reflex {
 
 /// Thresholds that turn a consumer's raw measurements into alert-style gauges.
@@ -19,7 +21,7 @@ struct ConsumerMetricsOptions {
 /// lookups or allocations.
 ///
 /// Thread-safety: implementations must accept calls from several threads at once.
-class ConsumerMetrics {
+class REFLEX_CORE_EXPORT ConsumerMetrics {
  public:
   virtual ~ConsumerMetrics() = default;
   /// An event was consumed successfully; `age` is now minus the event timestamp.
@@ -35,7 +37,7 @@ class ConsumerMetrics {
 /// default so that sources may report only what they know.
 ///
 /// Thread-safety: implementations must accept calls from several threads at once.
-class TableMetrics {
+class REFLEX_CORE_EXPORT TableMetrics {
  public:
   virtual ~TableMetrics() = default;
   /// One query for events finished, returning `rows` rows.
@@ -60,7 +62,7 @@ class TableMetrics {
 ///
 /// Thread-safety: implementations must be safe to call from several threads.
 /// Lifetime: recorders returned here may be kept by components as long as they live.
-class MetricsObserver {
+class REFLEX_CORE_EXPORT MetricsObserver {
  public:
   virtual ~MetricsObserver() = default;
   [[nodiscard]] virtual std::shared_ptr<ConsumerMetrics> consumer(
@@ -69,7 +71,7 @@ class MetricsObserver {
 };
 
 /// Recorders that do nothing (what components use when no observer is configured).
-[[nodiscard]] std::shared_ptr<ConsumerMetrics> null_consumer_metrics();
-[[nodiscard]] std::shared_ptr<TableMetrics> null_table_metrics();
+[[nodiscard]] REFLEX_CORE_EXPORT std::shared_ptr<ConsumerMetrics> null_consumer_metrics();
+[[nodiscard]] REFLEX_CORE_EXPORT std::shared_ptr<TableMetrics> null_table_metrics();
 
 }  // namespace reflex

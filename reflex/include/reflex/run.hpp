@@ -5,6 +5,7 @@
 
 #include "reflex/consumer.hpp"
 #include "reflex/cursor_store.hpp"
+#include "reflex/export.hpp"
 #include "reflex/stream.hpp"
 
 namespace reflex {
@@ -29,6 +30,6 @@ struct Spec {
 /// stream ends with HeadReached.
 ///
 /// Thread-safety: concurrent runs of distinct specs are independent.
-void run(std::stop_token stop, const Spec& spec);
+REFLEX_CORE_EXPORT void run(std::stop_token stop, const Spec& spec);
 
 }  // namespace reflex

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "reflex/event.hpp"
+#include "reflex/export.hpp"
 
 namespace reflex {
 
@@ -29,7 +30,7 @@ struct StreamOptions {
 ///
 /// Thread-safety: one thread at a time (a stream is consumed by one reader).
 /// Lifetime: destroying the client closes the stream and releases its resources.
-class StreamClient {
+class REFLEX_CORE_EXPORT StreamClient {
  public:
   virtual ~StreamClient() = default;
 

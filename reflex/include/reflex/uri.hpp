@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "reflex/encoding.hpp"  // percent_decode, used with URIs
+#include "reflex/export.hpp"
 
 namespace reflex {
 
@@ -17,7 +18,7 @@ namespace reflex {
 /// names its sources and stores this way, so they share one parser and one set of error messages.
 ///
 /// Thread-safety: a plain value type.
-struct Uri {
+struct REFLEX_CORE_EXPORT Uri {
   /// Lower-cased scheme, e.g. "postgresql".
   std::string scheme{};
   /// Percent-decoded user name ("" when absent).
@@ -56,6 +57,6 @@ struct Uri {
 /// Parses `scheme://[user[:password]@]host[:port][/path][?key=value&...]`. Throws ConfigError
 /// naming what is wrong (missing scheme, bad port, bad percent escape, fragment, ...) and the
 /// offending text with its password redacted.
-[[nodiscard]] Uri parse_uri(std::string_view text);
+[[nodiscard]] REFLEX_CORE_EXPORT Uri parse_uri(std::string_view text);
 
 }  // namespace reflex

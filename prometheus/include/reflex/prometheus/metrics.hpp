@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "reflex/metrics.hpp"
+#include "reflex/prometheus/export.hpp"
 
 namespace reflex::prometheus {
 
@@ -42,7 +43,7 @@ struct MetricsOptions {
 /// Thread-safety: every member and every recorder it returns may be used from any thread.
 /// Lifetime: the registry must outlive this object and every recorder it returned; recorders may
 /// outlive this object.
-class Metrics final : public reflex::MetricsObserver {
+class REFLEX_PROMETHEUS_EXPORT Metrics final : public reflex::MetricsObserver {
  public:
   explicit Metrics(::prometheus::Registry& registry, MetricsOptions options = {});
   ~Metrics() override;

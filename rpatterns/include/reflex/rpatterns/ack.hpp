@@ -7,6 +7,7 @@
 
 #include "reflex/consumer.hpp"
 #include "reflex/cursor_store.hpp"
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/run.hpp"
 
 namespace reflex::rpatterns {
@@ -18,7 +19,7 @@ namespace reflex::rpatterns {
 /// the run that delivered the event ended. Acks apply in the order they are called, so ack in
 /// stream order: acking an older event after a newer one moves the cursor back.
 /// Lifetime: a value; copies share the store.
-class AckEvent {
+class REFLEX_RPATTERNS_EXPORT AckEvent {
  public:
   AckEvent(Event event, std::shared_ptr<CursorStore> cursors,
            std::shared_ptr<const std::string> consumer_name)
@@ -48,11 +49,14 @@ struct AckOptions {
 /// A spec whose consumer acks explicitly: `run`'s own per-event cursor updates are dropped, and
 /// the cursor of `name` in `cursors` moves (and is flushed) only when the consumer calls
 /// AckEvent::ack(). Useful when the effect of an event completes later (a batch, an async call).
-[[nodiscard]] Spec ack_spec(StreamFunc stream, std::shared_ptr<CursorStore> cursors,
-                            std::string name, AckConsumeFunc fn, AckOptions options = {});
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT Spec ack_spec(StreamFunc stream,
+                                                    std::shared_ptr<CursorStore> cursors,
+                                                    std::string name, AckConsumeFunc fn,
+                                                    AckOptions options = {});
 
 /// A view of `store` that ignores set() (get and flush pass through): for specs whose cursor is
 /// moved by someone other than `run` (acks, batches, concurrent completion).
-[[nodiscard]] std::shared_ptr<CursorStore> no_set_view(std::shared_ptr<CursorStore> store);
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT std::shared_ptr<CursorStore> no_set_view(
+    std::shared_ptr<CursorStore> store);
 
 }  // namespace reflex::rpatterns

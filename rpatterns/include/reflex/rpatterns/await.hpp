@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/stream.hpp"
 
 namespace reflex::rpatterns {
@@ -38,7 +39,8 @@ struct AwaitOptions {
 /// `options.types` arrives, the condition holds, or the deadline passes. Throws Canceled when
 /// stop is requested, and whatever the stream or the condition throws. The stream runs on a
 /// thread that is stopped and joined before await returns.
-[[nodiscard]] AwaitResult await(std::stop_token stop, const StreamFunc& stream,
-                                const AwaitOptions& options);
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT AwaitResult await(std::stop_token stop,
+                                                        const StreamFunc& stream,
+                                                        const AwaitOptions& options);
 
 }  // namespace reflex::rpatterns

@@ -7,6 +7,7 @@
 #include <stop_token>
 #include <string>
 
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/run.hpp"
 
 namespace reflex::rpatterns {
@@ -46,6 +47,7 @@ struct BackfillOptions {
 /// Runs `spec` to the head (forcing `options.to_head`) once and returns a summary. A stop request
 /// ends it early with `reached_head == false`; any other error is thrown as reflex::run throws it
 /// (the cursor keeps the progress made, so calling backfill again resumes).
-BackfillSummary backfill(std::stop_token stop, Spec spec, BackfillOptions options = {});
+REFLEX_RPATTERNS_EXPORT BackfillSummary backfill(std::stop_token stop, Spec spec,
+                                                 BackfillOptions options = {});
 
 }  // namespace reflex::rpatterns

@@ -10,6 +10,7 @@
 
 #include "reflex/consumer.hpp"
 #include "reflex/cursor_store.hpp"
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/run.hpp"
 
 namespace reflex::rpatterns {
@@ -41,7 +42,9 @@ struct BatchOptions {
 /// A run that waits out `stream.lag` for an event notices a failure after that wait.
 /// At most three batches are held (one in `fn`, one ready, one filling). Run the spec with one
 /// reflex::run at a time. Throws ConfigError for options without a limit or an empty name.
-[[nodiscard]] Spec batch_spec(StreamFunc stream, std::shared_ptr<CursorStore> cursors,
-                              std::string name, BatchConsumeFunc fn, BatchOptions options);
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT Spec batch_spec(StreamFunc stream,
+                                                      std::shared_ptr<CursorStore> cursors,
+                                                      std::string name, BatchConsumeFunc fn,
+                                                      BatchOptions options);
 
 }  // namespace reflex::rpatterns

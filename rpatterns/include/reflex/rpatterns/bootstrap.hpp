@@ -1,5 +1,6 @@
 #pragma once
 
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/run.hpp"
 
 namespace reflex::rpatterns {
@@ -10,9 +11,9 @@ namespace reflex::rpatterns {
 ///
 /// Until the new consumer has consumed its first event it has no cursor, so a restart in that
 /// window starts from the head again and skips events appended meanwhile.
-[[nodiscard]] StreamFunc bootstrap(StreamFunc stream);
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT StreamFunc bootstrap(StreamFunc stream);
 
 /// `spec` with its stream wrapped by bootstrap().
-[[nodiscard]] Spec bootstrap(Spec spec);
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT Spec bootstrap(Spec spec);
 
 }  // namespace reflex::rpatterns

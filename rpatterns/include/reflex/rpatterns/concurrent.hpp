@@ -2,6 +2,7 @@
 
 #include <cstddef>
 
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/run.hpp"
 
 namespace reflex::rpatterns {
@@ -24,6 +25,6 @@ struct ConcurrentOptions {
 ///
 /// Run the returned spec with one reflex::run at a time. Throws ConfigError for max_in_flight 0 or
 /// an incomplete spec.
-[[nodiscard]] Spec concurrent(Spec spec, ConcurrentOptions options = {});
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT Spec concurrent(Spec spec, ConcurrentOptions options = {});
 
 }  // namespace reflex::rpatterns

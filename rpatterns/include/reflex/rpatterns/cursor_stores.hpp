@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "reflex/cursor_store.hpp"
+#include "reflex/rpatterns/export.hpp"
 
 namespace reflex::rpatterns {
 
@@ -16,7 +17,7 @@ namespace reflex::rpatterns {
 /// (fallback = a reflex::MemCursorStore built with a seed map).
 ///
 /// Thread-safety: as the two stores. Lifetime: shares ownership of both stores.
-class ReadThroughCursorStore final : public CursorStore {
+class REFLEX_RPATTERNS_EXPORT ReadThroughCursorStore final : public CursorStore {
  public:
   /// Throws ConfigError when a store is null.
   ReadThroughCursorStore(std::shared_ptr<CursorStore> primary,

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "reflex/rpatterns/export.hpp"
+
 namespace reflex::rpatterns {
 
 /// Tracks events that start in stream order but finish in any order, and tells how far the cursor
@@ -14,7 +16,7 @@ namespace reflex::rpatterns {
 ///
 /// Thread-safety: none; guard it with the lock that orders start() calls.
 /// Lifetime: a value type.
-class GapSequence {
+class REFLEX_RPATTERNS_EXPORT GapSequence {
  public:
   using Ticket = std::uint64_t;
 

@@ -3,6 +3,8 @@
 #include <functional>
 #include <string_view>
 
+#include "reflex/rpatterns/export.hpp"
+
 namespace reflex::rpatterns {
 
 /// Receives one line of text about something a pattern did on its own (a failed run it will
@@ -13,6 +15,6 @@ using LogFunc = std::function<void(std::string_view line)>;
 
 /// Writes each line to stderr (one write per line, so lines of threads do not interleave). This
 /// is what patterns use when their LogFunc option is left empty.
-[[nodiscard]] LogFunc stderr_log();
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT LogFunc stderr_log();
 
 }  // namespace reflex::rpatterns

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "reflex/consumer.hpp"
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/run.hpp"
 
 namespace reflex::rpatterns {
@@ -22,17 +23,18 @@ using ShardName =
     std::function<std::string(std::string_view base, std::size_t index, std::size_t count)>;
 
 /// 32-bit FNV-1 hash of `bytes` (what luno/reflex shards with).
-[[nodiscard]] std::uint32_t fnv1_32(std::string_view bytes) noexcept;
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT std::uint32_t fnv1_32(std::string_view bytes) noexcept;
 
 /// Hash of the event id: the most even spread, no ordering between events across shards.
-[[nodiscard]] ShardHash by_event_id();
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT ShardHash by_event_id();
 /// Hash of the event type: all events of one type in one shard, in order (uneven spread).
-[[nodiscard]] ShardHash by_type();
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT ShardHash by_type();
 /// Hash of the foreign id: all events of one entity in one shard, in order.
-[[nodiscard]] ShardHash by_foreign_id();
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT ShardHash by_foreign_id();
 
 /// The default ShardName: "<base>_<index+1>_of_<count>", e.g. "mailer_2_of_4".
-[[nodiscard]] std::string m_of_n(std::string_view base, std::size_t index, std::size_t count);
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT std::string m_of_n(std::string_view base, std::size_t index,
+                                                         std::size_t count);
 
 /// How events are spread over shards. With the defaults (FNV-1 of the event id, m_of_n names)
 /// and the same hash choice, events land in the same shards under the same cursor names as with
@@ -55,8 +57,9 @@ struct Shard {
 /// The `count` shards of consumer `base`. Every event passes exactly one shard's filter. Use them
 /// to build any kind of consumer per shard (ack, batch, concurrent...). Throws ConfigError for
 /// count 0 or names that are empty or not distinct.
-[[nodiscard]] std::vector<Shard> shards(std::string_view base, std::size_t count,
-                                        const ShardOptions& options = {});
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT std::vector<Shard> shards(std::string_view base,
+                                                                std::size_t count,
+                                                                const ShardOptions& options = {});
 
 /// Options of parallel_specs.
 struct ParallelOptions {
@@ -73,9 +76,8 @@ struct ParallelOptions {
 /// of the stream (cheap for SQL sources with a shared head cache, N times the traffic for remote
 /// ones). Changing the number of shards changes the names, so the new shards start from "" (seed
 /// them, see ReadThroughCursorStore, or bootstrap them). `fn` runs on N threads at once.
-[[nodiscard]] std::vector<Spec> parallel_specs(std::string_view base, std::size_t count,
-                                               StreamFunc stream,
-                                               std::shared_ptr<CursorStore> cursors, ConsumeFunc fn,
-                                               ParallelOptions options = {});
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT std::vector<Spec> parallel_specs(
+    std::string_view base, std::size_t count, StreamFunc stream,
+    std::shared_ptr<CursorStore> cursors, ConsumeFunc fn, ParallelOptions options = {});
 
 }  // namespace reflex::rpatterns

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/stream.hpp"
 
 namespace reflex::rpatterns {
@@ -29,6 +30,7 @@ struct PollerOptions {
 /// run fails and its supervisor retries); a page that repeats the cursor's own event throws
 /// CursorError (`after` must be exclusive). Honours from_head, to_head and lag; every wait wakes
 /// on stop.
-[[nodiscard]] StreamFunc poller(FetchFunc fetch, PollerOptions options = {});
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT StreamFunc poller(FetchFunc fetch,
+                                                        PollerOptions options = {});
 
 }  // namespace reflex::rpatterns

@@ -12,6 +12,7 @@
 
 #include "reflex/consumer.hpp"
 #include "reflex/errors.hpp"
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/rpatterns/log.hpp"
 
 namespace reflex::rpatterns {
@@ -33,7 +34,7 @@ struct BestEffortOptions {
 /// failure while stop is requested is rethrown as is.
 /// Thread-safety: as the inner consumer; skipped() from any thread.
 /// Lifetime: shares ownership of the inner consumer.
-class BestEffortConsumer final : public Consumer {
+class REFLEX_RPATTERNS_EXPORT BestEffortConsumer final : public Consumer {
  public:
   BestEffortConsumer(std::shared_ptr<Consumer> inner, BestEffortOptions options);
 
@@ -53,8 +54,8 @@ class BestEffortConsumer final : public Consumer {
 
 /// Wraps `inner` (build it with make_consumer) into a best-effort consumer. Throws ConfigError
 /// when `inner` is null.
-[[nodiscard]] std::shared_ptr<BestEffortConsumer> best_effort(std::shared_ptr<Consumer> inner,
-                                                              BestEffortOptions options = {});
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT std::shared_ptr<BestEffortConsumer> best_effort(
+    std::shared_ptr<Consumer> inner, BestEffortOptions options = {});
 
 /// A failure handed to a dead-letter recorder. Named fields, so the consumer name and the event
 /// id cannot be swapped by accident.
@@ -93,7 +94,7 @@ struct DeadLetterOptions {
 
 /// The recorder could not record a failed event, so the dead-letter consumer keeps the event:
 /// the run fails on it. retryable() is the recorder error's.
-class DeadLetterError final : public Error {
+class REFLEX_RPATTERNS_EXPORT DeadLetterError final : public Error {
  public:
   DeadLetterError(const std::string& what, std::exception_ptr consume_error,
                   std::exception_ptr record_error);
@@ -116,7 +117,7 @@ class DeadLetterError final : public Error {
 ///
 /// Thread-safety: as the inner consumer and the recorder; recorded() from any thread.
 /// Lifetime: shares ownership of the inner consumer; owns a copy of the recorder.
-class DeadLetterConsumer final : public Consumer {
+class REFLEX_RPATTERNS_EXPORT DeadLetterConsumer final : public Consumer {
  public:
   DeadLetterConsumer(std::shared_ptr<Consumer> inner, DeadLetterRecorder record,
                      DeadLetterOptions options);
@@ -138,8 +139,7 @@ class DeadLetterConsumer final : public Consumer {
 
 /// Wraps `inner` into a dead-letter consumer. Throws ConfigError when `inner` or `record` is
 /// empty.
-[[nodiscard]] std::shared_ptr<DeadLetterConsumer> dead_letter(std::shared_ptr<Consumer> inner,
-                                                              DeadLetterRecorder record,
-                                                              DeadLetterOptions options = {});
+[[nodiscard]] REFLEX_RPATTERNS_EXPORT std::shared_ptr<DeadLetterConsumer> dead_letter(
+    std::shared_ptr<Consumer> inner, DeadLetterRecorder record, DeadLetterOptions options = {});
 
 }  // namespace reflex::rpatterns

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "reflex/rpatterns/export.hpp"
 #include "reflex/rpatterns/log.hpp"
 #include "reflex/run.hpp"
 
@@ -41,7 +42,8 @@ enum class RunEnd {
 ///
 /// Throws ConfigError at once for an incomplete spec; every later error is retried, never thrown.
 /// Blocking: every wait wakes on `stop`.
-RunEnd run_forever(std::stop_token stop, const Spec& spec, const RunForeverOptions& options = {});
+REFLEX_RPATTERNS_EXPORT RunEnd run_forever(std::stop_token stop, const Spec& spec,
+                                           const RunForeverOptions& options = {});
 
 /// Runs specs with run_forever, each on its own thread, until stopped or (for `to_head` specs)
 /// done.
@@ -49,7 +51,7 @@ RunEnd run_forever(std::stop_token stop, const Spec& spec, const RunForeverOptio
 /// Thread-safety: request_stop() may be called from any thread; join() from one thread at a time.
 /// Lifetime: RAII. The destructor requests stop of every run and joins every thread, so no thread
 /// outlives the runner. Specs are copied in; their stores and consumers must outlive the runner.
-class Runner final {
+class REFLEX_RPATTERNS_EXPORT Runner final {
  public:
   /// Starts one thread per spec. Throws ConfigError (starting nothing) when a spec is incomplete.
   explicit Runner(std::vector<Spec> specs, RunForeverOptions options = {});

@@ -6,6 +6,7 @@
 #include "reflex/buffered_cursor_store.hpp"
 #include "reflex/metrics.hpp"
 #include "reflex/rsql/database.hpp"
+#include "reflex/rsql/export.hpp"
 #include "reflex/rsql/schema.hpp"
 
 namespace reflex::rsql {
@@ -30,7 +31,7 @@ struct CursorsTableOptions {
 /// Thread-safety: all members may be called from several threads. Lifetime: the destructor stops
 /// the background flush and makes a last attempt to write pending cursors (errors are swallowed
 /// there: call flush() first to see them).
-class CursorsTable final : public BufferedCursorStore {
+class REFLEX_RSQL_EXPORT CursorsTable final : public BufferedCursorStore {
  public:
   /// Validates the schema names (ConfigError) but does not connect.
   explicit CursorsTable(std::shared_ptr<Database> database, CursorsTableOptions options = {});

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/rsql/export.hpp"
 #include "reflex/rsql/schema.hpp"
 
 namespace reflex::rsql {
@@ -35,7 +36,7 @@ struct DatabaseOptions {
 ///
 /// Thread-safety: all members are safe to call from several threads.
 /// Lifetime: shared by the tables made from it (they keep it alive).
-class Database final {
+class REFLEX_RSQL_EXPORT Database final {
  public:
   /// Parses the DSN and checks that the dialect is built in. Does not connect: an unreachable
   /// server surfaces when a table is used. Throws ConfigError for a malformed DSN, an unknown

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "reflex/errors.hpp"
+#include "reflex/rsql/export.hpp"
 
 namespace reflex::rsql {
 
@@ -26,7 +27,7 @@ enum class DatabaseErrorKind {
 
 /// An error reported by the database or its driver. retryable() is true for connection and
 /// transient failures.
-class DatabaseError : public Error {
+class REFLEX_RSQL_EXPORT DatabaseError : public Error {
  public:
   DatabaseError(DatabaseErrorKind kind, const std::string& what)
       : Error(what, kind == DatabaseErrorKind::connection || kind == DatabaseErrorKind::transient),
@@ -39,7 +40,7 @@ class DatabaseError : public Error {
 
 /// A table reflex needs does not exist, or lacks a column reflex needs. The message names the
 /// table and shows how to create it (the schema helpers). Not retryable.
-class SchemaError final : public ConfigError {
+class REFLEX_RSQL_EXPORT SchemaError final : public ConfigError {
  public:
   explicit SchemaError(const std::string& what) : ConfigError(what) {}
 };

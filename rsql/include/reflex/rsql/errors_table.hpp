@@ -9,6 +9,7 @@
 
 #include "reflex/rsql/database.hpp"
 #include "reflex/rsql/events_table.hpp"
+#include "reflex/rsql/export.hpp"
 #include "reflex/rsql/schema.hpp"
 
 namespace reflex::rsql {
@@ -33,7 +34,7 @@ struct ErrorRecord {
 ///
 /// Thread-safety: all members may be called from several threads. Lifetime: a handle; copies
 /// share their connection pool.
-class ErrorsTable final {
+class REFLEX_RSQL_EXPORT ErrorsTable final {
  public:
   ErrorsTable(std::shared_ptr<Database> database, ErrorsSchema schema = {});
 

@@ -16,6 +16,7 @@
 #include "reflex/event.hpp"
 #include "reflex/metrics.hpp"
 #include "reflex/rsql/database.hpp"
+#include "reflex/rsql/export.hpp"
 #include "reflex/rsql/schema.hpp"
 #include "reflex/stream.hpp"
 
@@ -28,7 +29,7 @@ class EventsTableImpl;
 }  // namespace detail
 
 /// An event's foreign id: the id of the entity it is about, given as a string or an integer.
-class ForeignId final {
+class REFLEX_RSQL_EXPORT ForeignId final {
  public:
   ForeignId(std::string value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   ForeignId(std::string_view value) : value_(value) {}        // NOLINT(google-explicit-constructor)
@@ -124,7 +125,7 @@ struct RetentionOptions {
 /// Thread-safety: all members may be called from several threads at once; an insert uses only
 /// the caller's transaction. Lifetime: a handle; copies share the same head cache and wake-ups.
 /// Streams and notifiers keep what they need alive.
-class EventsTable final {
+class REFLEX_RSQL_EXPORT EventsTable final {
  public:
   /// Validates the schema names (ConfigError) but does not connect; check() does.
   EventsTable(std::shared_ptr<Database> database, EventsTableOptions options = {});

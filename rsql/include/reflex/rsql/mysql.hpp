@@ -12,6 +12,7 @@
 #include "reflex/rsql/config.hpp"
 #include "reflex/rsql/database.hpp"
 #include "reflex/rsql/events_table.hpp"
+#include "reflex/rsql/export.hpp"
 
 #if !REFLEX_RSQL_HAS_MYSQL
 #error "this reflex was built without MariaDB/MySQL: rebuild it with -DREFLEX_WITH_MYSQL=ON"
@@ -28,15 +29,15 @@ namespace reflex::rsql {
 /// EventsTable::insert and insert_batch call for a MySQL connection. An insert whose id a stream
 /// reader took meanwhile fails with a retryable DatabaseError: roll back and run the transaction
 /// again (see the README, gap safety on MariaDB).
-Notifier insert_events(const EventsTable& table, sql::Connection& transaction,
-                       std::span<const NewEvent> events);
+REFLEX_RSQL_EXPORT Notifier insert_events(const EventsTable& table, sql::Connection& transaction,
+                                          std::span<const NewEvent> events);
 
 /// A MySQL Connector/C++ connection for your own transactions, from the same kind of DSN as
 /// Database::open (`mysql://` or `mariadb://USER[:PASSWORD]@HOST[:PORT]/DB`): database selected,
 /// utf8mb4, autocommit on (call `setAutoCommit(false)` for a transaction that inserts events).
 /// Throws ConfigError for another scheme, a malformed DSN or a refused login, and Unavailable when
 /// the server cannot be reached.
-[[nodiscard]] std::unique_ptr<sql::Connection> connect_mysql(std::string_view dsn,
-                                                             const DatabaseOptions& options = {});
+[[nodiscard]] REFLEX_RSQL_EXPORT std::unique_ptr<sql::Connection> connect_mysql(
+    std::string_view dsn, const DatabaseOptions& options = {});
 
 }  // namespace reflex::rsql

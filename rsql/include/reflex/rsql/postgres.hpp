@@ -12,6 +12,7 @@
 
 #include "reflex/rsql/config.hpp"
 #include "reflex/rsql/events_table.hpp"
+#include "reflex/rsql/export.hpp"
 
 #if !REFLEX_RSQL_HAS_POSTGRES
 #error "this reflex was built without PostgreSQL: rebuild it with -DREFLEX_WITH_POSTGRES=ON"
@@ -27,14 +28,14 @@ namespace reflex::rsql {
 /// after commit: one prepared INSERT for one event, one multi-row INSERT for a few, COPY from 32
 /// on. What EventsTable::insert and insert_batch call for a pqxx transaction. Throws ConfigError
 /// for bad input (nothing is sent), SchemaError when the table is missing, DatabaseError else.
-Notifier insert_events(const EventsTable& table, pqxx::transaction_base& transaction,
-                       std::span<const NewEvent> events);
+REFLEX_RSQL_EXPORT Notifier insert_events(const EventsTable& table,
+                                          pqxx::transaction_base& transaction,
+                                          std::span<const NewEvent> events);
 
 /// Runs the caller's INSERT, UPDATE, DELETE or WITH statement and inserts `event` in the same
 /// SQL statement: see EventsTable::insert_with.
-Notifier insert_events_with(const EventsTable& table, pqxx::transaction_base& transaction,
-                            std::string_view statement,
-                            const std::vector<std::optional<std::string>>& params,
-                            const NewEvent& event);
+REFLEX_RSQL_EXPORT Notifier insert_events_with(
+    const EventsTable& table, pqxx::transaction_base& transaction, std::string_view statement,
+    const std::vector<std::optional<std::string>>& params, const NewEvent& event);
 
 }  // namespace reflex::rsql

@@ -3,13 +3,15 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/rsql/export.hpp"
+
 namespace reflex::rsql {
 
 /// The SQL dialects reflex speaks.
 enum class Dialect { postgres, mysql, sqlite };
 
 /// "postgres", "mysql" or "sqlite".
-[[nodiscard]] std::string_view to_string(Dialect dialect) noexcept;
+[[nodiscard]] REFLEX_RSQL_EXPORT std::string_view to_string(Dialect dialect) noexcept;
 
 /// Names of an events table and its columns. Every name must be a plain identifier
 /// ([A-Za-z_][A-Za-z0-9_]*, at most 63 characters); anything else is a ConfigError naming it, so
@@ -43,21 +45,24 @@ struct ErrorsSchema {
 };
 
 /// Throws ConfigError unless `name` is a plain identifier; `what` says what it names.
-void validate_identifier(std::string_view what, std::string_view name);
+REFLEX_RSQL_EXPORT void validate_identifier(std::string_view what, std::string_view name);
 
 /// Checks every name of a schema (throws ConfigError naming the first bad one).
-void validate(const EventsSchema& schema);
-void validate(const CursorsSchema& schema);
-void validate(const ErrorsSchema& schema);
+REFLEX_RSQL_EXPORT void validate(const EventsSchema& schema);
+REFLEX_RSQL_EXPORT void validate(const CursorsSchema& schema);
+REFLEX_RSQL_EXPORT void validate(const ErrorsSchema& schema);
 
 /// DDL creating the events table (IF NOT EXISTS) and, on PostgreSQL, the id sequence and the id
 /// function that make streaming gap-safe (see the README). Every column except foreign_id and type
 /// has a default, so `INSERT INTO events (foreign_id, type) VALUES (...)` is a valid event.
 /// Statements are separated by ";\n".
-[[nodiscard]] std::string events_ddl(Dialect dialect, const EventsSchema& schema = {});
+[[nodiscard]] REFLEX_RSQL_EXPORT std::string events_ddl(Dialect dialect,
+                                                        const EventsSchema& schema = {});
 /// DDL creating the cursors table (IF NOT EXISTS).
-[[nodiscard]] std::string cursors_ddl(Dialect dialect, const CursorsSchema& schema = {});
+[[nodiscard]] REFLEX_RSQL_EXPORT std::string cursors_ddl(Dialect dialect,
+                                                         const CursorsSchema& schema = {});
 /// DDL creating the errors table and its events table (IF NOT EXISTS).
-[[nodiscard]] std::string errors_ddl(Dialect dialect, const ErrorsSchema& schema = {});
+[[nodiscard]] REFLEX_RSQL_EXPORT std::string errors_ddl(Dialect dialect,
+                                                        const ErrorsSchema& schema = {});
 
 }  // namespace reflex::rsql

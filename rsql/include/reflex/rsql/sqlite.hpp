@@ -9,6 +9,7 @@
 
 #include "reflex/rsql/config.hpp"
 #include "reflex/rsql/events_table.hpp"
+#include "reflex/rsql/export.hpp"
 
 #if !REFLEX_RSQL_HAS_SQLITE
 #error "this reflex was built without SQLite: rebuild it with -DREFLEX_WITH_SQLITE=ON"
@@ -22,7 +23,7 @@ namespace reflex::rsql {
 /// in order, and returns the notifier to call after commit. What EventsTable::insert and
 /// insert_batch call for a `sqlite3*`. Throws ConfigError when the connection is not in a
 /// transaction (the event must commit with the change), SchemaError when the table is missing.
-Notifier insert_events(const EventsTable& table, sqlite3* transaction,
-                       std::span<const NewEvent> events);
+REFLEX_RSQL_EXPORT Notifier insert_events(const EventsTable& table, sqlite3* transaction,
+                                          std::span<const NewEvent> events);
 
 }  // namespace reflex::rsql
