@@ -10,6 +10,7 @@
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "kv_state.hpp"
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rnats/errors.hpp"
 #include "status.hpp"
@@ -445,37 +446,22 @@ std::exception_ptr Watch::error() const {
 }
 
 std::string escape_key(std::string_view text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    const bool keep = (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
-                      c == '-' || c == '_' || c == '/';
-    if (keep) {
-      out += c;
-    } else {
-      out += '=';
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    }
-  }
-  if (out.empty()) out = "=";  // the empty text, distinct from every escaped non-empty one
-  return out;
+  if (text.empty()) return "=";  // the empty text, distinct from every escaped non-empty one
+  // Percent-encoding with '=' for '%' (which KV keys cannot hold): '%' is never kept, so every
+  // '%' of the encoding starts an escape.
+  std::string key = percent_encode(text, "-_/");
+  std::replace(key.begin(), key.end(), '%', '=');
+  return key;
 }
 
 std::string unescape_key(std::string_view key) {
   if (key == "=") return {};
-  const auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
+  // Escape by escape, keeping what is not one: the key may not be ours (and may hold '%').
   std::string out;
+  std::string byte;
   for (std::size_t i = 0; i < key.size(); ++i) {
-    if (key[i] == '=' && i + 2 < key.size() && hex(key[i + 1]) >= 0 && hex(key[i + 2]) >= 0) {
-      out += static_cast<char>(hex(key[i + 1]) * 16 + hex(key[i + 2]));
+    if (key[i] == '=' && i + 2 < key.size() && hex_decode(key.substr(i + 1, 2), byte)) {
+      out += byte;
       i += 2;
     } else {
       out += key[i];

@@ -179,7 +179,7 @@ class Session {
     if (last) {
       if (last->second != info->State.LastSeq) throw not_exclusive(info->State.LastSeq);
       committed_id_ = last->first;
-      return committed_id_.substr(prefix_.size());
+      return detail::decode_header_value(committed_id_.substr(prefix_.size()));
     }
     if (info->State.Msgs > 0) throw not_exclusive(info->State.LastSeq);
     if (options_.start_after) return *options_.start_after;
@@ -210,8 +210,9 @@ class Session {
               "\" of stream \"" + options_.stream + "\"",
           jerr);
     const MsgPtr msg(raw);
-    const std::string id =
-        detail::decode_header_value(detail::header_value(msg.get(), header::msg_id));
+    // As written (prefix and encoded event id): it is compared with the ids of this run and sent
+    // back as the expected last id, so only the event id in it is ever decoded.
+    const std::string id = detail::header_value(msg.get(), header::msg_id);
     if (id.compare(0, prefix_.size(), prefix_) != 0) {
       throw ConfigError("relay \"" + options_.name + "\": the last message on \"" + filter_ +
                         "\" of stream \"" + options_.stream + "\" has Nats-Msg-Id \"" + id +

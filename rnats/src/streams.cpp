@@ -149,17 +149,7 @@ PublishResult publish(const Connection& connection, const OutgoingEvent& event) 
         "stream; use expected_last_subject_sequence = 0 for an empty subject)");
   }
   auto& conn = *connection.state();
-  natsMsg* raw = nullptr;
-  check(natsMsg_Create(&raw, event.subject.c_str(), nullptr, event.data.data(),
-                       static_cast<int>(event.data.size())),
-        "publish to \"" + event.subject + "\"");
-  detail::MsgPtr msg(raw);
-  detail::write_headers(msg.get(), event.headers);
-  if (event.timestamp) {
-    check(natsMsgHeader_Set(msg.get(), header::timestamp,
-                            std::to_string(detail::to_unix_nanos(*event.timestamp)).c_str()),
-          "publish: set the timestamp header");
-  }
+  const detail::MsgPtr msg = detail::message(event);
   jsPubOptions po;
   jsPubOptions_Init(&po);
   if (!event.idempotency_key.empty()) po.MsgId = event.idempotency_key.c_str();
@@ -186,20 +176,6 @@ PublishResult publish(const Connection& connection, const OutgoingEvent& event) 
   return PublishResult{.stream = ack->Stream != nullptr ? ack->Stream : "",
                        .sequence = ack->Sequence,
                        .duplicate = ack->Duplicate};
-}
-
-OutgoingEvent event_message(std::string subject, const Event& event) {
-  OutgoingEvent out;
-  out.subject = std::move(subject);
-  out.data = event.metadata;
-  out.headers[header::type] = std::to_string(event.type);
-  if (!event.foreign_id.empty()) {
-    out.headers[header::foreign_id] = detail::encode_header_value(event.foreign_id);
-  }
-  if (!event.trace.empty()) out.headers[header::trace] = detail::encode_header_value(event.trace);
-  if (!event.id.empty()) out.headers[header::source_id] = detail::encode_header_value(event.id);
-  if (event.timestamp != std::chrono::system_clock::time_point{}) out.timestamp = event.timestamp;
-  return out;
 }
 
 ConsumerInfo ensure_consumer(const Connection& connection, const ConsumerConfig& config) {
