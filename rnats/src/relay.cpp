@@ -10,6 +10,7 @@
 
 #include "codec.hpp"
 #include "connection_state.hpp"
+#include "pub_ack.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rnats/errors.hpp"
 #include "reflex/wait.hpp"
@@ -31,47 +32,6 @@ using detail::MsgPtr;
 
 constexpr const char* kExpectedLastMsgId = "Nats-Expected-Last-Msg-Id";
 constexpr const char* kExpectedLastSequence = "Nats-Expected-Last-Sequence";
-
-// --- the few fields of JetStream's publish acknowledgement we need --------------------------
-
-std::optional<std::size_t> json_value_at(std::string_view body, std::string_view key) {
-  const std::string quoted = "\"" + std::string(key) + "\"";
-  auto pos = body.find(quoted);
-  if (pos == std::string_view::npos) return std::nullopt;
-  pos = body.find(':', pos + quoted.size());
-  if (pos == std::string_view::npos) return std::nullopt;
-  ++pos;
-  while (pos < body.size() && (body[pos] == ' ' || body[pos] == '\t')) ++pos;
-  return pos;
-}
-
-std::optional<std::uint64_t> json_uint(std::string_view body, std::string_view key) {
-  const auto pos = json_value_at(body, key);
-  if (!pos) return std::nullopt;
-  std::uint64_t value = 0;
-  std::size_t i = *pos;
-  if (i >= body.size() || body[i] < '0' || body[i] > '9') return std::nullopt;
-  for (; i < body.size() && body[i] >= '0' && body[i] <= '9'; ++i) {
-    value = value * 10 + static_cast<std::uint64_t>(body[i] - '0');
-  }
-  return value;
-}
-
-bool json_true(std::string_view body, std::string_view key) {
-  const auto pos = json_value_at(body, key);
-  return pos && body.substr(*pos, 4) == "true";
-}
-
-std::string json_string(std::string_view body, std::string_view key) {
-  const auto pos = json_value_at(body, key);
-  if (!pos || *pos >= body.size() || body[*pos] != '"') return {};
-  std::string out;
-  for (std::size_t i = *pos + 1; i < body.size() && body[i] != '"'; ++i) {
-    if (body[i] == '\\' && i + 1 < body.size()) ++i;
-    out += body[i];
-  }
-  return out;
-}
 
 // --- one published, not yet committed event ---------------------------------------------------
 
@@ -389,10 +349,18 @@ class Session {
     }
     const std::string_view body(natsMsg_GetData(msg) ? natsMsg_GetData(msg) : "",
                                 static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-    if (body.find("\"error\"") != std::string_view::npos) {
-      const auto code = json_uint(body, "err_code").value_or(0);
+    detail::PubAck ack;
+    try {
+      ack = detail::parse_pub_ack(body);
+    } catch (const Error& e) {
+      // Whether the stream holds the message is unknown: recovery reads the stream.
+      fail(p, Failure::transient, e.what());
+      return;
+    }
+    if (ack.error) {
+      const int code = ack.error->err_code;
       const std::string text =
-          json_string(body, "description") + " (JetStream error " + std::to_string(code) + ")";
+          ack.error->description + " (JetStream error " + std::to_string(code) + ")";
       Failure kind = Failure::transient;
       if (code == JSStreamWrongLastMsgIDErr || code == JSStreamWrongLastSequenceErr) {
         kind = Failure::conflict;
@@ -402,15 +370,10 @@ class Session {
       fail(p, kind, text);
       return;
     }
-    const auto seq = json_uint(body, "seq");
-    if (!seq) {
-      fail(p, Failure::transient, "unreadable acknowledgement: " + std::string(body));
-      return;
-    }
     --in_flight_;
     p.status = Pending::Status::acked;
-    p.sequence = *seq;
-    if (json_true(body, "duplicate")) {
+    p.sequence = ack.sequence;
+    if (ack.duplicate) {
       std::lock_guard lock(st_->mu);
       ++st_->stats.duplicates;
     }
