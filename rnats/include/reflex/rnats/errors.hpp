@@ -33,13 +33,6 @@ class RevisionConflict final : public Error {
   explicit RevisionConflict(const std::string& what) : Error(what, false) {}
 };
 
-/// A KV cursor was advanced by someone else since this store last read or wrote it: another
-/// runner of the same consumer is active. Not retryable; stop this runner.
-class CursorConflict final : public CursorError {
- public:
-  explicit CursorConflict(const std::string& what) : CursorError(what) {}
-};
-
 /// A publish reached no stream: no JetStream stream is bound to the subject.
 class NoStreamForSubject final : public ConfigError {
  public:
