@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "access.hpp"
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "kv_state.hpp"
@@ -179,7 +180,7 @@ std::shared_ptr<detail::StoreState> bind_store(const Connection& connection,
                                                std::string_view bucket) {
   check_bucket(bucket);
   auto state = std::make_shared<detail::StoreState>();
-  state->conn = connection.state();
+  state->conn = detail::Access::state(connection);
   state->bucket = bucket;
   kvStore* kv = nullptr;
   const natsStatus s = js_KeyValue(&kv, state->conn->js.get(), state->bucket.c_str());
@@ -239,7 +240,7 @@ StateStore StateStore::ensure(const Connection& connection, const StoreConfig& c
   if (config.replicas < 1 || config.replicas > 5) {
     throw ConfigError("KV bucket \"" + config.name + "\": replicas must be 1..5");
   }
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   kvConfig kc;
   kvConfig_Init(&kc);
   kc.Bucket = config.name.c_str();
@@ -254,7 +255,7 @@ StateStore StateStore::ensure(const Connection& connection, const StoreConfig& c
   const natsStatus s = js_CreateKeyValue(&kv, conn.js.get(), &kc);
   if (s == NATS_OK) {
     auto state = std::make_shared<detail::StoreState>();
-    state->conn = connection.state();
+    state->conn = detail::Access::state(connection);
     state->bucket = config.name;
     state->kv.reset(kv);
     return StateStore(std::move(state));
@@ -277,7 +278,7 @@ StateStore StateStore::open(const Connection& connection, std::string_view bucke
 bool StateStore::remove(const Connection& connection, std::string_view bucket) {
   check_bucket(bucket);
   const std::string name(bucket);
-  const natsStatus s = js_DeleteKeyValue(connection.state()->js.get(), name.c_str());
+  const natsStatus s = js_DeleteKeyValue(detail::Access::state(connection)->js.get(), name.c_str());
   if (s == NATS_NOT_FOUND) return false;
   check(s, "delete KV bucket \"" + name + "\"");
   return true;
@@ -411,7 +412,7 @@ Watch StateStore::watch(std::string_view key_pattern, std::function<void(const C
         "watch \"" + pattern + "\" in KV bucket \"" + state_->bucket + "\"");
   w->watcher.reset(raw);
   w->thread = std::jthread([raw_state = w.get()] { raw_state->run(); });
-  return Watch(std::move(w));
+  return detail::Access::watch(std::move(w));
 }
 
 Watch::Watch(std::shared_ptr<detail::WatchState> state) : state_(std::move(state)) {}

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "access.hpp"
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "pub_ack.hpp"
@@ -50,7 +51,7 @@ enum class Failure { none, conflict, transient, fatal };
 
 }  // namespace
 
-struct Relay::State {
+struct detail::RelayState {
   // Shared with the nats.c callback and the reader thread; guarded by mu.
   std::mutex mu;
   std::condition_variable_any cv;
@@ -62,24 +63,26 @@ struct Relay::State {
 
   static void on_response(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
     MsgPtr owned(msg);
-    auto& st = **static_cast<std::shared_ptr<State>*>(closure);
+    auto& st = **static_cast<std::shared_ptr<RelayState>*>(closure);
     {
       std::lock_guard lock(st.mu);
       st.responses.push_back(std::move(owned));
     }
     st.cv.notify_all();
   }
-  static void on_complete(void* closure) { delete static_cast<std::shared_ptr<State>*>(closure); }
+  static void on_complete(void* closure) {
+    delete static_cast<std::shared_ptr<RelayState>*>(closure);
+  }
 };
 
 namespace {
 
 /// One run of a relay: everything here lives on the run() thread except what State shares.
-class Session {
+class Session final {
  public:
   Session(const Connection& connection, const RelayOptions& options,
-          std::shared_ptr<Relay::State> state, std::stop_token stop)
-      : conn_(connection.state()),
+          std::shared_ptr<detail::RelayState> state, std::stop_token stop)
+      : conn_(detail::Access::state(connection)),
         options_(options),
         st_(std::move(state)),
         stop_(std::move(stop)),
@@ -197,16 +200,16 @@ class Session {
     check(natsInbox_Create(&inbox), "relay: create an inbox");
     inbox_ = inbox;
     natsInbox_Destroy(inbox);
-    auto* closure = new std::shared_ptr<Relay::State>(st_);
+    auto* closure = new std::shared_ptr<detail::RelayState>(st_);
     natsSubscription* sub = nullptr;
     const natsStatus s = natsConnection_Subscribe(&sub, conn_->nc.get(), (inbox_ + ".*").c_str(),
-                                                  &Relay::State::on_response, closure);
+                                                  &detail::RelayState::on_response, closure);
     if (s != NATS_OK) {
       delete closure;
       detail::throw_status(s, "relay \"" + options_.name + "\": subscribe to acknowledgements");
     }
     sub_.reset(sub);
-    natsSubscription_SetOnCompleteCB(sub, &Relay::State::on_complete, closure);
+    natsSubscription_SetOnCompleteCB(sub, &detail::RelayState::on_complete, closure);
     natsSubscription_SetPendingLimits(sub, -1, -1);
   }
 
@@ -546,7 +549,7 @@ class Session {
 
   std::shared_ptr<detail::ConnectionState> conn_;
   const RelayOptions& options_;
-  std::shared_ptr<Relay::State> st_;
+  std::shared_ptr<detail::RelayState> st_;
   std::stop_token stop_;
   const std::string prefix_;
   const std::string filter_;
@@ -596,7 +599,7 @@ void check_options(const RelayOptions& o) {
 Relay::Relay(Connection connection, RelayOptions options)
     : connection_(std::move(connection)),
       options_(std::move(options)),
-      state_(std::make_shared<State>()) {
+      state_(std::make_shared<detail::RelayState>()) {
   check_options(options_);
 }
 

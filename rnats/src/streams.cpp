@@ -1,5 +1,6 @@
 #include "reflex/rnats/streams.hpp"
 
+#include "access.hpp"
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "reflex/errors.hpp"
@@ -71,7 +72,7 @@ StreamInfo ensure_stream(const Connection& connection, const StreamConfig& confi
   if (config.replicas < 1 || config.replicas > 5) {
     throw ConfigError("stream \"" + config.name + "\": replicas must be 1..5");
   }
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   jsStreamConfig sc;
   jsStreamConfig_Init(&sc);
   sc.Name = config.name.c_str();
@@ -116,7 +117,7 @@ StreamInfo ensure_stream(const Connection& connection, const StreamConfig& confi
 
 std::optional<StreamInfo> stream_info(const Connection& connection, std::string_view name) {
   check_name(name, "stream");
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const std::string stream(name);
   jsOptions jo = conn.js_options();
   jsStreamInfo* raw = nullptr;
@@ -130,7 +131,7 @@ std::optional<StreamInfo> stream_info(const Connection& connection, std::string_
 
 bool delete_stream(const Connection& connection, std::string_view name) {
   check_name(name, "stream");
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const std::string stream(name);
   jsOptions jo = conn.js_options();
   jsErrCode jerr{};
@@ -148,7 +149,7 @@ PublishResult publish(const Connection& connection, const OutgoingEvent& event) 
         "\": expected_last_sequence must be positive (JetStream cannot check for an empty "
         "stream; use expected_last_subject_sequence = 0 for an empty subject)");
   }
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const detail::MsgPtr msg = detail::message(event);
   jsPubOptions po;
   jsPubOptions_Init(&po);
@@ -190,7 +191,7 @@ ConsumerInfo ensure_consumer(const Connection& connection, const ConsumerConfig&
   if (config.from.kind == ConsumeFrom::Kind::sequence && config.from.sequence == 0) {
     throw ConfigError("consumer of \"" + config.stream + "\": sequences start at 1");
   }
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const bool durable = !config.name.empty();
   const std::string what = "ensure consumer \"" + (durable ? config.name : "(ephemeral)") +
                            "\" of stream \"" + config.stream + "\"";
@@ -272,7 +273,7 @@ std::optional<ConsumerInfo> consumer_info(const Connection& connection, std::str
                                           std::string_view name) {
   check_name(stream, "stream");
   check_name(name, "consumer");
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const std::string s_name(stream), c_name(name);
   jsOptions jo = conn.js_options();
   jsConsumerInfo* raw = nullptr;
@@ -288,7 +289,7 @@ std::optional<ConsumerInfo> consumer_info(const Connection& connection, std::str
 bool delete_consumer(const Connection& connection, std::string_view stream, std::string_view name) {
   check_name(stream, "stream");
   check_name(name, "consumer");
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const std::string s_name(stream), c_name(name);
   jsOptions jo = conn.js_options();
   jsErrCode jerr{};
