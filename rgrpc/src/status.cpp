@@ -8,6 +8,7 @@
 // them from Go servers.
 #include "status.hpp"
 
+#include <array>
 #include <cstdint>
 
 #include "reflex/errors.hpp"
@@ -21,6 +22,21 @@ constexpr std::string_view kStoppedCode = "ERR_09290f5944cb8671";
 constexpr std::string_view kHeadReachedCode = "ERR_b4b155d2a91cfcd0";
 constexpr std::string_view kStoppedMessage = "the event stream has been stopped";
 constexpr std::string_view kHeadReachedMessage = "the event stream has reached the current head";
+
+// How luno/reflex's sources reject a cursor. Its server (server.go, Server.Stream and
+// serveStream) returns the source's error as it is, wrapped as "recv error 2: ..." when Recv
+// failed, so gRPC sends UNKNOWN with the error's text (and, with jettison's interceptor, the
+// jettison codes in the details).
+// - rsql (rsql/eventstable.go, streamClient.Recv): an `after` that strconv.ParseInt rejects is
+//   rsql.ErrInvalidIntID (rsql/errors.go), code ERR_82d0368b5478d378.
+constexpr std::string_view kInvalidIdCode = "ERR_82d0368b5478d378";
+constexpr std::string_view kInvalidIdMessage = "invalid id, only int supported";
+// - rblob (rblob/blob.go): parseCursor's "invalid cursor" / "invalid cursor offset", and
+//   loadCurrentBlob's "cursor out of range" / "cursor was eof" for a cursor past its blob's
+//   events; errors without codes, so only their exact text tells.
+constexpr std::array<std::string_view, 5> kCursorMessages = {
+    kInvalidIdMessage, "invalid cursor", "invalid cursor offset", "cursor out of range",
+    "cursor was eof"};
 
 // Minimal protobuf encoding (varints and length-delimited fields) for the three small messages
 // of the details; not worth generated code with global descriptor names of other projects.
@@ -78,6 +94,24 @@ grpc::Status jettison_status(grpc::StatusCode code, std::string_view message,
 
 bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
+}
+
+// True when `message` is `error`'s text, alone or as the innermost of jettison's "outer: inner".
+bool ends_with_error(std::string_view message, std::string_view error) {
+  if (!message.ends_with(error)) return false;
+  const auto rest = message.substr(0, message.size() - error.size());
+  return rest.empty() || rest.ends_with(": ");
+}
+
+// A luno/reflex source rejected the cursor: its jettison code, or (on UNKNOWN, what Go servers
+// send for plain errors) one of the exact texts. Other UNKNOWNs stay retryable.
+bool luno_cursor_error(grpc::StatusCode code, std::string_view message, std::string_view details) {
+  if (contains(details, kInvalidIdCode)) return true;
+  if (code != grpc::StatusCode::UNKNOWN) return false;
+  for (const auto text : kCursorMessages) {
+    if (ends_with_error(message, text)) return true;
+  }
+  return false;
 }
 
 const char* code_name(grpc::StatusCode code) {
@@ -165,6 +199,10 @@ std::exception_ptr error_for(const grpc::Status& status, const std::string& what
     return std::make_exception_ptr(HeadReached());
   }
   const std::string text = "rgrpc: " + what + " failed: " + code_name(code) + ": " + message;
+  if (luno_cursor_error(code, message, details)) {
+    return std::make_exception_ptr(CursorError(
+        text + " (the server's source rejected the cursor; it will not accept it on a retry)"));
+  }
   switch (code) {
     case grpc::StatusCode::OK:
       // Servers of reflex streams never end them successfully; treat it like a stop.

@@ -3,66 +3,43 @@
 #include <climits>
 #include <cstdlib>
 
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "status.hpp"
 
-namespace reflex::rnats::detail {
+namespace reflex::rnats {
 
 namespace {
 
-constexpr char kHex[] = "0123456789ABCDEF";
-
-bool plain(unsigned char c) {
-  return c > 0x20 && c < 0x7f && c != '%';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-void set_header(natsMsg* msg, const char* name, const std::string& value) {
-  check(natsMsgHeader_Set(msg, name, value.c_str()),
-        std::string("set header ") + name + " of a NATS message");
-}
+/// Printable ASCII punctuation but '%' (letters and digits are always kept): header values keep
+/// the bytes 0x21-0x7E as they are, so the wire format is what it has always been.
+constexpr std::string_view kHeaderKeep = "!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 }  // namespace
 
-std::string encode_header_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (plain(c)) {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
+OutgoingEvent event_message(std::string subject, const Event& event) {
+  OutgoingEvent out;
+  out.subject = std::move(subject);
+  out.data = event.metadata;
+  out.headers[header::type] = std::to_string(event.type);
+  if (!event.foreign_id.empty()) {
+    out.headers[header::foreign_id] = detail::encode_header_value(event.foreign_id);
   }
+  if (!event.trace.empty()) out.headers[header::trace] = detail::encode_header_value(event.trace);
+  if (!event.id.empty()) out.headers[header::source_id] = detail::encode_header_value(event.id);
+  if (event.timestamp != std::chrono::system_clock::time_point{}) out.timestamp = event.timestamp;
   return out;
 }
 
+namespace detail {
+
+std::string encode_header_value(std::string_view value) {
+  return percent_encode(value, kHeaderKeep);
+}
+
 std::string decode_header_value(std::string_view value) {
-  if (value.find('%') == std::string_view::npos) return std::string(value);
-  std::string out;
-  out.reserve(value.size());
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    if (value[i] == '%' && i + 2 < value.size()) {
-      const int hi = hex_value(value[i + 1]);
-      const int lo = hex_value(value[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += value[i];
-  }
-  return out;
+  auto decoded = try_percent_decode(value);
+  return decoded ? std::move(*decoded) : std::string(value);
 }
 
 std::chrono::system_clock::time_point from_unix_nanos(std::int64_t nanos) {
@@ -75,22 +52,33 @@ std::int64_t to_unix_nanos(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-MsgPtr event_message(const std::string& subject, const Event& event, const char* reply) {
+MsgPtr message(const OutgoingEvent& event, const char* reply) {
   natsMsg* raw = nullptr;
-  check(natsMsg_Create(&raw, subject.c_str(), reply, event.metadata.data(),
-                       static_cast<int>(event.metadata.size())),
-        "create a NATS message on subject \"" + subject + "\"");
+  check(natsMsg_Create(&raw, event.subject.c_str(), reply, event.data.data(),
+                       static_cast<int>(event.data.size())),
+        "create a NATS message on subject \"" + event.subject + "\"");
   MsgPtr msg(raw);
-  set_header(msg.get(), header::type, std::to_string(event.type));
-  if (!event.foreign_id.empty()) {
-    set_header(msg.get(), header::foreign_id, encode_header_value(event.foreign_id));
+  for (const auto& [name, value] : event.headers) {
+    if (name.empty() || name.find_first_of(": \r\n") != std::string::npos) {
+      throw ConfigError("header name \"" + name +
+                        "\" is invalid: it must be non-empty without ':', spaces or line breaks");
+    }
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      throw ConfigError("header \"" + name + "\" has a line break in its value; encode it");
+    }
+    check(natsMsgHeader_Set(msg.get(), name.c_str(), value.c_str()),
+          "set header " + name + " of a NATS message");
   }
-  if (event.timestamp != std::chrono::system_clock::time_point{}) {
-    set_header(msg.get(), header::timestamp, std::to_string(to_unix_nanos(event.timestamp)));
+  if (event.timestamp) {
+    check(natsMsgHeader_Set(msg.get(), header::timestamp,
+                            std::to_string(to_unix_nanos(*event.timestamp)).c_str()),
+          "set the timestamp header of a NATS message");
   }
-  if (!event.trace.empty()) set_header(msg.get(), header::trace, encode_header_value(event.trace));
-  if (!event.id.empty()) set_header(msg.get(), header::source_id, encode_header_value(event.id));
   return msg;
+}
+
+MsgPtr event_message(const std::string& subject, const Event& event, const char* reply) {
+  return message(rnats::event_message(subject, event), reply);
 }
 
 std::string header_value(natsMsg* msg, const char* name) {
@@ -127,17 +115,6 @@ Headers read_headers(natsMsg* msg) {
   return headers;
 }
 
-void write_headers(natsMsg* msg, const Headers& headers) {
-  for (const auto& [name, value] : headers) {
-    if (name.empty() || name.find_first_of(": \r\n") != std::string::npos) {
-      throw ConfigError("header name \"" + name +
-                        "\" is invalid: it must be non-empty without ':', spaces or line breaks");
-    }
-    if (value.find_first_of("\r\n") != std::string::npos) {
-      throw ConfigError("header \"" + name + "\" has a line break in its value; encode it");
-    }
-    set_header(msg, name.c_str(), value);
-  }
-}
+}  // namespace detail
 
-}  // namespace reflex::rnats::detail
+}  // namespace reflex::rnats

@@ -10,17 +10,27 @@
 #include "handles.hpp"
 #include "reflex/event.hpp"
 #include "reflex/rnats/codec.hpp"
+#include "reflex/rnats/streams.hpp"
+
+// The one mapping between reflex::Event and a NATS message (see reflex/rnats/codec.hpp):
+// rnats::event_message (codec.cpp) turns an event into an OutgoingEvent, message() turns any
+// OutgoingEvent into the message that is sent, and message_event reads an event back.
 
 namespace reflex::rnats::detail {
 
-/// Percent-encodes bytes that a header value cannot carry verbatim (controls, space, non-ASCII)
-/// and '%' itself.
+/// Percent-encodes what a header value cannot carry verbatim: every byte outside printable ASCII
+/// 0x21-0x7E (controls, space, non-ASCII) and '%' itself become %XX, upper-case.
 [[nodiscard]] std::string encode_header_value(std::string_view value);
-/// The inverse of encode_header_value; malformed escapes are kept as they are.
+/// The inverse of encode_header_value. A value with a malformed escape (a foreign publisher's
+/// literal '%') is kept as it is.
 [[nodiscard]] std::string decode_header_value(std::string_view value);
 
-/// A message to `subject` (answered on `reply`, if given) with the event's metadata as payload and
-/// its fields as headers (header::type, foreign_id, timestamp, trace, source_id).
+/// The message `event` is sent as: its data as payload, its headers (checked: ConfigError naming
+/// a bad one) and header::timestamp when it has a timestamp; answered on `reply` if given. The
+/// idempotency key and expectations are the sender's (jsPubOptions or headers of its own).
+[[nodiscard]] MsgPtr message(const OutgoingEvent& event, const char* reply = nullptr);
+
+/// message(rnats::event_message(subject, event), reply): the message the relay sends.
 [[nodiscard]] MsgPtr event_message(const std::string& subject, const Event& event,
                                    const char* reply = nullptr);
 
@@ -31,8 +41,6 @@ namespace reflex::rnats::detail {
 
 /// Every header of `msg` (the first value of each name).
 [[nodiscard]] Headers read_headers(natsMsg* msg);
-/// Sets every header of `headers` on `msg`; throws ConfigError naming a bad header.
-void write_headers(natsMsg* msg, const Headers& headers);
 /// The value of header `name`, or "" when absent.
 [[nodiscard]] std::string header_value(natsMsg* msg, const char* name);
 

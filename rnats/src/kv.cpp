@@ -7,9 +7,11 @@
 #include <set>
 #include <thread>
 
+#include "access.hpp"
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "kv_state.hpp"
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rnats/errors.hpp"
 #include "status.hpp"
@@ -178,7 +180,7 @@ std::shared_ptr<detail::StoreState> bind_store(const Connection& connection,
                                                std::string_view bucket) {
   check_bucket(bucket);
   auto state = std::make_shared<detail::StoreState>();
-  state->conn = connection.state();
+  state->conn = detail::Access::state(connection);
   state->bucket = bucket;
   kvStore* kv = nullptr;
   const natsStatus s = js_KeyValue(&kv, state->conn->js.get(), state->bucket.c_str());
@@ -238,7 +240,7 @@ StateStore StateStore::ensure(const Connection& connection, const StoreConfig& c
   if (config.replicas < 1 || config.replicas > 5) {
     throw ConfigError("KV bucket \"" + config.name + "\": replicas must be 1..5");
   }
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   kvConfig kc;
   kvConfig_Init(&kc);
   kc.Bucket = config.name.c_str();
@@ -253,7 +255,7 @@ StateStore StateStore::ensure(const Connection& connection, const StoreConfig& c
   const natsStatus s = js_CreateKeyValue(&kv, conn.js.get(), &kc);
   if (s == NATS_OK) {
     auto state = std::make_shared<detail::StoreState>();
-    state->conn = connection.state();
+    state->conn = detail::Access::state(connection);
     state->bucket = config.name;
     state->kv.reset(kv);
     return StateStore(std::move(state));
@@ -276,7 +278,7 @@ StateStore StateStore::open(const Connection& connection, std::string_view bucke
 bool StateStore::remove(const Connection& connection, std::string_view bucket) {
   check_bucket(bucket);
   const std::string name(bucket);
-  const natsStatus s = js_DeleteKeyValue(connection.state()->js.get(), name.c_str());
+  const natsStatus s = js_DeleteKeyValue(detail::Access::state(connection)->js.get(), name.c_str());
   if (s == NATS_NOT_FOUND) return false;
   check(s, "delete KV bucket \"" + name + "\"");
   return true;
@@ -410,7 +412,7 @@ Watch StateStore::watch(std::string_view key_pattern, std::function<void(const C
         "watch \"" + pattern + "\" in KV bucket \"" + state_->bucket + "\"");
   w->watcher.reset(raw);
   w->thread = std::jthread([raw_state = w.get()] { raw_state->run(); });
-  return Watch(std::move(w));
+  return detail::Access::watch(std::move(w));
 }
 
 Watch::Watch(std::shared_ptr<detail::WatchState> state) : state_(std::move(state)) {}
@@ -445,37 +447,22 @@ std::exception_ptr Watch::error() const {
 }
 
 std::string escape_key(std::string_view text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    const bool keep = (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
-                      c == '-' || c == '_' || c == '/';
-    if (keep) {
-      out += c;
-    } else {
-      out += '=';
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    }
-  }
-  if (out.empty()) out = "=";  // the empty text, distinct from every escaped non-empty one
-  return out;
+  if (text.empty()) return "=";  // the empty text, distinct from every escaped non-empty one
+  // Percent-encoding with '=' for '%' (which KV keys cannot hold): '%' is never kept, so every
+  // '%' of the encoding starts an escape.
+  std::string key = percent_encode(text, "-_/");
+  std::replace(key.begin(), key.end(), '%', '=');
+  return key;
 }
 
 std::string unescape_key(std::string_view key) {
   if (key == "=") return {};
-  const auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
+  // Escape by escape, keeping what is not one: the key may not be ours (and may hold '%').
   std::string out;
+  std::string byte;
   for (std::size_t i = 0; i < key.size(); ++i) {
-    if (key[i] == '=' && i + 2 < key.size() && hex(key[i + 1]) >= 0 && hex(key[i + 2]) >= 0) {
-      out += static_cast<char>(hex(key[i + 1]) * 16 + hex(key[i + 2]));
+    if (key[i] == '=' && i + 2 < key.size() && hex_decode(key.substr(i + 1, 2), byte)) {
+      out += byte;
       i += 2;
     } else {
       out += key[i];

@@ -20,7 +20,7 @@ namespace reflex::rnats::detail {
 /// back the subscription (and, with flow control, the server) instead of growing memory.
 ///
 /// Thread-safety: every member may be called from any thread.
-class MsgQueue {
+class MsgQueue final {
  public:
   explicit MsgQueue(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 

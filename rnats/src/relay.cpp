@@ -8,8 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "access.hpp"
 #include "codec.hpp"
 #include "connection_state.hpp"
+#include "pub_ack.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rnats/errors.hpp"
 #include "reflex/wait.hpp"
@@ -32,47 +34,6 @@ using detail::MsgPtr;
 constexpr const char* kExpectedLastMsgId = "Nats-Expected-Last-Msg-Id";
 constexpr const char* kExpectedLastSequence = "Nats-Expected-Last-Sequence";
 
-// --- the few fields of JetStream's publish acknowledgement we need --------------------------
-
-std::optional<std::size_t> json_value_at(std::string_view body, std::string_view key) {
-  const std::string quoted = "\"" + std::string(key) + "\"";
-  auto pos = body.find(quoted);
-  if (pos == std::string_view::npos) return std::nullopt;
-  pos = body.find(':', pos + quoted.size());
-  if (pos == std::string_view::npos) return std::nullopt;
-  ++pos;
-  while (pos < body.size() && (body[pos] == ' ' || body[pos] == '\t')) ++pos;
-  return pos;
-}
-
-std::optional<std::uint64_t> json_uint(std::string_view body, std::string_view key) {
-  const auto pos = json_value_at(body, key);
-  if (!pos) return std::nullopt;
-  std::uint64_t value = 0;
-  std::size_t i = *pos;
-  if (i >= body.size() || body[i] < '0' || body[i] > '9') return std::nullopt;
-  for (; i < body.size() && body[i] >= '0' && body[i] <= '9'; ++i) {
-    value = value * 10 + static_cast<std::uint64_t>(body[i] - '0');
-  }
-  return value;
-}
-
-bool json_true(std::string_view body, std::string_view key) {
-  const auto pos = json_value_at(body, key);
-  return pos && body.substr(*pos, 4) == "true";
-}
-
-std::string json_string(std::string_view body, std::string_view key) {
-  const auto pos = json_value_at(body, key);
-  if (!pos || *pos >= body.size() || body[*pos] != '"') return {};
-  std::string out;
-  for (std::size_t i = *pos + 1; i < body.size() && body[i] != '"'; ++i) {
-    if (body[i] == '\\' && i + 1 < body.size()) ++i;
-    out += body[i];
-  }
-  return out;
-}
-
 // --- one published, not yet committed event ---------------------------------------------------
 
 struct Pending {
@@ -90,7 +51,7 @@ enum class Failure { none, conflict, transient, fatal };
 
 }  // namespace
 
-struct Relay::State {
+struct detail::RelayState {
   // Shared with the nats.c callback and the reader thread; guarded by mu.
   std::mutex mu;
   std::condition_variable_any cv;
@@ -102,24 +63,26 @@ struct Relay::State {
 
   static void on_response(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
     MsgPtr owned(msg);
-    auto& st = **static_cast<std::shared_ptr<State>*>(closure);
+    auto& st = **static_cast<std::shared_ptr<RelayState>*>(closure);
     {
       std::lock_guard lock(st.mu);
       st.responses.push_back(std::move(owned));
     }
     st.cv.notify_all();
   }
-  static void on_complete(void* closure) { delete static_cast<std::shared_ptr<State>*>(closure); }
+  static void on_complete(void* closure) {
+    delete static_cast<std::shared_ptr<RelayState>*>(closure);
+  }
 };
 
 namespace {
 
 /// One run of a relay: everything here lives on the run() thread except what State shares.
-class Session {
+class Session final {
  public:
   Session(const Connection& connection, const RelayOptions& options,
-          std::shared_ptr<Relay::State> state, std::stop_token stop)
-      : conn_(connection.state()),
+          std::shared_ptr<detail::RelayState> state, std::stop_token stop)
+      : conn_(detail::Access::state(connection)),
         options_(options),
         st_(std::move(state)),
         stop_(std::move(stop)),
@@ -179,7 +142,7 @@ class Session {
     if (last) {
       if (last->second != info->State.LastSeq) throw not_exclusive(info->State.LastSeq);
       committed_id_ = last->first;
-      return committed_id_.substr(prefix_.size());
+      return detail::decode_header_value(committed_id_.substr(prefix_.size()));
     }
     if (info->State.Msgs > 0) throw not_exclusive(info->State.LastSeq);
     if (options_.start_after) return *options_.start_after;
@@ -210,8 +173,9 @@ class Session {
               "\" of stream \"" + options_.stream + "\"",
           jerr);
     const MsgPtr msg(raw);
-    const std::string id =
-        detail::decode_header_value(detail::header_value(msg.get(), header::msg_id));
+    // As written (prefix and encoded event id): it is compared with the ids of this run and sent
+    // back as the expected last id, so only the event id in it is ever decoded.
+    const std::string id = detail::header_value(msg.get(), header::msg_id);
     if (id.compare(0, prefix_.size(), prefix_) != 0) {
       throw ConfigError("relay \"" + options_.name + "\": the last message on \"" + filter_ +
                         "\" of stream \"" + options_.stream + "\" has Nats-Msg-Id \"" + id +
@@ -236,16 +200,16 @@ class Session {
     check(natsInbox_Create(&inbox), "relay: create an inbox");
     inbox_ = inbox;
     natsInbox_Destroy(inbox);
-    auto* closure = new std::shared_ptr<Relay::State>(st_);
+    auto* closure = new std::shared_ptr<detail::RelayState>(st_);
     natsSubscription* sub = nullptr;
     const natsStatus s = natsConnection_Subscribe(&sub, conn_->nc.get(), (inbox_ + ".*").c_str(),
-                                                  &Relay::State::on_response, closure);
+                                                  &detail::RelayState::on_response, closure);
     if (s != NATS_OK) {
       delete closure;
       detail::throw_status(s, "relay \"" + options_.name + "\": subscribe to acknowledgements");
     }
     sub_.reset(sub);
-    natsSubscription_SetOnCompleteCB(sub, &Relay::State::on_complete, closure);
+    natsSubscription_SetOnCompleteCB(sub, &detail::RelayState::on_complete, closure);
     natsSubscription_SetPendingLimits(sub, -1, -1);
   }
 
@@ -388,10 +352,18 @@ class Session {
     }
     const std::string_view body(natsMsg_GetData(msg) ? natsMsg_GetData(msg) : "",
                                 static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-    if (body.find("\"error\"") != std::string_view::npos) {
-      const auto code = json_uint(body, "err_code").value_or(0);
+    detail::PubAck ack;
+    try {
+      ack = detail::parse_pub_ack(body);
+    } catch (const Error& e) {
+      // Whether the stream holds the message is unknown: recovery reads the stream.
+      fail(p, Failure::transient, e.what());
+      return;
+    }
+    if (ack.error) {
+      const int code = ack.error->err_code;
       const std::string text =
-          json_string(body, "description") + " (JetStream error " + std::to_string(code) + ")";
+          ack.error->description + " (JetStream error " + std::to_string(code) + ")";
       Failure kind = Failure::transient;
       if (code == JSStreamWrongLastMsgIDErr || code == JSStreamWrongLastSequenceErr) {
         kind = Failure::conflict;
@@ -401,15 +373,10 @@ class Session {
       fail(p, kind, text);
       return;
     }
-    const auto seq = json_uint(body, "seq");
-    if (!seq) {
-      fail(p, Failure::transient, "unreadable acknowledgement: " + std::string(body));
-      return;
-    }
     --in_flight_;
     p.status = Pending::Status::acked;
-    p.sequence = *seq;
-    if (json_true(body, "duplicate")) {
+    p.sequence = ack.sequence;
+    if (ack.duplicate) {
       std::lock_guard lock(st_->mu);
       ++st_->stats.duplicates;
     }
@@ -582,7 +549,7 @@ class Session {
 
   std::shared_ptr<detail::ConnectionState> conn_;
   const RelayOptions& options_;
-  std::shared_ptr<Relay::State> st_;
+  std::shared_ptr<detail::RelayState> st_;
   std::stop_token stop_;
   const std::string prefix_;
   const std::string filter_;
@@ -632,7 +599,7 @@ void check_options(const RelayOptions& o) {
 Relay::Relay(Connection connection, RelayOptions options)
     : connection_(std::move(connection)),
       options_(std::move(options)),
-      state_(std::make_shared<State>()) {
+      state_(std::make_shared<detail::RelayState>()) {
   check_options(options_);
 }
 

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "access.hpp"
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "msg_queue.hpp"
@@ -200,7 +201,7 @@ StreamFunc stream_func(Connection connection, SourceOptions options) {
   if (options.heartbeat < std::chrono::milliseconds(100)) {
     throw ConfigError("rnats::stream_func: SourceOptions.heartbeat must be at least 100ms");
   }
-  return [conn = connection.state(), options = std::move(options)](
+  return [conn = detail::Access::state(connection), options = std::move(options)](
              std::stop_token stop, std::string_view after,
              const StreamOptions& stream_options) -> std::unique_ptr<StreamClient> {
     const std::uint64_t cursor = parse_cursor(after, options.stream);

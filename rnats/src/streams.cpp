@@ -1,5 +1,6 @@
 #include "reflex/rnats/streams.hpp"
 
+#include "access.hpp"
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "reflex/errors.hpp"
@@ -71,7 +72,7 @@ StreamInfo ensure_stream(const Connection& connection, const StreamConfig& confi
   if (config.replicas < 1 || config.replicas > 5) {
     throw ConfigError("stream \"" + config.name + "\": replicas must be 1..5");
   }
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   jsStreamConfig sc;
   jsStreamConfig_Init(&sc);
   sc.Name = config.name.c_str();
@@ -116,7 +117,7 @@ StreamInfo ensure_stream(const Connection& connection, const StreamConfig& confi
 
 std::optional<StreamInfo> stream_info(const Connection& connection, std::string_view name) {
   check_name(name, "stream");
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const std::string stream(name);
   jsOptions jo = conn.js_options();
   jsStreamInfo* raw = nullptr;
@@ -130,7 +131,7 @@ std::optional<StreamInfo> stream_info(const Connection& connection, std::string_
 
 bool delete_stream(const Connection& connection, std::string_view name) {
   check_name(name, "stream");
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const std::string stream(name);
   jsOptions jo = conn.js_options();
   jsErrCode jerr{};
@@ -148,18 +149,8 @@ PublishResult publish(const Connection& connection, const OutgoingEvent& event) 
         "\": expected_last_sequence must be positive (JetStream cannot check for an empty "
         "stream; use expected_last_subject_sequence = 0 for an empty subject)");
   }
-  auto& conn = *connection.state();
-  natsMsg* raw = nullptr;
-  check(natsMsg_Create(&raw, event.subject.c_str(), nullptr, event.data.data(),
-                       static_cast<int>(event.data.size())),
-        "publish to \"" + event.subject + "\"");
-  detail::MsgPtr msg(raw);
-  detail::write_headers(msg.get(), event.headers);
-  if (event.timestamp) {
-    check(natsMsgHeader_Set(msg.get(), header::timestamp,
-                            std::to_string(detail::to_unix_nanos(*event.timestamp)).c_str()),
-          "publish: set the timestamp header");
-  }
+  auto& conn = *detail::Access::state(connection);
+  const detail::MsgPtr msg = detail::message(event);
   jsPubOptions po;
   jsPubOptions_Init(&po);
   if (!event.idempotency_key.empty()) po.MsgId = event.idempotency_key.c_str();
@@ -188,20 +179,6 @@ PublishResult publish(const Connection& connection, const OutgoingEvent& event) 
                        .duplicate = ack->Duplicate};
 }
 
-OutgoingEvent event_message(std::string subject, const Event& event) {
-  OutgoingEvent out;
-  out.subject = std::move(subject);
-  out.data = event.metadata;
-  out.headers[header::type] = std::to_string(event.type);
-  if (!event.foreign_id.empty()) {
-    out.headers[header::foreign_id] = detail::encode_header_value(event.foreign_id);
-  }
-  if (!event.trace.empty()) out.headers[header::trace] = detail::encode_header_value(event.trace);
-  if (!event.id.empty()) out.headers[header::source_id] = detail::encode_header_value(event.id);
-  if (event.timestamp != std::chrono::system_clock::time_point{}) out.timestamp = event.timestamp;
-  return out;
-}
-
 ConsumerInfo ensure_consumer(const Connection& connection, const ConsumerConfig& config) {
   check_name(config.stream, "stream");
   check_name(config.name, "consumer", /*allow_empty=*/true);
@@ -214,7 +191,7 @@ ConsumerInfo ensure_consumer(const Connection& connection, const ConsumerConfig&
   if (config.from.kind == ConsumeFrom::Kind::sequence && config.from.sequence == 0) {
     throw ConfigError("consumer of \"" + config.stream + "\": sequences start at 1");
   }
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const bool durable = !config.name.empty();
   const std::string what = "ensure consumer \"" + (durable ? config.name : "(ephemeral)") +
                            "\" of stream \"" + config.stream + "\"";
@@ -296,7 +273,7 @@ std::optional<ConsumerInfo> consumer_info(const Connection& connection, std::str
                                           std::string_view name) {
   check_name(stream, "stream");
   check_name(name, "consumer");
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const std::string s_name(stream), c_name(name);
   jsOptions jo = conn.js_options();
   jsConsumerInfo* raw = nullptr;
@@ -312,7 +289,7 @@ std::optional<ConsumerInfo> consumer_info(const Connection& connection, std::str
 bool delete_consumer(const Connection& connection, std::string_view stream, std::string_view name) {
   check_name(stream, "stream");
   check_name(name, "consumer");
-  auto& conn = *connection.state();
+  auto& conn = *detail::Access::state(connection);
   const std::string s_name(stream), c_name(name);
   jsOptions jo = conn.js_options();
   jsErrCode jerr{};

@@ -2,6 +2,7 @@
 #include <thread>
 #include <vector>
 
+#include "access.hpp"
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "msg_queue.hpp"
@@ -154,7 +155,7 @@ bool Delivery::finished() const {
 Subscription::Subscription(const Connection& connection, std::string_view stream,
                            std::string_view consumer, const SubscribeOptions& options) {
   auto state = std::make_shared<detail::SubscriptionState>();
-  state->conn = connection.state();
+  state->conn = detail::Access::state(connection);
   state->stream = stream;
   state->consumer = consumer;
   state->auto_ping = options.auto_ping;
@@ -271,7 +272,7 @@ std::optional<Delivery> Subscription::next(std::stop_token stop,
     std::lock_guard lock(st.live_mu);
     st.live.push_back(d);
   }
-  return Delivery(std::move(d));
+  return detail::Access::delivery(std::move(d));
 }
 
 }  // namespace reflex::rnats

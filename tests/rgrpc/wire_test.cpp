@@ -7,6 +7,7 @@
 #include <reflex/reflex.hpp>
 #include <reflex/rgrpc/generic.hpp>
 
+#include "fixed_status.hpp"
 #include "support.hpp"
 
 namespace {
@@ -14,6 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 using google::protobuf::UnknownField;
 using google::protobuf::UnknownFieldSet;
+using rgrpc_test::client_error_for;
+using rgrpc_test::luno_invalid_cursor;
 
 // The jettison error codes inside grpc-status-details-bin, decoded without our encoder: a
 // google.rpc.Status{code = 1, message = 2, details = 3 (Any{type_url = 1, value = 2})} whose Anys
@@ -103,43 +106,6 @@ TEST(WireCompatibility, HeadReachedAndStoppedCarryLunoReflexErrorCodes) {
   EXPECT_EQ(stopped_details.wrapped_codes, std::vector<std::string>{"ERR_09290f5944cb8671"});
 }
 
-/// A Reflex service that ends every stream with one status, as a Go server would.
-class FixedStatus final : public reflexpb::Reflex::CallbackService {
- public:
-  explicit FixedStatus(grpc::Status status) : status_(std::move(status)) {}
-  grpc::ServerWriteReactor<reflexpb::Event>* Stream(grpc::CallbackServerContext*,
-                                                    const reflexpb::StreamRequest*) override {
-    class Reactor final : public grpc::ServerWriteReactor<reflexpb::Event> {
-     public:
-      explicit Reactor(grpc::Status status) { Finish(std::move(status)); }
-      void OnDone() override { delete this; }
-    };
-    return new Reactor(status_);
-  }
-
- private:
-  grpc::Status status_;
-};
-
-std::exception_ptr client_error_for(grpc::Status status) {
-  FixedStatus service(std::move(status));
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  std::exception_ptr error;
-  try {
-    auto client =
-        reflex::rgrpc::stream_func({.target = "127.0.0.1:" + std::to_string(port)})({}, "", {});
-    (void)client->recv();
-  } catch (...) {
-    error = std::current_exception();
-  }
-  server->Shutdown(std::chrono::system_clock::now() + 1s);
-  return error;
-}
-
 TEST(WireCompatibility, StatusesOfGoReflexServersMapToReflexErrors) {
   // luno/reflex without jettison's interceptor: UNKNOWN with the error's text.
   EXPECT_NE(reflex::find_error<reflex::Stopped>(
@@ -171,6 +137,38 @@ TEST(WireCompatibility, StatusesOfGoReflexServersMapToReflexErrors) {
   EXPECT_EQ(remote->code(), static_cast<int>(grpc::StatusCode::UNKNOWN));
   EXPECT_TRUE(remote->retryable());
   EXPECT_NE(std::string(remote->what()).find("db: connection refused"), std::string::npos);
+}
+
+TEST(WireCompatibility, ABadCursorOfALunoReflexSourceIsACursorErrorNotARetry) {
+  for (const bool details : {true, false}) {
+    SCOPED_TRACE(details ? "with jettison details" : "plain status");
+    const auto error = client_error_for(luno_invalid_cursor(details));
+    const auto* cursor = reflex::find_error<reflex::CursorError>(error);
+    ASSERT_NE(cursor, nullptr);
+    EXPECT_FALSE(reflex::is_retryable(error));
+    EXPECT_NE(std::string(cursor->what()).find("recv error 2: invalid id, only int supported"),
+              std::string::npos)
+        << cursor->what();
+  }
+  // rblob's cursor errors carry no code: their exact text, alone or innermost, tells.
+  for (const char* message :
+       {"invalid cursor", "invalid cursor offset", "recv error 2: cursor out of range",
+        "recv error 2: cursor was eof"}) {
+    EXPECT_NE(reflex::find_error<reflex::CursorError>(
+                  client_error_for({grpc::StatusCode::UNKNOWN, message})),
+              nullptr)
+        << message;
+  }
+  // Other UNKNOWNs stay retryable, also when they mention cursors; other codes keep their meaning.
+  for (const char* message : {"db: connection refused", "recv error 2: invalid cursor table",
+                              "invalid cursor offsets: timeout"}) {
+    const auto error = client_error_for({grpc::StatusCode::UNKNOWN, message});
+    EXPECT_EQ(reflex::find_error<reflex::CursorError>(error), nullptr) << message;
+    EXPECT_TRUE(reflex::is_retryable(error)) << message;
+  }
+  const auto internal = client_error_for({grpc::StatusCode::INTERNAL, "invalid cursor"});
+  EXPECT_EQ(reflex::find_error<reflex::CursorError>(internal), nullptr);
+  EXPECT_NE(reflex::find_error<reflex::rgrpc::RemoteError>(internal), nullptr);
 }
 
 }  // namespace

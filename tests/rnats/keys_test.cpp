@@ -24,6 +24,12 @@ TEST(EscapeKey, RoundTripsAnyText) {
   }
 }
 
+TEST(EscapeKey, UnescapingKeepsWhatIsNoEscape) {
+  // Keys written by others: a '=' without two hex digits, and '%' (not an escape here).
+  EXPECT_EQ(unescape_key("a=b=4"), "a=b=4");
+  EXPECT_EQ(unescape_key("x%41=41=2e"), "x%41A.");
+}
+
 TEST(EscapeKey, IsInjective) {
   EXPECT_NE(escape_key("a.b"), escape_key("a=2Eb"));
   EXPECT_NE(escape_key(""), escape_key("="));

@@ -31,11 +31,12 @@ struct Bucket {
 
 TEST(KvCursorStore, StoresCursorsPerConsumerUnderEscapedKeys) {
   Bucket b;
-  rnats::KvCursorStore cursors(b.store, {.flush_interval = 0ms});
+  rnats::KvCursorStore cursors(b.store, {.flush_interval = 1h});  // buffered until flush
   EXPECT_EQ(cursors.get("orders.mailer v2"), "");
   cursors.set("orders.mailer v2", "41");
   EXPECT_EQ(cursors.get("orders.mailer v2"), "41");  // sees its own buffered set
   EXPECT_FALSE(b.store.get(rnats::escape_key("orders.mailer v2")).has_value());  // not written yet
+  EXPECT_EQ(cursors.pending(), std::vector<std::string>{"orders.mailer v2"});
   cursors.flush();
   EXPECT_EQ(b.store.get(rnats::escape_key("orders.mailer v2"))->value, "41");
   cursors.set("orders.mailer v2", "42");
@@ -43,6 +44,26 @@ TEST(KvCursorStore, StoresCursorsPerConsumerUnderEscapedKeys) {
   rnats::KvCursorStore fresh(b.store, {.flush_interval = 0ms});
   EXPECT_EQ(fresh.get("orders.mailer v2"), "42");
   EXPECT_EQ(fresh.get("other"), "");
+}
+
+TEST(KvCursorStore, WithoutAnIntervalEverySetWritesAtOnce) {
+  // flush_interval 0 is write-through, as for rsql::CursorsTable.
+  Bucket b;
+  rnats::KvCursorStore cursors(b.store, {.flush_interval = 0ms});
+  cursors.set("c", "1");
+  EXPECT_EQ(b.store.get("c")->value, "1");
+  EXPECT_TRUE(cursors.pending().empty());
+  cursors.set("c", "2");
+  EXPECT_EQ(b.store.get("c")->value, "2");
+}
+
+TEST(KvCursorStore, DestructionWritesWhatIsPending) {
+  Bucket b;
+  {
+    rnats::KvCursorStore cursors(b.store, {.flush_interval = 1h});
+    cursors.set("c", "9");
+  }
+  EXPECT_EQ(b.store.get("c")->value, "9");
 }
 
 TEST(KvCursorStore, OpeningAnExistingBucketByNameLeavesItsConfigurationAlone) {
@@ -72,21 +93,45 @@ TEST(KvCursorStore, AConcurrentRunnerIsAConflictNotALostUpdate) {
   EXPECT_EQ(first.get("c"), "");
   EXPECT_EQ(second.get("c"), "");
   second.set("c", "10");
-  second.flush();
-  first.set("c", "5");
   try {
-    first.flush();
+    first.set("c", "5");  // written at once: the set itself is refused
     FAIL() << "a stale runner overwrote the cursor";
-  } catch (const rnats::CursorConflict& e) {
+  } catch (const reflex::CursorConflict& e) {
     EXPECT_FALSE(e.retryable());
+    EXPECT_EQ(e.consumer(), "c");
+    EXPECT_EQ(e.stored(), "10");  // re-read for the message
+    EXPECT_EQ(e.refused(), "5");
     EXPECT_NE(std::string(e.what()).find("another runner"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("KV bucket \"" + b.name + "\""), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(b.store.get("c")->value, "10");
-  // The failed write is kept (and keeps failing): nothing is silently dropped.
-  EXPECT_THROW(first.flush(), rnats::CursorConflict);
+  // Nothing is silently overwritten: behind the stored cursor is refused at once, and ahead of it
+  // keeps failing on the revision until this runner reads the cursor again.
+  EXPECT_THROW(first.set("c", "6"), reflex::CursorConflict);
+  EXPECT_THROW(first.set("c", "12"), reflex::CursorConflict);
+  EXPECT_EQ(b.store.get("c")->value, "10");
   // The winner continues.
-  second.set("c", "11");
-  EXPECT_NO_THROW(second.flush());
+  EXPECT_NO_THROW(second.set("c", "11"));
+  // Reading again is deciding again: the loser may go on from what it now knows.
+  EXPECT_EQ(first.get("c"), "11");
+  EXPECT_NO_THROW(first.set("c", "13"));
+  EXPECT_EQ(b.store.get("c")->value, "13");
+  EXPECT_THROW(second.set("c", "14"), reflex::CursorConflict);
+}
+
+TEST(KvCursorStore, ABufferedConflictSurfacesOnFlushAndDropsOnlyThatCursor) {
+  Bucket b;
+  rnats::KvCursorStore first(b.store, {.flush_interval = 1h});
+  (void)first.get("c");
+  b.store.put("c", "10");  // someone else
+  first.set("c", "5");
+  first.set("d", "1");
+  EXPECT_THROW(first.flush(), reflex::CursorConflict);
+  EXPECT_EQ(b.store.get("c")->value, "10");
+  EXPECT_EQ(b.store.get("d")->value, "1");  // the others are written all the same
+  EXPECT_TRUE(first.pending().empty());     // a refused cursor cannot succeed later
+  EXPECT_NO_THROW(first.flush());
 }
 
 TEST(KvCursorStore, NeverMovesBackwardsExceptByAnExplicitReset) {
@@ -94,16 +139,25 @@ TEST(KvCursorStore, NeverMovesBackwardsExceptByAnExplicitReset) {
   rnats::KvCursorStore cursors(b.store, {.flush_interval = 0ms});
   (void)cursors.get("c");
   cursors.set("c", "100");
-  cursors.flush();
-  EXPECT_THROW(cursors.set("c", "99"), reflex::CursorError);
+  EXPECT_THROW(cursors.set("c", "99"), reflex::CursorConflict);
   // A store that never read it refuses to write behind the stored cursor, too.
   rnats::KvCursorStore blind(b.store, {.flush_interval = 0ms});
-  blind.set("c", "50");
-  EXPECT_THROW(blind.flush(), reflex::CursorError);
+  try {
+    blind.set("c", "50");
+    FAIL() << "a store that never read the cursor moved it backwards";
+  } catch (const reflex::CursorConflict& e) {
+    EXPECT_EQ(e.stored(), "100");
+    EXPECT_EQ(e.refused(), "50");
+  }
+  EXPECT_EQ(b.store.get("c")->value, "100");
   cursors.force_set("c", "7");
   EXPECT_EQ(b.store.get("c")->value, "7");
-  cursors.set("c", "8");
-  EXPECT_NO_THROW(cursors.flush());
+  EXPECT_NO_THROW(cursors.set("c", "8"));
+  EXPECT_EQ(b.store.get("c")->value, "8");
+  // Cursors that are not numbers are written as given.
+  cursors.set("named", "b");
+  EXPECT_NO_THROW(cursors.set("named", "a"));
+  EXPECT_EQ(b.store.get("named")->value, "a");
 }
 
 TEST(KvCursorStore, ListsEveryCursorByItsUnescapedNameIncludingBufferedSets) {
@@ -114,7 +168,7 @@ TEST(KvCursorStore, ListsEveryCursorByItsUnescapedNameIncludingBufferedSets) {
   cursors.set("a b", "3");
   cursors.set("orders.mailer", "12");
   cursors.flush();
-  rnats::KvCursorStore other(b.store, {.flush_interval = 0ms});
+  rnats::KvCursorStore other(b.store, {.flush_interval = 1h});
   other.set("zeta", "1");  // buffered only: list flushes it first
   EXPECT_EQ(other.list(),
             (std::vector<std::pair<std::string, std::string>>{
@@ -140,7 +194,7 @@ TEST(KvCursorStore, RemoveErasesACursorOnceAndTheConsumerStartsAfresh) {
   cursors.flush();
   EXPECT_EQ(b.store.get(rnats::escape_key("billing/eu"))->value, "5");
   // Another store object sees the same: removed, then gone, then a fresh start.
-  rnats::KvCursorStore fresh(b.store, {.flush_interval = 0ms});
+  rnats::KvCursorStore fresh(b.store, {.flush_interval = 1h});
   EXPECT_EQ(fresh.get("billing/eu"), "5");
   EXPECT_TRUE(fresh.remove("billing/eu"));
   EXPECT_EQ(fresh.get("billing/eu"), "");
@@ -153,6 +207,18 @@ TEST(KvCursorStore, RemoveErasesACursorOnceAndTheConsumerStartsAfresh) {
   fresh.set("a b", "1");
   EXPECT_NO_THROW(fresh.flush());
   EXPECT_EQ(fresh.list(), (std::vector<std::pair<std::string, std::string>>{{"a b", "1"}}));
+}
+
+TEST(KvCursorStore, ACursorErasedBySomeoneElseStartsAfreshOnceReadAgain) {
+  Bucket b;
+  rnats::KvCursorStore cursors(b.store, {.flush_interval = 0ms});
+  cursors.set("c", "10");
+  b.store.erase("c");  // e.g. `reflexctl cursors delete` while the consumer is stopped
+  EXPECT_EQ(cursors.get("c"), "");
+  EXPECT_NO_THROW(cursors.set("c", "3"));
+  const auto entry = b.store.get("c");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->value, "3");
 }
 
 TEST(KvCursorStore, FlushesPeriodicallyInTheBackground) {
@@ -171,15 +237,17 @@ TEST(KvCursorStore, BackgroundConflictSurfacesOnTheNextSet) {
   rnats::KvCursorStore first(b.store, {.flush_interval = 30ms});
   (void)first.get("c");
   b.store.put("c", "500");  // someone else
-  first.set("c", "1");
+  first.set("c", "501");    // ahead of it, but based on a stale revision
+  // The background writer's conflict is thrown by a later set, even of another consumer.
   EXPECT_TRUE(rnats_test::eventually([&] {
     try {
-      first.set("c", "2");
+      first.set("x", "1");
       return false;
-    } catch (const rnats::CursorConflict&) {
-      return true;
+    } catch (const reflex::CursorConflict& e) {
+      return e.consumer() == "c";
     }
   }));
+  EXPECT_EQ(b.store.get("c")->value, "500");
 }
 
 TEST(KvCursorStore, RunKeepsTheConsumersCursorAcrossRestarts) {

@@ -224,6 +224,44 @@ TEST(Relay, RecordsItsProgressAndResumesFromTheCursorStoreWhenTheStreamHasNone) 
   expect_exactly(contents(conn, name), 11, 15);
 }
 
+TEST(Relay, RelaysIntoAStreamNamedError) {
+  // Its acknowledgements read {"stream":"error","seq":...}: they are parsed, not searched for an
+  // "error" member.
+  auto conn = rnats_test::connect();
+  TempStream stream(conn, {.name = "error", .storage = rnats::Storage::memory});
+  reflex::MemLog log;
+  append(log, 20);
+  rnats::Relay relay(conn, {.name = "errors",
+                            .source = log.stream_func(),
+                            .stream = stream.name(),
+                            .subject = stream.subject()});
+  ASSERT_EQ(relay_until(relay, [&] { return relay.stats().acknowledged >= 20; }), nullptr);
+  EXPECT_EQ(relay.stats().acknowledged, 20u);
+  EXPECT_EQ(relay.stats().recoveries, 0u) << relay.stats().last_error;
+  expect_exactly(contents(conn, stream.name()), 1, 20);
+}
+
+TEST(Relay, ANameWithWhatLooksLikeAnEscapeResumesFromItsOwnMessages) {
+  // The message ids "ops%41:<id>" are compared as written, not decoded into "opsA:<id>".
+  auto conn = rnats_test::connect();
+  TempStream stream(conn);
+  reflex::MemLog log;
+  append(log, 10);
+  const rnats::RelayOptions options{.name = "ops%41",
+                                    .source = log.stream_func(),
+                                    .stream = stream.name(),
+                                    .subject = stream.subject()};
+  {
+    rnats::Relay relay(conn, options);
+    ASSERT_EQ(relay_until(relay, [&] { return relay.stats().acknowledged >= 10; }), nullptr);
+  }
+  append(log, 5);
+  rnats::Relay again(conn, options);
+  ASSERT_EQ(relay_until(again, [&] { return again.stats().acknowledged >= 5; }), nullptr);
+  EXPECT_EQ(again.stats().duplicates, 0u);
+  expect_exactly(contents(conn, stream.name()), 1, 15);
+}
+
 TEST(Relay, ValidatesItsOptions) {
   auto conn = rnats_test::connect();
   reflex::MemLog log;

@@ -79,7 +79,8 @@ struct ClientOptions {
 /// (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED, unexpected CANCELLED:
 /// retryable), AuthError (UNAUTHENTICATED, PERMISSION_DENIED), CursorError (INVALID_ARGUMENT),
 /// ConfigError (UNIMPLEMENTED: wrong method), RemoteError (anything else). Statuses from Go reflex
-/// servers (luno/jettison error details) map the same way.
+/// servers (luno/jettison error details) map the same way; their bad-cursor errors, which arrive
+/// as UNKNOWN, are CursorError too (rsql's ErrInvalidIntID by its code or text, rblob's by text).
 [[nodiscard]] StreamFunc stream_func(const ClientOptions& options);
 
 /// The same on a channel of yours.

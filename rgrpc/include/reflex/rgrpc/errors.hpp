@@ -23,7 +23,8 @@ class AuthError final : public ConfigError {
 /// A stream ended with a gRPC status that has no more specific reflex error (for example
 /// INTERNAL or UNKNOWN from the server's source). `code()` is the gRPC status code; `retryable()`
 /// says whether reconnecting may help (UNKNOWN: yes, it is what servers send for failures of their
-/// own dependencies; INTERNAL, DATA_LOSS, FAILED_PRECONDITION, ...: no).
+/// own dependencies, except a Go reflex source's bad cursor, which is a CursorError; INTERNAL,
+/// DATA_LOSS, FAILED_PRECONDITION, ...: no).
 ///
 /// Thread-safety: immutable. Lifetime: a plain value type.
 class RemoteError final : public Error {

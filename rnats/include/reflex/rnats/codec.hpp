@@ -11,8 +11,10 @@ using Headers = std::map<std::string, std::string, std::less<>>;
 
 /// How a reflex::Event travels in a JetStream message: the payload is the event's metadata and
 /// these headers carry the rest. Text values are percent-encoded where they hold bytes outside
-/// printable ASCII, a space or '%', so any id or trace survives the header format. The relay
-/// writes them; the JetStream source and Delivery::event() read them.
+/// printable ASCII, a space or '%' (as %XX, upper-case), so any id or trace survives the header
+/// format; a value with a '%' that starts no valid escape (from a publisher that does not encode)
+/// is read as it is. The relay and event_message write them; the JetStream source and
+/// Delivery::event() read them.
 namespace header {
 /// Event type, decimal.
 inline constexpr const char* type = "Reflex-Type";

@@ -9,6 +9,7 @@
 namespace reflex::rnats {
 
 namespace detail {
+struct Access;
 struct ConnectionState;
 }  // namespace detail
 
@@ -42,7 +43,7 @@ struct ConnectOptions {
 /// thread. Lifetime: the underlying connection closes when the last copy is gone and everything
 /// made from it (streams, subscriptions, stores, relays) has been destroyed; `close()` closes it
 /// earlier for every user.
-class Connection {
+class Connection final {
  public:
   /// Connects (see ConnectOptions). Throws ConfigError for a malformed URL and Unavailable when no
   /// server answers.
@@ -62,12 +63,8 @@ class Connection {
   /// Closes the connection now for every copy; later requests throw Unavailable.
   void close();
 
-  /// The shared state (an implementation detail, opaque to users).
-  [[nodiscard]] const std::shared_ptr<detail::ConnectionState>& state() const noexcept {
-    return state_;
-  }
-
  private:
+  friend struct detail::Access;
   std::shared_ptr<detail::ConnectionState> state_;
 };
 

@@ -12,7 +12,7 @@ namespace reflex::rnats {
 /// sent none), for logs and for callers that need to tell server errors apart.
 ///
 /// Thread-safety: immutable after construction. Lifetime: a plain value type.
-class JetStreamError : public Error {
+class JetStreamError final : public Error {
  public:
   JetStreamError(const std::string& what, int status, int code, bool retryable)
       : Error(what, retryable), status_(status), code_(code) {}
@@ -28,25 +28,24 @@ class JetStreamError : public Error {
 /// Optimistic concurrency lost: a KV revision, an expected stream sequence or an expected subject
 /// sequence did not match what the server holds (JetStream errors 10070/10071). Not retryable as
 /// is: read the current state again, then decide.
+///
+/// Thread-safety: immutable. Lifetime: a plain value type.
 class RevisionConflict final : public Error {
  public:
   explicit RevisionConflict(const std::string& what) : Error(what, false) {}
 };
 
-/// A KV cursor was advanced by someone else since this store last read or wrote it: another
-/// runner of the same consumer is active. Not retryable; stop this runner.
-class CursorConflict final : public CursorError {
- public:
-  explicit CursorConflict(const std::string& what) : CursorError(what) {}
-};
-
 /// A publish reached no stream: no JetStream stream is bound to the subject.
+///
+/// Thread-safety: immutable. Lifetime: a plain value type.
 class NoStreamForSubject final : public ConfigError {
  public:
   explicit NoStreamForSubject(const std::string& what) : ConfigError(what) {}
 };
 
 /// A stream, consumer, bucket or message that must exist does not.
+///
+/// Thread-safety: immutable. Lifetime: a plain value type.
 class NotFound final : public ConfigError {
  public:
   explicit NotFound(const std::string& what) : ConfigError(what) {}

@@ -62,6 +62,7 @@ struct WatchOptions {
 };
 
 namespace detail {
+struct Access;
 struct StoreState;
 struct WatchState;
 }  // namespace detail
@@ -71,9 +72,8 @@ struct WatchState;
 ///
 /// Thread-safety: every member may be called from any thread but the callback's own.
 /// Lifetime: destroying it stops the watch and waits for a running callback to return.
-class Watch {
+class Watch final {
  public:
-  explicit Watch(std::shared_ptr<detail::WatchState> state);
   ~Watch();
   Watch(Watch&&) noexcept;
   Watch& operator=(Watch&&) noexcept;
@@ -88,6 +88,8 @@ class Watch {
   [[nodiscard]] std::exception_ptr error() const;
 
  private:
+  friend struct detail::Access;
+  explicit Watch(std::shared_ptr<detail::WatchState> state);
   std::shared_ptr<detail::WatchState> state_;
 };
 
@@ -98,7 +100,7 @@ class Watch {
 ///
 /// Thread-safety: every member may be called from any thread. Lifetime: a handle; copies share
 /// the bucket binding and keep the connection alive.
-class StateStore {
+class StateStore final {
  public:
   /// Creates the bucket, or updates an existing one to `config` (history, ttl, limits).
   static StateStore ensure(const Connection& connection, const StoreConfig& config);
@@ -134,10 +136,8 @@ class StateStore {
                             std::function<void(const Change&)> on_change,
                             const WatchOptions& options = {}) const;
 
-  /// The shared state (an implementation detail, opaque to users).
-  [[nodiscard]] const std::shared_ptr<detail::StoreState>& state() const noexcept { return state_; }
-
  private:
+  friend struct detail::Access;
   explicit StateStore(std::shared_ptr<detail::StoreState> state);
   std::shared_ptr<detail::StoreState> state_;
 };

@@ -14,6 +14,10 @@
 
 namespace reflex::rnats {
 
+namespace detail {
+struct RelayState;
+}  // namespace detail
+
 /// What a Relay reads, where it publishes and how.
 struct RelayOptions {
   /// Identifies the relay: every message's Nats-Msg-Id is "<name>:<source event id>", and its
@@ -79,7 +83,7 @@ struct RelayStats {
 ///
 /// Thread-safety: run() once at a time; stats() from any thread. Lifetime: keeps the connection
 /// alive; the source and cursor store must outlive run().
-class Relay {
+class Relay final {
  public:
   Relay(Connection connection, RelayOptions options);
   ~Relay();
@@ -92,13 +96,10 @@ class Relay {
 
   [[nodiscard]] RelayStats stats() const;
 
-  /// The state of a run (an implementation detail).
-  struct State;
-
  private:
   Connection connection_;
   RelayOptions options_;
-  std::shared_ptr<State> state_;
+  std::shared_ptr<detail::RelayState> state_;
 };
 
 }  // namespace reflex::rnats

@@ -185,6 +185,7 @@ struct RejectOptions {
 };
 
 namespace detail {
+struct Access;
 struct DeliveryState;
 struct SubscriptionState;
 }  // namespace detail
@@ -195,10 +196,8 @@ struct SubscriptionState;
 ///
 /// Thread-safety: ack, reject and ping may be called from any thread (also while an automatic
 /// ping runs). Lifetime: movable value; keeps its subscription's resources alive.
-class Delivery {
+class Delivery final {
  public:
-  explicit Delivery(std::shared_ptr<detail::DeliveryState> state);
-
   [[nodiscard]] const std::string& subject() const noexcept;
   [[nodiscard]] const std::string& data() const noexcept;
   [[nodiscard]] const Headers& headers() const noexcept;
@@ -222,6 +221,8 @@ class Delivery {
   [[nodiscard]] bool finished() const;
 
  private:
+  friend struct detail::Access;
+  explicit Delivery(std::shared_ptr<detail::DeliveryState> state);
   std::shared_ptr<detail::DeliveryState> state_;
 };
 
@@ -240,7 +241,7 @@ struct SubscribeOptions {
 /// Thread-safety: next() from one thread at a time; deliveries may be finished anywhere.
 /// Lifetime: destroying it stops deliveries to it (unfinished ones are redelivered after the
 /// processing timeout); the consumer itself stays.
-class Subscription {
+class Subscription final {
  public:
   /// Subscribes to an existing consumer (see ensure_consumer). Throws NotFound when it is missing.
   Subscription(const Connection& connection, std::string_view stream, std::string_view consumer,
