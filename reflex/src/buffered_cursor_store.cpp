@@ -61,17 +61,20 @@ void BufferedCursorStore::rethrow_background_error() {
 }
 
 std::string BufferedCursorStore::get(std::string_view name) {
+  std::uint64_t changes = 0;
   {
     std::lock_guard lock(mutex_);
-    if (auto it = slots_.find(name); it != slots_.end() && it->second.pending) {
-      return *it->second.pending;
+    if (auto it = slots_.find(name); it != slots_.end()) {
+      if (it->second.pending) return *it->second.pending;
+      changes = it->second.changes;
     }
   }
   auto stored = storage_->read(name).value_or(std::string());
   std::lock_guard lock(mutex_);
   Slot& slot = slots_[std::string(name)];
   if (slot.pending) return *slot.pending;  // set meanwhile
-  slot.known = stored;
+  // A write that finished while we read knows better than our read.
+  if (slot.changes == changes) slot.known = stored;
   return stored;
 }
 
@@ -119,6 +122,7 @@ std::exception_ptr BufferedCursorStore::write_pending() noexcept {
       std::lock_guard lock(mutex_);
       Slot& slot = slots_[name];
       slot.known = cursor;
+      ++slot.changes;
       if (slot.pending == cursor) slot.pending.reset();  // else: set again meanwhile
     } catch (const CursorConflict& e) {
       // Refused for good: drop it, and remember what the storage holds so that the next set of a
@@ -127,6 +131,7 @@ std::exception_ptr BufferedCursorStore::write_pending() noexcept {
       std::lock_guard lock(mutex_);
       Slot& slot = slots_[name];
       slot.known = e.stored().empty() ? std::nullopt : std::optional<std::string>(e.stored());
+      ++slot.changes;
       if (slot.pending == cursor) slot.pending.reset();
     } catch (...) {
       if (!first) first = std::current_exception();  // kept pending for the next round
@@ -148,6 +153,7 @@ void BufferedCursorStore::force_set(std::string_view name, std::string_view curs
   std::lock_guard lock(mutex_);
   Slot& slot = slots_[std::string(name)];
   slot.known = std::string(cursor);
+  ++slot.changes;
   slot.pending.reset();
 }
 
@@ -157,6 +163,7 @@ bool BufferedCursorStore::remove(std::string_view name) {
   std::lock_guard lock(mutex_);
   Slot& slot = slots_[std::string(name)];
   slot.known = std::string();
+  ++slot.changes;
   slot.pending.reset();
   return existed;
 }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -24,9 +25,13 @@ using reflex::BufferedCursorStore;
 class MapStorage final : public reflex::CursorStorage {
  public:
   std::optional<std::string> read(std::string_view name) override {
-    std::lock_guard lock(mutex);
-    if (auto it = cursors.find(std::string(name)); it != cursors.end()) return it->second;
-    return std::nullopt;
+    std::optional<std::string> found;
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = cursors.find(std::string(name)); it != cursors.end()) found = it->second;
+    }
+    if (after_read) after_read();  // the answer is on its way back: a write may overtake it
+    return found;
   }
   void write(std::string_view name, std::string_view cursor) override {
     std::lock_guard lock(mutex);
@@ -57,6 +62,7 @@ class MapStorage final : public reflex::CursorStorage {
   std::map<std::string, std::string> cursors;
   std::atomic<bool> failing{false};
   std::atomic<int> writes{0};
+  std::function<void()> after_read{};
 };
 
 struct Store {
@@ -218,6 +224,28 @@ TEST(BufferedCursorStore, DestructionWritesWhatIsPending) {
     EXPECT_FALSE(map.read("a").has_value());
   }
   EXPECT_EQ(map.read("a"), "11");
+}
+
+TEST(BufferedCursorStore, AReadOvertakenByAWriteDoesNotMakeTheStoreForgetTheWrite) {
+  Store s(0ms);
+  s.store->set("a", "5");
+  std::promise<void> read_done_reading;
+  std::promise<void> write_done;
+  auto written = write_done.get_future().share();
+  std::atomic<bool> armed{true};
+  s.storage->after_read = [&] {
+    if (!armed.exchange(false)) return;  // only the reader's read is held up
+    read_done_reading.set_value();
+    written.wait();
+  };
+  std::jthread reader([&] { EXPECT_EQ(s.store->get("a"), "5"); });
+  read_done_reading.get_future().wait();
+  s.store->set("a", "6");  // written while the read's stale answer is on its way back
+  write_done.set_value();
+  reader.join();
+  EXPECT_THROW(s.store->set("a", "5"), reflex::CursorConflict)
+      << "the store still knows 6 was written, so 5 is backwards";
+  EXPECT_EQ(s.storage->read("a"), "6");
 }
 
 TEST(BufferedCursorStore, RefusesAnEmptyNameAndANullStorage) {

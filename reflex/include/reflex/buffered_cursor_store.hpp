@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <map>
@@ -110,6 +111,9 @@ class REFLEX_CORE_EXPORT BufferedCursorStore : public CursorStore {
     std::optional<std::string> known;
     /// Set and not yet written.
     std::optional<std::string> pending;
+    /// Counts the writes, rewinds and removals of this cursor, so that a read that overlapped one
+    /// does not install what the storage held before it.
+    std::uint64_t changes = 0;
   };
   struct Flusher;
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "reflex/rgrpc/errors.hpp"
+#include "reflex/rgrpc/export.hpp"
 #include "reflex/stream.hpp"
 
 namespace grpc {
@@ -17,7 +18,7 @@ class Channel;
 namespace reflex::rgrpc {
 
 /// TLS of a client connection (PEM text).
-struct ClientTls {
+struct REFLEX_RGRPC_EXPORT ClientTls {
   /// CA that signed the server's certificate; empty means the system's trusted roots.
   std::string root_ca_pem{};
   /// Client certificate and key, for servers that require mutual TLS; empty for none.
@@ -70,7 +71,8 @@ struct ClientOptions {
 
 /// A channel with the options' TLS, keepalive and message size. Connects lazily; share it between
 /// streams (one HTTP/2 connection carries them all).
-[[nodiscard]] std::shared_ptr<grpc::Channel> make_channel(const ClientOptions& options);
+[[nodiscard]] REFLEX_RGRPC_EXPORT std::shared_ptr<grpc::Channel> make_channel(
+    const ClientOptions& options);
 
 /// Streams from a remote server as a StreamFunc (one channel shared by every stream it opens).
 /// `after` and the options go to the server (lag only when > 0). recv() maps the call's end
@@ -81,16 +83,16 @@ struct ClientOptions {
 /// ConfigError (UNIMPLEMENTED: wrong method), RemoteError (anything else). Statuses from Go reflex
 /// servers (luno/jettison error details) map the same way; their bad-cursor errors, which arrive
 /// as UNKNOWN, are CursorError too (rsql's ErrInvalidIntID by its code or text, rblob's by text).
-[[nodiscard]] StreamFunc stream_func(const ClientOptions& options);
+[[nodiscard]] REFLEX_RGRPC_EXPORT StreamFunc stream_func(const ClientOptions& options);
 
 /// The same on a channel of yours.
-[[nodiscard]] StreamFunc stream_func(std::shared_ptr<grpc::Channel> channel,
-                                     CallOptions options = {});
+[[nodiscard]] REFLEX_RGRPC_EXPORT StreamFunc stream_func(std::shared_ptr<grpc::Channel> channel,
+                                                         CallOptions options = {});
 
 /// The bearer token kept in a file (surrounding whitespace and a trailing newline dropped), for
 /// clients (`?token_file=`) and servers (ServerOptions::token) alike. Throws ConfigError naming
 /// the file when it cannot be read or holds only whitespace.
-[[nodiscard]] std::string read_token_file(const std::string& path);
+[[nodiscard]] REFLEX_RGRPC_EXPORT std::string read_token_file(const std::string& path);
 
 /// Client options from a URI: `grpc://host:port` (plaintext) or `grpcs://host:port` (TLS, system
 /// roots unless `?ca=FILE`; `&cert=FILE&key=FILE` for mutual TLS; `&server_name=NAME`). The token,
@@ -98,6 +100,6 @@ struct ClientOptions {
 /// `?method=/pkg.Service/Method` picks another method, `?stream=NAME` one of its named streams;
 /// `?token_file=PATH` reads the token from a file (surrounding whitespace dropped), so it stays
 /// out of process listings. Throws ConfigError for anything else.
-[[nodiscard]] ClientOptions client_options_from_uri(std::string_view uri);
+[[nodiscard]] REFLEX_RGRPC_EXPORT ClientOptions client_options_from_uri(std::string_view uri);
 
 }  // namespace reflex::rgrpc

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "reflex/errors.hpp"
+#include "reflex/rgrpc/export.hpp"
 
 namespace reflex::rgrpc {
 
@@ -10,7 +11,7 @@ namespace reflex::rgrpc {
 /// bearer token or client certificate is missing or wrong. Not retryable: fix the configuration.
 ///
 /// Thread-safety: immutable. Lifetime: a plain value type.
-class AuthError final : public ConfigError {
+class REFLEX_RGRPC_EXPORT AuthError final : public ConfigError {
  public:
   AuthError(const std::string& what, int code) : ConfigError(what), code_(code) {}
   /// The gRPC status code (16 UNAUTHENTICATED or 7 PERMISSION_DENIED).
@@ -27,7 +28,7 @@ class AuthError final : public ConfigError {
 /// DATA_LOSS, FAILED_PRECONDITION, ...: no).
 ///
 /// Thread-safety: immutable. Lifetime: a plain value type.
-class RemoteError final : public Error {
+class REFLEX_RGRPC_EXPORT RemoteError final : public Error {
  public:
   RemoteError(const std::string& what, int code, bool retryable)
       : Error(what, retryable), code_(code) {}

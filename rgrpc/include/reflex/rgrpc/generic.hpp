@@ -20,6 +20,7 @@
 #include "reflex/event.hpp"
 #include "reflex/proto/reflex.grpc.pb.h"
 #include "reflex/rgrpc/client.hpp"
+#include "reflex/rgrpc/export.hpp"
 #include "reflex/rgrpc/server.hpp"
 #include "reflex/stream.hpp"
 
@@ -27,15 +28,15 @@ namespace reflex::rgrpc {
 
 /// Writes `event` into `out`, overwriting every field (so one message can be reused without
 /// reallocating its strings).
-void to_proto(const Event& event, reflexpb::Event& out);
+REFLEX_RGRPC_EXPORT void to_proto(const Event& event, reflexpb::Event& out);
 /// The event a message carries. Throws reflex::Error naming the event when its timestamp is out
 /// of the range a time_point holds.
-[[nodiscard]] Event from_proto(const reflexpb::Event& event);
+[[nodiscard]] REFLEX_RGRPC_EXPORT Event from_proto(const reflexpb::Event& event);
 /// The request a client sends: the cursor and the options (lag only when > 0, as luno/reflex).
-[[nodiscard]] reflexpb::StreamRequest to_request(std::string_view after,
-                                                 const StreamOptions& options);
+[[nodiscard]] REFLEX_RGRPC_EXPORT reflexpb::StreamRequest to_request(std::string_view after,
+                                                                     const StreamOptions& options);
 /// Options a request carries (a negative lag counts as none).
-[[nodiscard]] StreamOptions from_proto(const reflexpb::StreamOptions& options);
+[[nodiscard]] REFLEX_RGRPC_EXPORT StreamOptions from_proto(const reflexpb::StreamOptions& options);
 
 /// Options of a StreamServer.
 struct StreamServerOptions {
@@ -65,7 +66,7 @@ struct StreamCore;
 /// Thread-safety: every member may be called from any thread. Lifetime: stop() before shutting
 /// your grpc::Server down (then open streams end with Stopped rather than CANCELLED); the
 /// destructor calls stop(). Open streams keep what they need alive on their own.
-class StreamServer final {
+class REFLEX_RGRPC_EXPORT StreamServer final {
  public:
   explicit StreamServer(StreamServerOptions options = {});
   ~StreamServer();
@@ -100,7 +101,8 @@ using StreamOpener = std::function<std::unique_ptr<grpc::ClientReader<reflexpb::
     grpc::ClientContext* context, const reflexpb::StreamRequest& request)>;
 
 /// A StreamFunc over any opener (options.method is not used: the opener picks the method).
-[[nodiscard]] StreamFunc stream_func(StreamOpener open, CallOptions options = {});
+[[nodiscard]] REFLEX_RGRPC_EXPORT StreamFunc stream_func(StreamOpener open,
+                                                         CallOptions options = {});
 
 /// A StreamFunc over a method of a generated stub:
 ///   stream_func(stub, &mypb::Users::Stub::StreamUsers, {.token = "..."})

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "reflex/rgrpc/export.hpp"
 #include "reflex/stream.hpp"
 
 namespace grpc {
@@ -20,7 +21,7 @@ namespace reflex::rgrpc {
 
 /// TLS of a server: its certificate chain and private key (PEM text) and, for mutual TLS, the CA
 /// that client certificates must be signed by.
-struct ServerTls {
+struct REFLEX_RGRPC_EXPORT ServerTls {
   std::string cert_chain_pem{};
   std::string private_key_pem{};
   /// When not empty, every client must present a certificate signed by this CA (PEM text).
@@ -102,7 +103,7 @@ struct ServerOptions {
 ///
 /// Thread-safety: every member may be called from any thread. Lifetime: the destructor calls
 /// stop(); stream functions are copied and live as long as a stream uses them.
-class Server final {
+class REFLEX_RGRPC_EXPORT Server final {
  public:
   /// Serves `stream` on /reflexpb.Reflex/Stream.
   explicit Server(StreamFunc stream, ServerOptions options = {});

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/rnats/export.hpp"
+
 namespace reflex::rnats {
 
 namespace detail {
@@ -43,7 +45,7 @@ struct ConnectOptions {
 /// thread. Lifetime: the underlying connection closes when the last copy is gone and everything
 /// made from it (streams, subscriptions, stores, relays) has been destroyed; `close()` closes it
 /// earlier for every user.
-class Connection final {
+class REFLEX_RNATS_EXPORT Connection final {
  public:
   /// Connects (see ConnectOptions). Throws ConfigError for a malformed URL and Unavailable when no
   /// server answers.

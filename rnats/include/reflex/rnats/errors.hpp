@@ -4,6 +4,7 @@
 #include <string>
 
 #include "reflex/errors.hpp"
+#include "reflex/rnats/export.hpp"
 
 namespace reflex::rnats {
 
@@ -12,7 +13,7 @@ namespace reflex::rnats {
 /// sent none), for logs and for callers that need to tell server errors apart.
 ///
 /// Thread-safety: immutable after construction. Lifetime: a plain value type.
-class JetStreamError final : public Error {
+class REFLEX_RNATS_EXPORT JetStreamError final : public Error {
  public:
   JetStreamError(const std::string& what, int status, int code, bool retryable)
       : Error(what, retryable), status_(status), code_(code) {}
@@ -30,7 +31,7 @@ class JetStreamError final : public Error {
 /// is: read the current state again, then decide.
 ///
 /// Thread-safety: immutable. Lifetime: a plain value type.
-class RevisionConflict final : public Error {
+class REFLEX_RNATS_EXPORT RevisionConflict final : public Error {
  public:
   explicit RevisionConflict(const std::string& what) : Error(what, false) {}
 };
@@ -38,7 +39,7 @@ class RevisionConflict final : public Error {
 /// A publish reached no stream: no JetStream stream is bound to the subject.
 ///
 /// Thread-safety: immutable. Lifetime: a plain value type.
-class NoStreamForSubject final : public ConfigError {
+class REFLEX_RNATS_EXPORT NoStreamForSubject final : public ConfigError {
  public:
   explicit NoStreamForSubject(const std::string& what) : ConfigError(what) {}
 };
@@ -46,7 +47,7 @@ class NoStreamForSubject final : public ConfigError {
 /// A stream, consumer, bucket or message that must exist does not.
 ///
 /// Thread-safety: immutable. Lifetime: a plain value type.
-class NotFound final : public ConfigError {
+class REFLEX_RNATS_EXPORT NotFound final : public ConfigError {
  public:
   explicit NotFound(const std::string& what) : ConfigError(what) {}
 };

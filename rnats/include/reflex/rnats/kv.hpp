@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "reflex/rnats/connection.hpp"
+#include "reflex/rnats/export.hpp"
 #include "reflex/rnats/streams.hpp"
 
 // Key-value state on JetStream KV buckets: windshift's state service as a C++ API.
@@ -72,7 +73,7 @@ struct WatchState;
 ///
 /// Thread-safety: every member may be called from any thread but the callback's own.
 /// Lifetime: destroying it stops the watch and waits for a running callback to return.
-class Watch final {
+class REFLEX_RNATS_EXPORT Watch final {
  public:
   ~Watch();
   Watch(Watch&&) noexcept;
@@ -100,7 +101,7 @@ class Watch final {
 ///
 /// Thread-safety: every member may be called from any thread. Lifetime: a handle; copies share
 /// the bucket binding and keep the connection alive.
-class StateStore final {
+class REFLEX_RNATS_EXPORT StateStore final {
  public:
   /// Creates the bucket, or updates an existing one to `config` (history, ttl, limits).
   static StateStore ensure(const Connection& connection, const StoreConfig& config);
@@ -144,8 +145,8 @@ class StateStore final {
 
 /// Maps any text to a valid KV key, injectively: letters, digits, '-', '_' and '/' stay, every
 /// other byte becomes "=XX" (hex). Use it for keys built from names or ids.
-[[nodiscard]] std::string escape_key(std::string_view text);
+[[nodiscard]] REFLEX_RNATS_EXPORT std::string escape_key(std::string_view text);
 /// The inverse of escape_key.
-[[nodiscard]] std::string unescape_key(std::string_view key);
+[[nodiscard]] REFLEX_RNATS_EXPORT std::string unescape_key(std::string_view key);
 
 }  // namespace reflex::rnats

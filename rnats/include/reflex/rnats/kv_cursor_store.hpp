@@ -5,6 +5,7 @@
 
 #include "reflex/buffered_cursor_store.hpp"
 #include "reflex/rnats/connection.hpp"
+#include "reflex/rnats/export.hpp"
 #include "reflex/rnats/kv.hpp"
 
 namespace reflex::rnats {
@@ -39,7 +40,7 @@ struct KvCursorStoreOptions {
 /// Thread-safety: every member may be called from any thread. Lifetime: keeps the connection
 /// alive; the destructor stops the background writer and makes a last attempt to write what is
 /// recorded (its errors are swallowed: `run` flushes on exit and reports them).
-class KvCursorStore final : public BufferedCursorStore {
+class REFLEX_RNATS_EXPORT KvCursorStore final : public BufferedCursorStore {
  public:
   /// Uses `store` (its bucket should keep history 1; see StateStore::ensure).
   explicit KvCursorStore(StateStore store, const KvCursorStoreOptions& options = {});

@@ -10,6 +10,7 @@
 
 #include "reflex/cursor_store.hpp"
 #include "reflex/rnats/connection.hpp"
+#include "reflex/rnats/export.hpp"
 #include "reflex/stream.hpp"
 
 namespace reflex::rnats {
@@ -83,7 +84,7 @@ struct RelayStats {
 ///
 /// Thread-safety: run() once at a time; stats() from any thread. Lifetime: keeps the connection
 /// alive; the source and cursor store must outlive run().
-class Relay final {
+class REFLEX_RNATS_EXPORT Relay final {
  public:
   Relay(Connection connection, RelayOptions options);
   ~Relay();

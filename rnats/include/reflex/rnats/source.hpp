@@ -5,6 +5,7 @@
 #include <string>
 
 #include "reflex/rnats/connection.hpp"
+#include "reflex/rnats/export.hpp"
 #include "reflex/stream.hpp"
 
 namespace reflex::rnats {
@@ -53,6 +54,7 @@ struct SourceOptions {
 /// Thread-safety: the StreamFunc may be called from any thread; each client is used by one
 /// reader at a time. Lifetime: clients keep the connection alive; destroying a client deletes
 /// its consumer.
-[[nodiscard]] StreamFunc stream_func(Connection connection, SourceOptions options);
+[[nodiscard]] REFLEX_RNATS_EXPORT StreamFunc stream_func(Connection connection,
+                                                         SourceOptions options);
 
 }  // namespace reflex::rnats

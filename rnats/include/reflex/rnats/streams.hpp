@@ -12,6 +12,7 @@
 #include "reflex/event.hpp"
 #include "reflex/rnats/codec.hpp"
 #include "reflex/rnats/connection.hpp"
+#include "reflex/rnats/export.hpp"
 
 // windshift's event model as a C++ API: streams with retention and limits, publishing with
 // idempotency and optimistic concurrency, durable and ephemeral consumers whose events are
@@ -66,12 +67,13 @@ struct StreamInfo {
 
 /// Creates the stream, or updates it when it exists and differs. Throws ConfigError-derived
 /// errors with the server's reason when the change is not allowed (e.g. changing storage).
-StreamInfo ensure_stream(const Connection& connection, const StreamConfig& config);
+REFLEX_RNATS_EXPORT StreamInfo ensure_stream(const Connection& connection,
+                                             const StreamConfig& config);
 /// The stream's state, or nullopt when there is no such stream.
-[[nodiscard]] std::optional<StreamInfo> stream_info(const Connection& connection,
-                                                    std::string_view name);
+[[nodiscard]] REFLEX_RNATS_EXPORT std::optional<StreamInfo> stream_info(
+    const Connection& connection, std::string_view name);
 /// Deletes the stream with every message and consumer. Returns false when it did not exist.
-bool delete_stream(const Connection& connection, std::string_view name);
+REFLEX_RNATS_EXPORT bool delete_stream(const Connection& connection, std::string_view name);
 
 /// One event to publish (windshift's OutgoingEvent).
 struct OutgoingEvent {
@@ -104,14 +106,15 @@ struct PublishResult {
 /// Publishes and waits for JetStream's acknowledgement. Throws NoStreamForSubject when no stream
 /// is bound to the subject, RevisionConflict when an expectation fails, Unavailable when the
 /// server cannot be reached in time.
-PublishResult publish(const Connection& connection, const OutgoingEvent& event);
+REFLEX_RNATS_EXPORT PublishResult publish(const Connection& connection, const OutgoingEvent& event);
 
 /// The message the relay would publish for `event` on `subject`: metadata as data and the
 /// event's fields as headers (see codec.hpp). The idempotency key is left for the caller.
-[[nodiscard]] OutgoingEvent event_message(std::string subject, const Event& event);
+[[nodiscard]] REFLEX_RNATS_EXPORT OutgoingEvent event_message(std::string subject,
+                                                              const Event& event);
 
 /// Where a new consumer starts in its stream.
-struct ConsumeFrom {
+struct REFLEX_RNATS_EXPORT ConsumeFrom {
   enum class Kind { beginning, end, time, sequence };
   Kind kind = Kind::beginning;
   std::chrono::system_clock::time_point time{};
@@ -168,13 +171,14 @@ struct ConsumerInfo {
 
 /// Creates the consumer or updates the durable consumer of that name. Consumers are push
 /// consumers; a durable one delivers to a queue group so that every subscriber gets a share.
-ConsumerInfo ensure_consumer(const Connection& connection, const ConsumerConfig& config);
+REFLEX_RNATS_EXPORT ConsumerInfo ensure_consumer(const Connection& connection,
+                                                 const ConsumerConfig& config);
 /// The consumer's state, or nullopt when it does not exist.
-[[nodiscard]] std::optional<ConsumerInfo> consumer_info(const Connection& connection,
-                                                        std::string_view stream,
-                                                        std::string_view name);
+[[nodiscard]] REFLEX_RNATS_EXPORT std::optional<ConsumerInfo> consumer_info(
+    const Connection& connection, std::string_view stream, std::string_view name);
 /// Deletes a consumer. Returns false when it did not exist.
-bool delete_consumer(const Connection& connection, std::string_view stream, std::string_view name);
+REFLEX_RNATS_EXPORT bool delete_consumer(const Connection& connection, std::string_view stream,
+                                         std::string_view name);
 
 /// How to reject an event (windshift's Reject options).
 struct RejectOptions {
@@ -196,7 +200,7 @@ struct SubscriptionState;
 ///
 /// Thread-safety: ack, reject and ping may be called from any thread (also while an automatic
 /// ping runs). Lifetime: movable value; keeps its subscription's resources alive.
-class Delivery final {
+class REFLEX_RNATS_EXPORT Delivery final {
  public:
   [[nodiscard]] const std::string& subject() const noexcept;
   [[nodiscard]] const std::string& data() const noexcept;
@@ -241,7 +245,7 @@ struct SubscribeOptions {
 /// Thread-safety: next() from one thread at a time; deliveries may be finished anywhere.
 /// Lifetime: destroying it stops deliveries to it (unfinished ones are redelivered after the
 /// processing timeout); the consumer itself stays.
-class Subscription final {
+class REFLEX_RNATS_EXPORT Subscription final {
  public:
   /// Subscribes to an existing consumer (see ensure_consumer). Throws NotFound when it is missing.
   Subscription(const Connection& connection, std::string_view stream, std::string_view consumer,
