@@ -97,6 +97,13 @@ class Session final {
 
   void run() {
     resume_after_ = resume();
+    {
+      // The recovered position is the cursor until the first new acknowledgement: a watcher
+      // waiting for the head (reflexctl relay --to-head) must not wait for an event already in.
+      std::lock_guard lock(st_->mu);
+      st_->stats.cursor = resume_after_;
+    }
+    st_->cv.notify_all();
     subscribe_responses();
     start_reader(resume_after_);
     auto next_flush = Clock::now() + std::chrono::seconds(1);
@@ -409,6 +416,7 @@ class Session final {
       ++st_->stats.acknowledged;
       st_->stats.cursor = p.event.id;
     }
+    st_->cv.notify_all();  // for wait_for()
     window_.pop_front();
   }
 
@@ -620,6 +628,12 @@ void Relay::run(std::stop_token stop) {
 RelayStats Relay::stats() const {
   std::lock_guard lock(state_->mu);
   return state_->stats;
+}
+
+bool Relay::wait_for(std::stop_token stop,
+                     const std::function<bool(const RelayStats&)>& reached) const {
+  std::unique_lock lock(state_->mu);
+  return state_->cv.wait(lock, stop, [&] { return reached(state_->stats); });
 }
 
 }  // namespace reflex::rnats

@@ -1,14 +1,23 @@
 #pragma once
-// A small HTTP/1.1 server for the operator endpoints of `reflexctl serve` (/metrics, /healthz,
-// /readyz): GET only, one request per connection, answered on one thread of its own. It is meant
-// for scrapers and probes on a private port, not for the public.
+// HTTP for operators: a small server on cpp-httplib, and serve's endpoints on it — /healthz
+// (alive), /readyz (every source answers), /metrics (Prometheus text by prometheus-cpp). Meant
+// for probes and scrapers on a private port; nothing here knows about CLI11.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
-#include <string_view>
+#include <vector>
+
+#include "serve_config.hpp"
+
+namespace prometheus {
+class Collectable;
+}  // namespace prometheus
 
 namespace reflexctl {
+
+class Readiness;
 
 /// What a handler answers.
 struct HttpResponse {
@@ -17,27 +26,37 @@ struct HttpResponse {
   std::string body{};
 };
 
-/// Listens on "HOST:PORT" (port 0 picks one) from construction until destruction.
+/// Answers GET (and HEAD) of one path.
+using HttpHandler = std::function<HttpResponse()>;
+
+/// Listens from construction until destruction and answers each path of `routes` with its
+/// handler (404 naming the paths for any other). Requests are answered concurrently, by a small
+/// pool of threads, one request per connection.
 ///
-/// Thread-safety: port() may be called from any thread; the handler runs on the server's thread,
-/// one request at a time. Lifetime: the destructor stops the thread and closes every socket; the
-/// handler must stay callable until then.
+/// Thread-safety: handlers run on the pool's threads, several at once. Lifetime: the destructor
+/// stops listening and waits for running handlers; they must stay callable until then.
 class HttpServer final {
  public:
-  using Handler = std::function<HttpResponse(std::string_view path)>;
-
-  /// Throws reflex::ConfigError for a malformed address and reflex::Unavailable when it cannot
-  /// be bound.
-  HttpServer(const std::string& listen, Handler handler);
+  /// Throws reflex::Unavailable when `listen` cannot be bound.
+  HttpServer(const ListenAddress& listen, std::map<std::string, HttpHandler> routes);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  /// The port listened on (the one picked when listen.port was 0).
   [[nodiscard]] int port() const noexcept;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// The operator endpoints: /healthz answers 200 "ok" at once, always; /readyz 200 "ready", or 503
+/// with one "NAME: why" line per source that is not (from `readiness`'s cache); /metrics the
+/// Prometheus text of every family of `collectables` (prometheus-cpp's TextSerializer).
+/// `readiness` and the collectables must outlive the server the routes are given to.
+[[nodiscard]] std::map<std::string, HttpHandler> operator_routes(
+    const Readiness& readiness,
+    std::vector<std::shared_ptr<const prometheus::Collectable>> collectables);
 
 }  // namespace reflexctl

@@ -1,46 +1,22 @@
+// Events to and from JSON lines (see json.hpp).
+
 #include "json.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace reflexctl {
 namespace {
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// The event's keys in the documented order (nlohmann::json would sort them).
+using OrderedJson = nlohmann::ordered_json;
 
-void append_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 std::string rfc3339(std::chrono::system_clock::time_point time) {
   const auto micros =
@@ -59,7 +35,93 @@ std::string rfc3339(std::chrono::system_clock::time_point time) {
   return buf;
 }
 
+OrderedJson event_object(const reflex::Event& e, bool foreign_id_as_base64) {
+  OrderedJson out;
+  out["id"] = e.id;
+  out["type"] = e.type;
+  if (foreign_id_as_base64) {
+    out["foreign_id_base64"] = base64_encode(e.foreign_id);
+  } else {
+    out["foreign_id"] = e.foreign_id;
+  }
+  out["timestamp"] = rfc3339(e.timestamp);
+  if (!e.metadata.empty()) out["metadata"] = base64_encode(e.metadata);
+  if (!e.trace.empty()) out["trace"] = base64_encode(e.trace);
+  return out;
+}
+
+int type_of(const nlohmann::json& value) {
+  if (value.is_number_integer()) {
+    const auto n = value.get<std::int64_t>();
+    if (n >= std::numeric_limits<int>::min() && n <= std::numeric_limits<int>::max())
+      return static_cast<int>(n);
+  } else if (value.is_string()) {
+    // Accepted as text too, as reflexctl always has: shell scripts often quote every value.
+    const auto& text = value.get_ref<const std::string&>();
+    int type = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), type);
+    if (ec == std::errc() && end == text.data() + text.size()) return type;
+  }
+  throw std::invalid_argument("\"type\" must be an integer");
+}
+
+std::string bytes_of(const std::string& key, const nlohmann::json& value) {
+  if (value.is_null()) return {};  // what Go and Python encoders write for no bytes
+  if (value.is_string()) {
+    if (auto bytes = base64_decode(value.get_ref<const std::string&>())) return std::move(*bytes);
+  }
+  throw std::invalid_argument("\"" + key + "\" must be base64 (or null)");
+}
+
 }  // namespace
+
+std::string to_json(const reflex::Event& e) {
+  // dump() refuses invalid UTF-8 (type_error 316); only the foreign id can hold such bytes
+  // (ids are numbers or sequences, the rest is base64).
+  try {
+    return event_object(e, false).dump();
+  } catch (const nlohmann::json::type_error&) {
+    return event_object(e, true).dump();
+  }
+}
+
+reflex::rsql::NewEvent event_from_json(std::string_view line) {
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 5: …".
+    std::string what = e.what();
+    if (const auto bracket = what.find("] "); bracket != std::string::npos)
+      what = what.substr(bracket + 2);
+    throw std::invalid_argument("not JSON: " + what);
+  }
+  if (!object.is_object()) throw std::invalid_argument("expected a JSON object");
+  reflex::rsql::NewEvent event;
+  bool has_type = false;
+  for (const auto& [key, value] : object.items()) {
+    if (key == "foreign_id") {
+      if (value.is_string()) {
+        event.foreign_id = value.get<std::string>();
+      } else if (value.is_number_integer()) {
+        event.foreign_id = value.dump();
+      } else {
+        throw std::invalid_argument("\"foreign_id\" must be a string or an integer");
+      }
+    } else if (key == "type") {
+      event.type = type_of(value);
+      has_type = true;
+    } else if (key == "metadata") {
+      event.metadata = bytes_of(key, value);
+    } else if (key == "trace") {
+      event.trace = bytes_of(key, value);
+    } else {
+      throw std::invalid_argument("unknown field \"" + key + "\"");
+    }
+  }
+  if (!has_type) throw std::invalid_argument("\"type\" is missing");
+  return event;
+}
 
 std::string base64_encode(std::string_view bytes) {
   std::string out;
@@ -117,100 +179,6 @@ std::optional<std::string> base64_decode(std::string_view text) {
   }
   if (padding > 2) return std::nullopt;
   out.resize(out.size() - padding);
-  return out;
-}
-
-std::string to_json(const reflex::Event& e) {
-  std::string out = "{\"id\":";
-  append_string(out, e.id);
-  out += ",\"type\":" + std::to_string(e.type) + ",\"foreign_id\":";
-  append_string(out, e.foreign_id);
-  out += ",\"timestamp\":\"" + rfc3339(e.timestamp) + "\"";
-  if (!e.metadata.empty()) out += ",\"metadata\":\"" + base64_encode(e.metadata) + "\"";
-  if (!e.trace.empty()) out += ",\"trace\":\"" + base64_encode(e.trace) + "\"";
-  return out + "}";
-}
-
-std::map<std::string, std::string> parse_flat_object(std::string_view s) {
-  std::size_t i = 0;
-  const auto fail = [&](const std::string& what) -> void {
-    throw std::invalid_argument(what + " at column " + std::to_string(i + 1));
-  };
-  const auto skip = [&] {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) ++i;
-  };
-  const auto string = [&]() -> std::string {
-    if (i >= s.size() || s[i] != '"') fail("expected a string");
-    ++i;
-    std::string out;
-    while (i < s.size() && s[i] != '"') {
-      if (s[i] == '\\') {
-        if (++i >= s.size()) break;
-        switch (s[i]) {
-          case 'n':
-            out += '\n';
-            break;
-          case 't':
-            out += '\t';
-            break;
-          case 'r':
-            out += '\r';
-            break;
-          case '"':
-          case '\\':
-          case '/':
-            out += s[i];
-            break;
-          default:
-            fail("unsupported escape");
-        }
-      } else {
-        out += s[i];
-      }
-      ++i;
-    }
-    if (i >= s.size()) fail("unterminated string");
-    ++i;
-    return out;
-  };
-  std::map<std::string, std::string> out;
-  skip();
-  if (i >= s.size() || s[i] != '{') fail("expected a JSON object");
-  ++i;
-  skip();
-  if (i < s.size() && s[i] == '}') {
-    ++i;
-  } else {
-    for (;;) {
-      skip();
-      const std::string key = string();
-      skip();
-      if (i >= s.size() || s[i] != ':') fail("expected ':'");
-      ++i;
-      skip();
-      if (i < s.size() && s[i] == '"') {
-        out[key] = string();
-      } else {
-        const std::size_t start = i;
-        if (i < s.size() && s[i] == '-') ++i;
-        while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-        if (i == start) fail("expected a string or an integer for \"" + key + "\"");
-        out[key] = std::string(s.substr(start, i - start));
-      }
-      skip();
-      if (i < s.size() && s[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (i < s.size() && s[i] == '}') {
-        ++i;
-        break;
-      }
-      fail("expected ',' or '}'");
-    }
-  }
-  skip();
-  if (i != s.size()) fail("unexpected text after the object");
   return out;
 }
 

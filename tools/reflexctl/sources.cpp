@@ -1,7 +1,10 @@
+// Sources and cursor stores by URI (see sources.hpp).
+
 #include "sources.hpp"
 
+#include <chrono>
+
 #include "reflex/errors.hpp"
-#include "reflex/uri.hpp"
 #if defined(REFLEXCTL_WITH_GRPC)
 #include "reflex/rgrpc/client.hpp"
 #endif
@@ -12,31 +15,22 @@
 namespace reflexctl {
 namespace {
 
-std::string table_of(const reflex::Uri& uri, std::string_view what) {
-  const std::string table = uri.required_param(
-      "table", std::string("name the ") + std::string(what) + " table, e.g. ?table=events");
-  reflex::rsql::validate_identifier(std::string(what) + " table", table);
-  return table;
-}
+/// An SQL DSN with reflexctl's `?table=T`: the table's name (validated) and the database of the
+/// DSN without it.
+struct SqlTable {
+  std::shared_ptr<reflex::rsql::Database> database;
+  std::string table;
+};
 
-/// The database of an SQL source or store: `?table=` is reflexctl's, not the driver's.
-std::shared_ptr<reflex::rsql::Database> database_of(reflex::Uri uri) {
+SqlTable open_sql_table(std::string_view text, std::string_view what) {
+  auto uri = reflex::parse_uri(text);
+  const std::string name(what);
+  std::string table =
+      uri.required_param("table", "name the " + name + " table, e.g. ?table=" + name);
+  reflex::rsql::validate_identifier(name + " table", table);
   uri.remove_param("table");
-  return reflex::rsql::Database::open(uri.str());
+  return {.database = reflex::rsql::Database::open(uri.str()), .table = std::move(table)};
 }
-
-#if defined(REFLEXCTL_WITH_NATS)
-reflex::rnats::Connection nats_connection(const reflex::Uri& uri) {
-  std::string url = "nats://";
-  if (!uri.user.empty()) {
-    url += uri.user;
-    if (uri.password) url += ":" + *uri.password;
-    url += "@";
-  }
-  url += uri.host + ":" + std::to_string(uri.port.value_or(4222));
-  return reflex::rnats::Connection({.url = url, .name = "reflexctl"});
-}
-#endif
 
 }  // namespace
 
@@ -48,17 +42,49 @@ bool is_sql(std::string_view uri) {
   return false;
 }
 
+bool is_nats(std::string_view uri) {
+  return uri.starts_with("nats://") || uri.starts_with("tls://");
+}
+
+#if defined(REFLEXCTL_WITH_NATS)
+NatsAddress parse_nats_address(std::string_view text) {
+  const auto query = text.find('?');
+  NatsAddress address{.servers = std::string(text.substr(0, query)), .uri = {}};
+  const auto first = address.servers.find(',');
+  std::string first_with_query = address.servers.substr(0, first);
+  if (query != std::string_view::npos) first_with_query += text.substr(query);
+  address.uri = reflex::parse_uri(first_with_query);
+  return address;
+}
+
+reflex::rnats::Connection connect_nats(const NatsAddress& address, const std::string& name) {
+  return reflex::rnats::Connection({.url = address.servers, .name = name});
+}
+#endif
+
 reflex::rsql::EventsTable open_events_table(std::string_view text,
                                             std::shared_ptr<reflex::MetricsObserver> metrics) {
-  const auto uri = reflex::parse_uri(text);
-  const std::string table = table_of(uri, "events");
-  return reflex::rsql::EventsTable(database_of(uri),
+  auto [database, table] = open_sql_table(text, "events");
+  return reflex::rsql::EventsTable(std::move(database),
                                    {.schema = {.table = table}, .metrics = std::move(metrics)});
 }
 
 reflex::StreamFunc open_source(std::string_view text,
                                std::shared_ptr<reflex::MetricsObserver> metrics) {
   if (is_sql(text)) return open_events_table(text, std::move(metrics)).stream_func();
+  if (is_nats(text)) {
+#if defined(REFLEXCTL_WITH_NATS)
+    const auto address = parse_nats_address(text);
+    address.uri.check_params({"stream", "subject"});
+    const std::string stream =
+        address.uri.required_param("stream", "name the JetStream stream, e.g. ?stream=ORDERS");
+    return reflex::rnats::stream_func(
+        connect_nats(address),
+        {.stream = stream, .filter_subject = address.uri.param("subject").value_or("")});
+#else
+    throw reflex::ConfigError("this reflexctl was built without NATS support");
+#endif
+  }
   const auto uri = reflex::parse_uri(text);
   if (uri.scheme == "grpc" || uri.scheme == "grpcs") {
 #if defined(REFLEXCTL_WITH_GRPC)
@@ -67,51 +93,43 @@ reflex::StreamFunc open_source(std::string_view text,
     throw reflex::ConfigError("this reflexctl was built without gRPC support");
 #endif
   }
-  if (uri.scheme == "nats") {
-#if defined(REFLEXCTL_WITH_NATS)
-    uri.check_params({"stream", "subject"});
-    const std::string stream =
-        uri.required_param("stream", "name the JetStream stream, e.g. ?stream=ORDERS");
-    return reflex::rnats::stream_func(
-        nats_connection(uri),
-        {.stream = stream, .filter_subject = uri.param("subject").value_or("")});
-#else
-    throw reflex::ConfigError("this reflexctl was built without NATS support");
-#endif
-  }
   throw reflex::ConfigError(
       "unknown source scheme '" + uri.scheme + "' in " + uri.redacted() +
-      ": use postgresql://, mysql://, sqlite:///, grpc://, grpcs:// or nats://");
+      ": use postgresql://, mysql://, sqlite:///, grpc://, grpcs://, nats:// or tls://");
 }
 
-std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text, bool create) {
+std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text, CursorStoreUse use) {
+  const std::chrono::milliseconds flush_interval =
+      use.buffered ? std::chrono::seconds(1) : std::chrono::milliseconds(0);
   if (is_sql(text)) {
-    const auto uri = reflex::parse_uri(text);
-    const std::string table = table_of(uri, "cursors");
+    auto [database, table] = open_sql_table(text, "cursors");
     return std::make_shared<reflex::rsql::CursorsTable>(
-        database_of(uri),
-        reflex::rsql::CursorsTableOptions{.schema = {.table = table}, .flush_interval = {}});
+        std::move(database), reflex::rsql::CursorsTableOptions{.schema = {.table = table},
+                                                               .flush_interval = flush_interval});
   }
-  const auto uri = reflex::parse_uri(text);
-  if (uri.scheme == "nats") {
+  if (is_nats(text)) {
 #if defined(REFLEXCTL_WITH_NATS)
-    uri.check_params({"bucket"});
+    const auto address = parse_nats_address(text);
+    address.uri.check_params({"bucket"});
     const std::string bucket =
-        uri.required_param("bucket", "name the KV bucket, e.g. ?bucket=cursors");
-    const reflex::rnats::KvCursorStoreOptions options{.flush_interval = {}};
-    const auto connection = nats_connection(uri);
-    if (create) return std::make_shared<reflex::rnats::KvCursorStore>(connection, bucket, options);
+        address.uri.required_param("bucket", "name the KV bucket, e.g. ?bucket=cursors");
+    const reflex::rnats::KvCursorStoreOptions options{.flush_interval = flush_interval};
+    const auto connection = connect_nats(address);
+    if (use.create) {
+      return std::make_shared<reflex::rnats::KvCursorStore>(connection, bucket, options);
+    }
     try {
       return std::make_shared<reflex::rnats::KvCursorStore>(
           reflex::rnats::StateStore::open(connection, bucket), options);
     } catch (const reflex::rnats::NotFound&) {
-      throw reflex::ConfigError("no KV bucket \"" + bucket + "\" at " + uri.redacted() +
+      throw reflex::ConfigError("no KV bucket \"" + bucket + "\" at " + address.uri.redacted() +
                                 ": check ?bucket= (backfill and relay create it on first use)");
     }
 #else
     throw reflex::ConfigError("this reflexctl was built without NATS support");
 #endif
   }
+  const auto uri = reflex::parse_uri(text);
   throw reflex::ConfigError("unknown cursor store scheme '" + uri.scheme + "' in " +
                             uri.redacted() +
                             ": use an SQL DSN with ?table=CURSORS or nats://HOST:PORT?bucket=B");

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -61,7 +62,9 @@ struct RelayStats {
   std::uint64_t republished = 0;
   /// Failures recovered from (publish errors, timeouts, source restarts).
   std::uint64_t recoveries = 0;
-  /// Source id of the last acknowledged event ("" before the first).
+  /// Source id of the last event the stream is known to hold: once run() has recovered its
+  /// position at start (from the stream, else the cursor store or start_after), that position;
+  /// then the last acknowledged event. "" before either.
   std::string cursor{};
   /// The last failure recovered from, for logs ("" when none).
   std::string last_error{};
@@ -96,6 +99,11 @@ class REFLEX_RNATS_EXPORT Relay final {
   void run(std::stop_token stop);
 
   [[nodiscard]] RelayStats stats() const;
+
+  /// Blocks until `reached(stats())` holds (checked at once and whenever the cursor moves) or
+  /// `stop` is requested; returns whether it holds. `reached` runs under the relay's lock: keep
+  /// it short and do not call the relay from it. E.g. stop a run once the cursor is at a head.
+  bool wait_for(std::stop_token stop, const std::function<bool(const RelayStats&)>& reached) const;
 
  private:
   Connection connection_;

@@ -1,0 +1,57 @@
+// reflexctl schema: prints the DDL of the events, cursors and errors tables of one dialect.
+
+#include <iostream>
+#include <memory>
+
+#include "commands/commands.hpp"
+#include "errors.hpp"
+#include "reflex/rsql/rsql.hpp"
+
+namespace reflexctl {
+namespace {
+
+struct SchemaOptions {
+  std::string dialect;
+  std::string events = "events";
+  std::string cursors = "cursors";
+  std::string errors = "errors";
+};
+
+int schema(const SchemaOptions& o) {
+  require(o.dialect, "needs a dialect: postgres, mysql or sqlite");
+  reflex::rsql::Dialect dialect;
+  if (o.dialect == "postgres" || o.dialect == "postgresql")
+    dialect = reflex::rsql::Dialect::postgres;
+  else if (o.dialect == "mysql" || o.dialect == "mariadb")
+    dialect = reflex::rsql::Dialect::mysql;
+  else if (o.dialect == "sqlite")
+    dialect = reflex::rsql::Dialect::sqlite;
+  else
+    throw UsageError("unknown dialect '" + o.dialect + "': use postgres, mysql or sqlite");
+  std::cout << reflex::rsql::events_ddl(dialect, {.table = o.events}) << ";\n\n"
+            << reflex::rsql::cursors_ddl(dialect, {.table = o.cursors}) << ";\n\n"
+            << reflex::rsql::errors_ddl(dialect, {.table = o.errors}) << ";\n";
+  return 0;
+}
+
+}  // namespace
+
+Run add_schema(CLI::App& app) {
+  auto o = std::make_shared<SchemaOptions>();
+  auto* cmd =
+      app.add_subcommand("schema", "print the DDL of the events, cursors and errors tables");
+  cmd->add_option("DIALECT", o->dialect, "postgres, mysql or sqlite");
+  cmd->add_option("--events", o->events, "name of the events table")
+      ->capture_default_str()
+      ->type_name("NAME");
+  cmd->add_option("--cursors", o->cursors, "name of the cursors table")
+      ->capture_default_str()
+      ->type_name("NAME");
+  cmd->add_option("--errors", o->errors, "name of the errors table")
+      ->capture_default_str()
+      ->type_name("NAME");
+  cmd->footer("Prints the DDL reflex expects (CREATE … IF NOT EXISTS).");
+  return [o] { return schema(*o); };
+}
+
+}  // namespace reflexctl

@@ -1,0 +1,132 @@
+// reflexctl serve: serves named streams to peers over gRPC (reflexpb), with the operator
+// endpoints /metrics, /healthz and /readyz over HTTP. The pieces are in serve_config, readiness,
+// serve_metrics and http; this file is the command line and the lifecycle.
+
+#include <prometheus/registry.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "commands/commands.hpp"
+#include "errors.hpp"
+#include "http.hpp"
+#include "readiness.hpp"
+#include "reflex/wait.hpp"
+#include "serve_config.hpp"
+#include "serve_metrics.hpp"
+#include "signals.hpp"
+#if defined(REFLEXCTL_WITH_PROMETHEUS)
+#include "reflex/prometheus/metrics.hpp"
+#endif
+
+namespace reflexctl {
+namespace {
+
+struct ServeOptions {
+  std::string listen;
+  std::vector<std::string> streams;
+  std::string http;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string token_file;
+};
+
+ServeConfig config_of(const ServeOptions& o) {
+  if (o.listen.empty()) throw UsageError("needs --listen HOST:PORT (or REFLEX_LISTEN)");
+  ServeConfig config{.listen = parse_listen_address(o.listen, "--listen")};
+  for (const auto& entry : o.streams) {
+    // REFLEX_STREAMS holds several entries separated by white space (a URI holds none).
+    std::istringstream words(entry);
+    for (std::string word; words >> word;) config.streams.push_back(parse_named_source(word));
+  }
+  if (config.streams.empty())
+    throw UsageError("needs at least one --stream NAME=SOURCE (or REFLEX_STREAMS)");
+  if (!o.http.empty()) config.http = parse_listen_address(o.http, "--http");
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    throw UsageError("TLS needs both --tls-cert and --tls-key");
+  config.tls_cert = o.tls_cert;
+  config.tls_key = o.tls_key;
+  config.token_file = o.token_file;
+  validate(config);
+  return config;
+}
+
+int serve(const ServeOptions& o) {
+  const ServeConfig config = config_of(o);
+  // First: it outlives every recorder the sources hold.
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::shared_ptr<reflex::MetricsObserver> metrics;
+#if defined(REFLEXCTL_WITH_PROMETHEUS)
+  metrics = std::make_shared<reflex::prometheus::Metrics>(*registry);
+#endif
+  const auto endpoint = open_endpoint(config.streams, metrics);
+  const auto options = server_options(config);
+  SignalStop signals;
+  reflex::rgrpc::Server server({endpoint}, options);
+
+  std::optional<Readiness> readiness;
+  std::optional<HttpServer> http;  // after what its handlers use
+  if (config.http) {
+    readiness.emplace(open_probes(config.streams));
+    auto own = std::make_shared<ServeMetrics>([&server] { return server.stats(); });
+    http.emplace(*config.http, operator_routes(*readiness, {registry, own}));
+  }
+  std::string names;
+  for (const auto& stream : config.streams) names += (names.empty() ? "" : ", ") + stream.name;
+  std::fprintf(stderr, "reflexctl serve: gRPC on %s (streams: %s; default %s)%s\n",
+               server.address().c_str(), names.c_str(), config.streams.front().name.c_str(),
+               http ? (", HTTP on port " + std::to_string(http->port())).c_str() : "");
+  std::fflush(stderr);
+
+  while (reflex::sleep_for(signals.token(), std::chrono::hours(1))) {
+  }
+  server.stop();
+  const auto stats = server.stats();
+  std::fprintf(stderr, "reflexctl serve: stopped; %llu streams served, %llu events sent\n",
+               static_cast<unsigned long long>(stats.streams_started),
+               static_cast<unsigned long long>(stats.events_sent));
+  return 0;
+}
+
+}  // namespace
+
+Run add_serve(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand(
+      "serve", "serve streams to peers over gRPC, with /metrics, /healthz and /readyz");
+  cmd->add_option("--listen", o->listen, "gRPC address; :0 picks a free port")
+      ->envname("REFLEX_LISTEN")
+      ->type_name("HOST:PORT");
+  cmd->add_option("--stream", o->streams,
+                  "a stream (repeatable; the first is the default; in REFLEX_STREAMS "
+                  "separated by spaces or newlines)")
+      ->envname("REFLEX_STREAMS")
+      ->type_name("NAME=SOURCE");
+  cmd->add_option("--http", o->http,
+                  "address of /metrics, /healthz and /readyz; :0 picks a free port")
+      ->envname("REFLEX_HTTP")
+      ->type_name("HOST:PORT");
+  cmd->add_option("--tls-cert", o->tls_cert, "the server's certificate chain (PEM)")
+      ->envname("REFLEX_TLS_CERT")
+      ->type_name("FILE");
+  cmd->add_option("--tls-key", o->tls_key, "the server's private key (PEM)")
+      ->envname("REFLEX_TLS_KEY")
+      ->type_name("FILE");
+  cmd->add_option("--token-file", o->token_file,
+                  "calls must carry \"authorization: Bearer <the file's token>\"")
+      ->envname("REFLEX_TOKEN_FILE")
+      ->type_name("FILE");
+  cmd->footer(text(R"(
+A reflexpb gRPC endpoint (/reflexpb.Reflex/Stream, wire-compatible with Go reflex clients). A
+call picks a stream other than the default with the metadata "reflex-stream: NAME" (reflexctl
+tail grpc://HOST:PORT?stream=NAME). Ports are 1-65535, or 0 for any free port (the one taken
+is printed). /healthz answers at once while the process lives; /readyz answers 503 naming each
+source that does not answer (sources are probed in the background every second); /metrics is
+Prometheus text. Each flag falls back to its environment variable when absent. SIGINT/SIGTERM
+drain: open streams end with Stopped, exit 0.)"));
+  return [o] { return serve(*o); };
+}
+
+}  // namespace reflexctl

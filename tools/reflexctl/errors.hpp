@@ -1,0 +1,32 @@
+#pragma once
+// How reflexctl reports a failure: the exit code a failure maps to and the single line it prints.
+//
+// Exit codes: 0 success, 1 runtime error (a server down, a failed write), 2 usage error (bad
+// arguments, malformed URI, unknown scheme, missing table, invalid name, a cursor that is no id).
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace reflexctl {
+
+/// A command line that cannot work as given; exit 2, like reflex::ConfigError.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// 2 when the operator must change the command (UsageError, reflex::ConfigError, and
+/// reflex::CursorError: a cursor given on the command line that is no event id), else 1.
+[[nodiscard]] int exit_code_of(const std::exception& error) noexcept;
+
+/// `text` as one line: every run of white space holding a line break or a tab becomes one space
+/// and the ends are trimmed. Library messages may carry libpq's "…refused\n\tIs the server
+/// running…" or a SQL error's "LINE 1: … ^"; an operator's log wants one line per failure.
+[[nodiscard]] std::string one_line(std::string_view text);
+
+/// Prints "reflexctl COMMAND: MESSAGE" as one line on stderr ("reflexctl: MESSAGE" without a
+/// command).
+void print_error(std::string_view command, std::string_view message);
+
+}  // namespace reflexctl

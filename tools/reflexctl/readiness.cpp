@@ -1,0 +1,94 @@
+// Background readiness probes (see readiness.hpp).
+
+#include "readiness.hpp"
+
+#include "errors.hpp"
+#include "reflex/errors.hpp"
+#include "reflex/wait.hpp"
+
+namespace reflexctl {
+namespace {
+
+/// "" when `stream` answers within `timeout`, else why not.
+std::string probe(std::stop_token outer, const reflex::StreamFunc& stream,
+                  std::chrono::milliseconds timeout) {
+  std::stop_source stop;
+  std::stop_callback forward(outer, [&] { stop.request_stop(); });
+  std::jthread timer([&](std::stop_token own) {
+    if (reflex::sleep_for(own, timeout)) stop.request_stop();
+  });
+  try {
+    auto client = stream(stop.get_token(), "", {.from_head = true, .to_head = true});
+    (void)client->recv();
+    return {};
+  } catch (const reflex::HeadReached&) {
+    return {};
+  } catch (const reflex::Canceled&) {
+    return "no answer within " + std::to_string(timeout.count()) + " ms";
+  } catch (const std::exception& e) {
+    return one_line(e.what());
+  }
+}
+
+}  // namespace
+
+Readiness::Readiness(std::vector<std::pair<std::string, reflex::StreamFunc>> sources,
+                     ReadinessOptions options)
+    : options_(options), started_(Clock::now()) {
+  for (auto& [name, stream] : sources) {
+    auto source = std::make_unique<Source>();
+    source->name = name;
+    source->stream = std::move(stream);
+    sources_.push_back(std::move(source));
+  }
+  for (auto& source : sources_) {
+    threads_.emplace_back([this, &s = *source](std::stop_token stop) { probe_forever(stop, s); });
+  }
+}
+
+Readiness::~Readiness() {
+  for (auto& thread : threads_) thread.request_stop();
+  threads_.clear();  // joins
+}
+
+void Readiness::probe_forever(std::stop_token stop, Source& source) {
+  while (!stop.stop_requested()) {
+    {
+      std::lock_guard lock(mu_);
+      source.running = Clock::now();
+      source.is_running = true;
+    }
+    std::string why = probe(stop, source.stream, options_.timeout);
+    {
+      std::lock_guard lock(mu_);
+      source.probed = true;
+      source.why = std::move(why);
+      source.is_running = false;
+    }
+    cv_.notify_all();
+    if (!reflex::sleep_for(stop, options_.interval)) return;
+  }
+}
+
+std::vector<std::string> Readiness::failures() const {
+  std::unique_lock lock(mu_);
+  cv_.wait_until(lock, started_ + options_.timeout, [&] {
+    for (const auto& s : sources_) {
+      if (!s->probed) return false;
+    }
+    return true;
+  });
+  const auto now = Clock::now();
+  const std::string silent = "no answer within " + std::to_string(options_.timeout.count()) + " ms";
+  std::vector<std::string> out;
+  for (const auto& s : sources_) {
+    if (!s->probed || (s->is_running && now - s->running > options_.timeout)) {
+      out.push_back(s->name + ": " + silent);
+    } else if (!s->why.empty()) {
+      out.push_back(s->name + ": " + s->why);
+    }
+  }
+  return out;
+}
+
+}  // namespace reflexctl

@@ -1,0 +1,67 @@
+#pragma once
+// Readiness of named sources, for /readyz: every source is probed in the background, each on a
+// thread of its own, again and again; a request reads the cached results. So a source that hangs
+// stalls neither a request nor the probes of the others.
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "reflex/stream.hpp"
+
+namespace reflexctl {
+
+struct ReadinessOptions {
+  /// Pause between two probes of one source.
+  std::chrono::milliseconds interval{1000};
+  /// A probe without an answer for this long counts as failed ("no answer within …").
+  std::chrono::milliseconds timeout{2000};
+};
+
+/// Probes each source by opening it at its head with to_head and reading once (an event or
+/// HeadReached both prove it answers).
+///
+/// Thread-safety: failures() from any thread. Lifetime: the destructor stops the probes and
+/// waits for them.
+class Readiness final {
+ public:
+  explicit Readiness(std::vector<std::pair<std::string, reflex::StreamFunc>> sources,
+                     ReadinessOptions options = {});
+  ~Readiness();
+  Readiness(const Readiness&) = delete;
+  Readiness& operator=(const Readiness&) = delete;
+
+  /// One line "NAME: why" per source that is not ready: its last probe failed, or the running one
+  /// has had no answer for longer than the timeout. Empty when every source is ready. Right
+  /// after the start it waits (at most the timeout) for the first probe of each source, so that
+  /// it never reports a source it has not tried.
+  [[nodiscard]] std::vector<std::string> failures() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Source {
+    std::string name;
+    reflex::StreamFunc stream;
+    // Guarded by mu_.
+    bool probed = false;
+    std::string why;              // of the last probe; "" = it answered
+    Clock::time_point running{};  // when the running probe began
+    bool is_running = false;
+  };
+
+  void probe_forever(std::stop_token stop, Source& source);
+
+  ReadinessOptions options_;
+  Clock::time_point started_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<std::jthread> threads_;  // last: they use everything above
+};
+
+}  // namespace reflexctl
