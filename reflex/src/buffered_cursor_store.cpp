@@ -8,16 +8,11 @@
 
 namespace reflex {
 
-namespace {
-
-/// True when both cursors are numbers and `next` is below `current`.
-bool backwards(std::string_view current, std::string_view next) {
+bool moves_backwards(std::string_view current, std::string_view next) noexcept {
   const auto a = parse_int64(current);
   const auto b = parse_int64(next);
   return a && b && *b < *a;
 }
-
-}  // namespace
 
 struct BufferedCursorStore::Flusher {
   std::condition_variable_any wake;
@@ -85,7 +80,7 @@ void BufferedCursorStore::set(std::string_view name, std::string_view cursor) {
     rethrow_background_error();
     Slot& slot = slots_[std::string(name)];
     const std::optional<std::string>& last = slot.pending ? slot.pending : slot.known;
-    if (last && backwards(*last, cursor)) {
+    if (last && moves_backwards(*last, cursor)) {
       throw CursorConflict(std::string(name), *last, std::string(cursor), storage_->describe());
     }
     if (!slot.pending && slot.known == cursor) return;  // nothing new to write

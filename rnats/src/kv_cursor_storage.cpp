@@ -2,22 +2,11 @@
 
 #include <algorithm>
 
+#include "reflex/buffered_cursor_store.hpp"
 #include "reflex/errors.hpp"
-#include "reflex/event.hpp"
 #include "reflex/rnats/errors.hpp"
 
 namespace reflex::rnats::detail {
-
-namespace {
-
-/// True when both cursors are numbers and `next` is below `current`.
-bool backwards(std::string_view current, std::string_view next) {
-  const auto a = parse_int64(current);
-  const auto b = parse_int64(next);
-  return a && b && *b < *a;
-}
-
-}  // namespace
 
 std::optional<std::string> KvCursorStorage::read(std::string_view name) {
   std::uint64_t writes = 0;
@@ -50,7 +39,7 @@ void KvCursorStorage::write(std::string_view name, std::string_view cursor) {
     // Never read by this storage: the write is based on what is there now, and must not undo
     // another runner's progress.
     const auto entry = store_.get(key);
-    if (entry && backwards(entry->value, cursor)) {
+    if (entry && moves_backwards(entry->value, cursor)) {
       throw CursorConflict(std::string(name), entry->value, std::string(cursor), describe());
     }
     revision = entry ? entry->revision : 0;

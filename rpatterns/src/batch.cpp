@@ -202,35 +202,6 @@ class BatchCore {
   std::jthread worker_;
 };
 
-class BatchRun final : public detail::RunWork {
- public:
-  BatchRun(std::shared_ptr<BatchCore> core, std::stop_token run_stop, std::stop_source wake)
-      : core_(std::move(core)) {
-    core_->begin(std::move(run_stop), std::move(wake));
-  }
-  ~BatchRun() override { core_->end(); }
-  BatchRun(const BatchRun&) = delete;
-  BatchRun& operator=(const BatchRun&) = delete;
-
-  std::exception_ptr failure() override { return core_->failure(); }
-  void drain(std::stop_token stop) override { core_->drain(std::move(stop)); }
-
- private:
-  std::shared_ptr<BatchCore> core_;
-};
-
-class BatchConsumer final : public Consumer {
- public:
-  explicit BatchConsumer(std::shared_ptr<BatchCore> core) : core_(std::move(core)) {}
-  const std::string& name() const noexcept override { return core_->name(); }
-  void consume(std::stop_token stop, const Event& event) override {
-    core_->consume(std::move(stop), event);
-  }
-
- private:
-  std::shared_ptr<BatchCore> core_;
-};
-
 }  // namespace
 
 Spec batch_spec(StreamFunc stream, std::shared_ptr<CursorStore> cursors, std::string name,
@@ -244,17 +215,8 @@ Spec batch_spec(StreamFunc stream, std::shared_ptr<CursorStore> cursors, std::st
                       "\" needs BatchOptions.max_size or BatchOptions.window (or both) to be set");
   }
   const StreamOptions stream_options = options.stream;
-  auto view = no_set_view(cursors);
-  auto core = std::make_shared<BatchCore>(std::move(name), std::move(fn), std::move(cursors),
-                                          std::move(options));
-  auto start = [core](std::stop_token run_stop,
-                      std::stop_source wake) -> std::unique_ptr<detail::RunWork> {
-    return std::make_unique<BatchRun>(core, std::move(run_stop), std::move(wake));
-  };
-  return Spec{.stream = detail::supervised(std::move(stream), std::move(start)),
-              .cursors = std::move(view),
-              .consumer = std::make_shared<BatchConsumer>(core),
-              .options = stream_options};
+  auto core = std::make_shared<BatchCore>(name, std::move(fn), cursors, std::move(options));
+  return detail::core_spec(std::move(stream), std::move(cursors), std::move(core), stream_options);
 }
 
 }  // namespace reflex::rpatterns

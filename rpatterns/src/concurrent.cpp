@@ -172,38 +172,6 @@ class ConcurrentCore {
   std::vector<std::jthread> workers_;
 };
 
-class ConcurrentRun final : public detail::RunWork {
- public:
-  ConcurrentRun(std::shared_ptr<ConcurrentCore> core, std::stop_token run_stop,
-                std::stop_source wake)
-      : core_(std::move(core)) {
-    core_->begin(std::move(run_stop), std::move(wake));
-  }
-  ~ConcurrentRun() override { core_->end(); }
-  ConcurrentRun(const ConcurrentRun&) = delete;
-  ConcurrentRun& operator=(const ConcurrentRun&) = delete;
-
-  std::exception_ptr failure() override { return core_->failure(); }
-  void drain(std::stop_token stop) override { core_->drain(std::move(stop)); }
-
- private:
-  std::shared_ptr<ConcurrentCore> core_;
-};
-
-class ConcurrentConsumer final : public Consumer {
- public:
-  explicit ConcurrentConsumer(std::shared_ptr<ConcurrentCore> core) : core_(std::move(core)) {}
-  const std::string& name() const noexcept override { return core_->name(); }
-  void consume(std::stop_token stop, const Event& event) override {
-    core_->consume(std::move(stop), event);
-  }
-  void reset() override { core_->reset(); }
-  void stop() override { core_->stop(); }
-
- private:
-  std::shared_ptr<ConcurrentCore> core_;
-};
-
 }  // namespace
 
 Spec concurrent(Spec spec, ConcurrentOptions options) {
@@ -214,17 +182,10 @@ Spec concurrent(Spec spec, ConcurrentOptions options) {
     throw ConfigError("rpatterns::concurrent: consumer \"" + spec.consumer->name() +
                       "\": ConcurrentOptions.max_in_flight must be at least 1");
   }
-  auto view = no_set_view(spec.cursors);
-  auto core = std::make_shared<ConcurrentCore>(std::move(spec.consumer), std::move(spec.cursors),
+  auto core = std::make_shared<ConcurrentCore>(std::move(spec.consumer), spec.cursors,
                                                options.max_in_flight);
-  auto start = [core](std::stop_token run_stop,
-                      std::stop_source wake) -> std::unique_ptr<detail::RunWork> {
-    return std::make_unique<ConcurrentRun>(core, std::move(run_stop), std::move(wake));
-  };
-  return Spec{.stream = detail::supervised(std::move(spec.stream), std::move(start)),
-              .cursors = std::move(view),
-              .consumer = std::make_shared<ConcurrentConsumer>(core),
-              .options = spec.options};
+  return detail::core_spec(std::move(spec.stream), std::move(spec.cursors), std::move(core),
+                           spec.options);
 }
 
 }  // namespace reflex::rpatterns

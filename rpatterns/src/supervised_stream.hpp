@@ -5,6 +5,10 @@
 #include <memory>
 #include <stop_token>
 
+#include "reflex/consumer.hpp"
+#include "reflex/cursor_store.hpp"
+#include "reflex/rpatterns/ack.hpp"
+#include "reflex/run.hpp"
 #include "reflex/stream.hpp"
 
 namespace reflex::rpatterns::detail {
@@ -34,5 +38,60 @@ using StartWork =
 /// work's failure as soon as there is one (waking a blocked recv), and drains the work before it
 /// passes HeadReached on.
 [[nodiscard]] StreamFunc supervised(StreamFunc inner, StartWork start);
+
+/// A pattern whose consumer hands each event to a core shared with its background work (batch,
+/// concurrent). Core has begin(run_stop, wake) / end() around one run, failure(), drain(stop),
+/// name(), consume(stop, event), and optionally reset() and stop().
+template <class Core>
+class CoreRun final : public RunWork {
+ public:
+  CoreRun(std::shared_ptr<Core> core, std::stop_token run_stop, std::stop_source wake)
+      : core_(std::move(core)) {
+    core_->begin(std::move(run_stop), std::move(wake));
+  }
+  ~CoreRun() override { core_->end(); }
+  CoreRun(const CoreRun&) = delete;
+  CoreRun& operator=(const CoreRun&) = delete;
+
+  std::exception_ptr failure() override { return core_->failure(); }
+  void drain(std::stop_token stop) override { core_->drain(std::move(stop)); }
+
+ private:
+  std::shared_ptr<Core> core_;
+};
+
+template <class Core>
+class CoreConsumer final : public Consumer {
+ public:
+  explicit CoreConsumer(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+  const std::string& name() const noexcept override { return core_->name(); }
+  void consume(std::stop_token stop, const Event& event) override {
+    core_->consume(std::move(stop), event);
+  }
+  void reset() override {
+    if constexpr (requires(Core & c) { c.reset(); }) core_->reset();
+  }
+  void stop() override {
+    if constexpr (requires(Core & c) { c.stop(); }) core_->stop();
+  }
+
+ private:
+  std::shared_ptr<Core> core_;
+};
+
+/// The Spec of such a pattern: its stream supervised by the core's background work, its consumer
+/// forwarding to the core, and a view of `cursors` that ignores run's sets (the core sets the
+/// cursor once an event is really done).
+template <class Core>
+[[nodiscard]] Spec core_spec(StreamFunc stream, std::shared_ptr<CursorStore> cursors,
+                             std::shared_ptr<Core> core, StreamOptions options) {
+  auto start = [core](std::stop_token run_stop, std::stop_source wake) -> std::unique_ptr<RunWork> {
+    return std::make_unique<CoreRun<Core>>(core, std::move(run_stop), std::move(wake));
+  };
+  return Spec{.stream = supervised(std::move(stream), std::move(start)),
+              .cursors = no_set_view(std::move(cursors)),
+              .consumer = std::make_shared<CoreConsumer<Core>>(std::move(core)),
+              .options = options};
+}
 
 }  // namespace reflex::rpatterns::detail

@@ -19,6 +19,11 @@
 
 namespace reflex {
 
+/// The forward-only rule of reflex's cursor stores: true when both cursors are decimal numbers
+/// and `next` is below `current` (cursors that are not numbers are written as given).
+[[nodiscard]] REFLEX_CORE_EXPORT bool moves_backwards(std::string_view current,
+                                                      std::string_view next) noexcept;
+
 /// Where a BufferedCursorStore keeps its cursors durably, one cursor per consumer name: an SQL
 /// table, a NATS KV bucket, a file. An implementation writes one cursor at a time and enforces
 /// its store's concurrency rule (write() never lets one runner silently undo another's progress).

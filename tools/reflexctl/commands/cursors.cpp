@@ -63,9 +63,7 @@ int set(const CursorsOptions& o) {
     return 0;
   }
   const std::string current = store->get(o.name);
-  const auto now = reflex::parse_int64(current);
-  const auto next = reflex::parse_int64(o.value);
-  if (now && next && *next < *now) {
+  if (reflex::moves_backwards(current, o.value)) {
     throw UsageError("refusing to move cursor '" + o.name + "' back from " + current + " to " +
                      o.value + ": add --force to rewind on purpose");
   }
