@@ -183,6 +183,39 @@ void p4(const Config& cfg, std::vector<Row>& rows) {
                            "events/s", raw, ours, 0.80));
 }
 
+// P6: what `reflexctl publish --batch` and scripts do: events.publish() of a large batch in a
+// transaction of reflex's own, against a bare COPY of the same rows on one connection.
+void p6(const Config& cfg, std::vector<Row>& rows) {
+  if (!cfg.wants("P6")) return;
+  log("P6");
+  setup_pg(cfg.pg_dsn);
+  const EventsTable events(Database::open(cfg.pg_dsn), {.schema = {.table = kEvents}});
+  pqxx::connection conn(cfg.pg_dsn);
+  constexpr int kBatch = 50'000;
+  std::vector<NewEvent> batch;
+  for (int i = 0; i < kBatch; ++i)
+    batch.push_back(NewEvent{.foreign_id = "order-" + std::to_string(i), .type = 2});
+  const auto copy = [&] {
+    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
+      pqxx::work w(conn);
+      pqxx::stream_to out(w, kEvents, std::vector<std::string>{"foreign_id", "type"});
+      for (const auto& e : batch) out << std::make_tuple(e.foreign_id.str(), e.type);
+      out.complete();
+      w.commit();
+      return kBatch;
+    });
+  };
+  const auto reflex = [&] {
+    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
+      events.publish(batch);
+      return kBatch;
+    });
+  };
+  const auto [raw, ours] = interleave(cfg.reps, copy, reflex);
+  rows.push_back(ratio_row("P6", "publish() of 50,000 events (raw: COPY of the same rows)",
+                           "events/s", raw, ours, 0.80));
+}
+
 void p5(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("P5")) return;
   log("P5");
@@ -246,6 +279,7 @@ void producer_scenarios(const Config& config, std::vector<Row>& rows) {
   p1_p2_p3(config, rows);
   p4(config, rows);
   p5(config, rows);
+  p6(config, rows);
 }
 
 }  // namespace bench

@@ -14,6 +14,7 @@
 
 #include "gap_policy.hpp"
 #include "reflex/rsql/database.hpp"
+#include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/schema.hpp"
 #include "reflex/uri.hpp"
 
@@ -91,6 +92,11 @@ class Driver {
   /// SQL expression turning one `?` parameter (microseconds since the epoch, BIGINT) into the
   /// type of timestamp columns (for comparisons that can use an index).
   [[nodiscard]] virtual std::string micros_param_expr() const = 0;
+  /// Inserts `events` into `table` in the open transaction of `session` (one of this driver's),
+  /// the dialect's fastest way: what the producer API does on a caller's transaction
+  /// (EventsTable::publish uses it on reflex's own).
+  virtual void insert_events(Session& session, const EventsTable& table,
+                             std::span<const NewEvent> events) = 0;
   /// The gap policy of a reader of this table.
   [[nodiscard]] virtual std::unique_ptr<GapPolicy> make_gap_policy(const TableContext& table) = 0;
   /// A cross-process notifier for the table, or nullptr when the dialect has none.

@@ -78,4 +78,35 @@ auto with_table_session(SessionPool& pool, std::string_view table, std::string_v
   }
 }
 
+/// Runs `fn(session)` inside a transaction on a pooled session and commits; rolls back when `fn`
+/// throws. Unlike with_table_session, nothing is run again once the transaction began: a
+/// connection lost after that leaves the commit in doubt, so it is the caller's to decide. Only a
+/// session that was idle in the pool and fails to begin (the server restarted) is replaced once.
+/// Missing tables and columns become SchemaErrors as in with_table_session.
+template <class Fn>
+void with_table_transaction(SessionPool& pool, std::string_view table, std::string_view ddl_helper,
+                            Dialect dialect, Fn&& fn) {
+  try {
+    for (int attempt = 0;; ++attempt) {
+      auto session = pool.lease();
+      try {
+        session->begin();
+      } catch (const DatabaseError& e) {
+        if (attempt > 0 || !session.reused() || e.kind() != DatabaseErrorKind::connection) throw;
+        continue;
+      }
+      try {
+        fn(*session);
+        session->commit();
+      } catch (...) {
+        session->rollback();
+        throw;
+      }
+      return;
+    }
+  } catch (...) {
+    rethrow_with_schema_hint(table, ddl_helper, dialect);
+  }
+}
+
 }  // namespace reflex::rsql::detail

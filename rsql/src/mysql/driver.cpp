@@ -6,6 +6,7 @@
 
 #include "mysql/dialect.hpp"
 #include "mysql/session.hpp"
+#include "reflex/rsql/mysql.hpp"
 
 namespace reflex::rsql::detail {
 
@@ -22,6 +23,10 @@ class MySqlDriver final : public Driver {
   }
   std::string now_expr() const override { return "CURRENT_TIMESTAMP(6)"; }
   std::string micros_param_expr() const override { return "FROM_UNIXTIME(? / 1000000)"; }
+  void insert_events(Session& session, const EventsTable& table,
+                     std::span<const NewEvent> events) override {
+    (void)rsql::insert_events(table, static_cast<MySqlSession&>(session).connection(), events);
+  }
   std::unique_ptr<GapPolicy> make_gap_policy(const TableContext& table) override {
     return make_mysql_gap_policy(table);
   }

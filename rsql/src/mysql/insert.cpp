@@ -18,6 +18,11 @@ namespace reflex::rsql {
 
 namespace {
 
+/// Rows and bytes of one INSERT of a batch (a row may take it past the bytes: one event is
+/// bounded by EventsTableOptions::max_metadata_bytes).
+constexpr std::size_t kMaxRowsPerStatement = 1000;
+constexpr std::size_t kStatementBytes = 4 << 20;
+
 /// Bytes as a MySQL hex literal: X'0a1b…'.
 std::string hex_literal(std::string_view bytes) {
   std::string out = "X'";
@@ -45,26 +50,34 @@ Notifier insert_events(const EventsTable& table, sql::Connection& conn,
     if (mysql == nullptr) throw ConfigError("insert(sql::Connection&) needs a MySQL connection");
     const bool metadata = !t.options.schema.metadata_column.empty();
     const bool trace = !t.options.schema.trace_column.empty();
-    // One statement with literal values: a prepared statement would cost an extra round trip.
-    // Text is escaped by the connection (its charset); bytes go as hex literals.
-    std::string sql =
+    // Statements with literal values: a prepared statement would cost an extra round trip. Text
+    // is escaped by the connection (its charset); bytes go as hex literals. A large batch goes
+    // as several statements, each well below the server's max_allowed_packet (16 MiB by default).
+    const std::string head =
         "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(false) + ") VALUES ";
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      const auto& e = events[i];
-      sql += i ? ", ('" : "('";
+    std::unique_ptr<sql::Statement> st(conn.createStatement());
+    std::string sql;
+    std::size_t rows = 0;
+    const auto send = [&] {
+      try {
+        st->execute(sql);
+      } catch (...) {
+        detail::rethrow_mysql(nullptr);
+      }
+      sql.clear();
+      rows = 0;
+    };
+    for (const auto& e : events) {
+      sql += rows == 0 ? head + "('" : ", ('";
       sql += mysql->escapeString(e.foreign_id.str()).asStdString();
       sql += "', ";
       sql += std::to_string(e.type);
       if (metadata) sql += ", " + hex_literal(e.metadata);
       if (trace) sql += ", " + hex_literal(e.trace);
       sql += ')';
+      if (++rows == kMaxRowsPerStatement || sql.size() >= kStatementBytes) send();
     }
-    std::unique_ptr<sql::Statement> st(conn.createStatement());
-    try {
-      st->execute(sql);
-    } catch (...) {
-      detail::rethrow_mysql(nullptr);
-    }
+    if (rows > 0) send();
   } catch (const ConfigError&) {
     throw;
   } catch (...) {

@@ -57,6 +57,10 @@ class MySqlSession final : public Session {
   void rollback() noexcept override;
   bool broken() const noexcept override;
 
+  /// The connection (autocommit off between begin() and commit()/rollback()), for the producer
+  /// API.
+  [[nodiscard]] sql::Connection& connection() noexcept { return *conn_; }
+
  private:
   sql::PreparedStatement& bind(std::string_view sql, std::span<const Param> params);
 

@@ -9,6 +9,7 @@
 #include "postgres/dialect.hpp"
 #include "postgres/session.hpp"
 #include "reflex/errors.hpp"
+#include "reflex/rsql/postgres.hpp"
 
 namespace reflex::rsql::detail {
 
@@ -38,6 +39,10 @@ class PgDriver final : public Driver {
   }
   std::string now_expr() const override { return "now()"; }
   std::string micros_param_expr() const override { return "to_timestamp(?::bigint / 1000000.0)"; }
+  void insert_events(Session& session, const EventsTable& table,
+                     std::span<const NewEvent> events) override {
+    (void)rsql::insert_events(table, static_cast<PgSession&>(session).transaction(), events);
+  }
   std::unique_ptr<GapPolicy> make_gap_policy(const TableContext& table) override {
     return make_pg_gap_policy(table);
   }

@@ -217,6 +217,11 @@ void PgSession::commit() {
     rethrow_pg(&broken_);
   }
 }
+pqxx::work& PgSession::transaction() {
+  if (!tx_) throw Error("postgres: no transaction is open on this session");
+  return *tx_;
+}
+
 void PgSession::rollback() noexcept {
   try {
     if (tx_) tx_->abort();

@@ -51,6 +51,9 @@ class PgSession final : public Session {
   void rollback() noexcept override;
   bool broken() const noexcept override { return broken_ || !conn_->is_open(); }
 
+  /// The open transaction (between begin() and commit()/rollback()), for the producer API.
+  [[nodiscard]] pqxx::work& transaction();
+
  private:
   pqxx::result run(std::string_view sql, std::span<const Param> params);
   const std::string& prepared(std::string_view sql);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "reflex/errors.hpp"
+#include "reflex/rsql/sqlite.hpp"
 #include "sql_text.hpp"
 #include "sqlite/session.hpp"
 
@@ -40,6 +41,10 @@ class SqliteDriver final : public Driver {
   std::string micros_expr(std::string_view column) const override { return std::string(column); }
   std::string now_expr() const override { return "(" + std::string(kSqliteNowMicros) + ")"; }
   std::string micros_param_expr() const override { return "?"; }
+  void insert_events(Session& session, const EventsTable& table,
+                     std::span<const NewEvent> events) override {
+    (void)rsql::insert_events(table, static_cast<SqliteSession&>(session).handle(), events);
+  }
   std::unique_ptr<GapPolicy> make_gap_policy(const TableContext&) override {
     return std::make_unique<SqlitePolicy>();
   }

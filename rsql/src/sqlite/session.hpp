@@ -50,6 +50,10 @@ class SqliteSession final : public Session {
   void rollback() noexcept override;
   bool broken() const noexcept override { return false; }
 
+  /// The connection (inside a transaction between begin() and commit()/rollback()), for the
+  /// producer API.
+  [[nodiscard]] sqlite3* handle() const noexcept { return db_; }
+
  private:
   Statement& statement(std::string_view sql);
 
