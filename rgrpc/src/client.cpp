@@ -1,13 +1,18 @@
 // Remote streams: a server-streaming call read as a reflex StreamClient.
 #include "reflex/rgrpc/client.hpp"
 
+#include <google/protobuf/unknown_field_set.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <type_traits>
+#include <vector>
 
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rgrpc/generic.hpp"
 #include "reflex/uri.hpp"
@@ -42,11 +47,78 @@ void check_method(const std::string& method) {
   }
 }
 
+/// What the channel's own calls read: the message as it came, parsed here rather than by gRPC. A
+/// message gRPC cannot parse (a string field that is not UTF-8) ends a sync read without a
+/// status, and Finish() then waits for one that may never come; parsed here, it is an error
+/// naming the event, and the call is cancelled.
+class WireMessage final {
+ public:
+  [[nodiscard]] Event parse(const std::string& label) {
+    grpc::ProtoBufferReader reader(&buffer_);
+    if (message_.ParseFromZeroCopyStream(&reader)) return from_proto(message_);
+    throw unreadable(label);
+  }
+  grpc::ByteBuffer* buffer() noexcept { return &buffer_; }
+
+ private:
+  /// Why the message did not parse, from its fields read without a schema.
+  [[nodiscard]] Error unreadable(const std::string& label) const {
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (buffer_.Dump(&slices).ok()) {
+      for (const auto& slice : slices) {
+        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    google::protobuf::UnknownFieldSet fields;
+    std::string id;
+    std::string foreign_id;
+    if (fields.ParseFromString(bytes)) {
+      for (int i = 0; i < fields.field_count(); ++i) {
+        const auto& field = fields.field(i);
+        if (field.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) continue;
+        if (field.number() == 6) id = field.length_delimited();
+        if (field.number() == 5) foreign_id = field.length_delimited();
+      }
+    }
+    const std::string which =
+        is_utf8(id) ? "event " + id : "an event (id hex " + hex_encode(id) + ")";
+    if (!is_utf8(id) || !is_utf8(foreign_id)) {
+      return Error("rgrpc: " + label + " sent " + which + " whose " +
+                   (is_utf8(id) ? "foreign id" : "id") +
+                   " is not valid UTF-8, which reflexpb (protobuf strings) cannot carry; the "
+                   "server's source holds bytes it should not have (repair that row)");
+    }
+    return Error("rgrpc: " + label + " sent a message that is not a reflexpb.Event (" +
+                 std::to_string(bytes.size()) + " bytes after " + which +
+                 "): is the method the right one?");
+  }
+
+  grpc::ByteBuffer buffer_;
+  reflexpb::Event message_;
+};
+
+/// What calls opened through a StreamOpener (the caller's generated stubs) read.
+class TypedMessage final {
+ public:
+  [[nodiscard]] Event parse(const std::string&) const { return from_proto(message_); }
+  reflexpb::Event* buffer() noexcept { return &message_; }
+
+ private:
+  reflexpb::Event message_;
+};
+
 /// One open call. recv() blocks in the sync reader; the stop token cancels the call
 /// (ClientContext::TryCancel from a stop_callback), which wakes it at once.
+template <class Message>
 class RemoteStream final : public StreamClient {
  public:
-  RemoteStream(const StreamOpener& open, const CallOptions& options, std::stop_token stop,
+  using Reader =
+      grpc::ClientReader<std::remove_pointer_t<decltype(std::declval<Message&>().buffer())>>;
+  using Open =
+      std::function<std::unique_ptr<Reader>(grpc::ClientContext*, const reflexpb::StreamRequest&)>;
+
+  RemoteStream(const Open& open, const CallOptions& options, std::stop_token stop,
                std::string_view after, const StreamOptions& stream_options)
       : stop_(std::move(stop)),
         label_("stream " + options.method +
@@ -65,7 +137,7 @@ class RemoteStream final : public StreamClient {
       // Abandoned mid-stream: cancel, drain what is buffered, and collect the status so that the
       // call's resources are released.
       context_.TryCancel();
-      while (reader_->Read(&message_)) {
+      while (reader_->Read(message_.buffer())) {
       }
       (void)reader_->Finish();
     }
@@ -76,14 +148,20 @@ class RemoteStream final : public StreamClient {
 
   Event recv() override {
     if (error_) std::rethrow_exception(error_);
-    if (reader_->Read(&message_)) return from_proto(message_);
+    if (reader_->Read(message_.buffer())) {
+      try {
+        return message_.parse(label_ + " from " + peer());
+      } catch (...) {
+        error_ = std::current_exception();  // the destructor cancels the call
+        throw;
+      }
+    }
     const grpc::Status status = reader_->Finish();
     done_ = true;
     if (stop_.stop_requested()) {
       error_ = std::make_exception_ptr(Canceled());
     } else {
-      std::string peer = context_.peer();
-      error_ = detail::error_for(status, label_ + " from " + (peer.empty() ? "server" : peer));
+      error_ = detail::error_for(status, label_ + " from " + peer());
     }
     std::rethrow_exception(error_);
   }
@@ -94,9 +172,14 @@ class RemoteStream final : public StreamClient {
     void operator()() const noexcept { context->TryCancel(); }
   };
 
+  std::string peer() const {
+    std::string peer = context_.peer();
+    return peer.empty() ? "server" : peer;
+  }
+
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<reflexpb::Event>> reader_;
-  reflexpb::Event message_;
+  std::unique_ptr<Reader> reader_;
+  Message message_;
   std::stop_token stop_;
   std::string label_;
   bool done_ = false;
@@ -153,7 +236,8 @@ StreamFunc stream_func(StreamOpener open, CallOptions options) {
   return [open = std::move(open), options = std::move(options)](
              std::stop_token stop, std::string_view after,
              const StreamOptions& stream_options) -> std::unique_ptr<StreamClient> {
-    return std::make_unique<RemoteStream>(open, options, std::move(stop), after, stream_options);
+    return std::make_unique<RemoteStream<TypedMessage>>(open, options, std::move(stop), after,
+                                                        stream_options);
   };
 }
 
@@ -164,13 +248,19 @@ StreamFunc stream_func(std::shared_ptr<grpc::Channel> channel, CallOptions optio
   auto method = std::make_shared<const std::string>(options.method);
   auto rpc = std::make_shared<const grpc::internal::RpcMethod>(
       method->c_str(), grpc::internal::RpcMethod::SERVER_STREAMING, channel);
-  StreamOpener open = [channel = std::move(channel), method, rpc](
-                          grpc::ClientContext* context, const reflexpb::StreamRequest& request) {
-    return std::unique_ptr<grpc::ClientReader<reflexpb::Event>>(
-        grpc::internal::ClientReaderFactory<reflexpb::Event>::Create(channel.get(), *rpc, context,
-                                                                     request));
+  RemoteStream<WireMessage>::Open open = [channel = std::move(channel), method, rpc](
+                                             grpc::ClientContext* context,
+                                             const reflexpb::StreamRequest& request) {
+    return std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>>(
+        grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel.get(), *rpc, context,
+                                                                      request));
   };
-  return stream_func(std::move(open), std::move(options));
+  return [open = std::move(open), options = std::move(options)](
+             std::stop_token stop, std::string_view after,
+             const StreamOptions& stream_options) -> std::unique_ptr<StreamClient> {
+    return std::make_unique<RemoteStream<WireMessage>>(open, options, std::move(stop), after,
+                                                       stream_options);
+  };
 }
 
 StreamFunc stream_func(const ClientOptions& options) {

@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rgrpc/generic.hpp"
 #include "status.hpp"
@@ -57,6 +58,21 @@ std::size_t approx_size(const reflexpb::Event& e) {
 }
 
 /// A call that is refused before it starts: finishes at once with `status`.
+/// Why `event` cannot go on the reflexpb wire (its id and foreign id are protobuf strings, which
+/// must be UTF-8), as the status that ends the stream; nullopt when it can.
+std::optional<grpc::Status> uncarriable(const Event& event) {
+  const bool id_ok = is_utf8(event.id);
+  if (id_ok && is_utf8(event.foreign_id)) return std::nullopt;
+  const std::string which = id_ok ? "event " + event.id + " has a foreign id"
+                                  : "an event (id hex " + hex_encode(event.id) + ") has an id";
+  return grpc::Status(
+      grpc::StatusCode::DATA_LOSS,
+      which +
+          " that is not valid UTF-8, which reflexpb (protobuf strings) cannot "
+          "carry; the source holds bytes its producer should not have written (reflex "
+          "producers refuse them): repair that row");
+}
+
 class Refused final : public grpc::ServerWriteReactor<reflexpb::Event> {
  public:
   explicit Refused(grpc::Status status) { Finish(std::move(status)); }
@@ -136,12 +152,16 @@ class Call final : public grpc::ServerWriteReactor<reflexpb::Event> {
  private:
   void pump() {
     std::exception_ptr error;
+    std::optional<grpc::Status> refused;
     try {
       const auto client = stream_(stop_.get_token(), after_, options_);
       if (!client) throw Error("rgrpc: the stream function returned no stream");
       reflexpb::Event scratch;
       for (;;) {
         const Event event = client->recv();
+        // protobuf would send it, and every client would fail to parse it (a sync gRPC client
+        // then waits for a status forever): end the stream saying why instead.
+        if ((refused = uncarriable(event))) break;
         to_proto(event, scratch);
         if (!push(scratch)) break;
       }
@@ -149,7 +169,7 @@ class Call final : public grpc::ServerWriteReactor<reflexpb::Event> {
       error = std::current_exception();
     }
     // The source is closed here (the client went out of scope with the try block).
-    finish(end_status(error));
+    finish(refused ? std::move(*refused) : end_status(error));
     leave_core();
     unref();
   }

@@ -7,6 +7,7 @@
 #include "events_table_impl.hpp"
 #include "head_cache.hpp"
 #include "reader.hpp"
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "session_pool.hpp"
 #include "sql_text.hpp"
@@ -15,6 +16,23 @@
 namespace reflex::rsql {
 
 namespace detail {
+
+namespace {
+
+/// `bytes` for a message: printable ASCII as it is, every other byte as \xNN.
+std::string quote_bytes(std::string_view bytes) {
+  std::string out = "\"";
+  for (const unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x" + hex_encode(std::string_view(reinterpret_cast<const char*>(&c), 1));
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
 
 EventsTableImpl::EventsTableImpl(std::shared_ptr<Database> db, EventsTableOptions opts)
     : database(std::move(db)),
@@ -52,11 +70,7 @@ std::chrono::milliseconds EventsTableImpl::idle_poll() const noexcept {
 }
 
 void EventsTableImpl::notify() noexcept {
-  {
-    std::lock_guard lock(mutex);
-    ++wake_generation;
-  }
-  wake.notify_all();
+  waker->wake();
   if (options.cross_process_notify) {
     try {
       ensure_cross_notifier();
@@ -75,15 +89,10 @@ void EventsTableImpl::listen_cross_process() {
 void EventsTableImpl::ensure_cross_notifier() {
   if (!options.cross_process_notify) return;
   std::call_once(cross_once_, [this] {
-    std::weak_ptr<EventsTableImpl> weak = weak_from_this();
+    // Not the table: its last reference must never end up on the notifier's own thread.
+    std::weak_ptr<WakeState> weak = waker;
     cross_ = driver.make_cross_notifier(options.schema, [weak] {
-      if (auto self = weak.lock()) {
-        {
-          std::lock_guard lock(self->mutex);
-          ++self->wake_generation;
-        }
-        self->wake.notify_all();
-      }
+      if (auto waker = weak.lock()) waker->wake();
     });
     cross_ptr_.store(cross_.get(), std::memory_order_release);
   });
@@ -121,6 +130,13 @@ void EventsTableImpl::check(const NewEvent& event) const {
     throw ConfigError("event trace of " + std::to_string(event.trace.size()) +
                       " bytes exceeds the limit of " + std::to_string(options.max_trace_bytes) +
                       " bytes (EventsTableOptions::max_trace_bytes)");
+  }
+  if (const auto at = invalid_utf8_at(event.foreign_id.str())) {
+    throw ConfigError("event foreign id " + quote_bytes(event.foreign_id.str()) +
+                      " is not valid UTF-8 (at byte " + std::to_string(*at) + ") for table '" +
+                      options.schema.table +
+                      "': foreign ids are text on every wire reflex serves (gRPC strings, "
+                      "JSON); give a binary id as hex or base64");
   }
   if (is_noop(event.type, event.foreign_id.str())) {
     throw ConfigError(

@@ -18,6 +18,23 @@
 
 namespace reflex::rsql::detail {
 
+/// What wakes a table's streams: a commit in this process (notify) or another's (the
+/// cross-process notifier's thread). Shared with that thread by weak pointer: the thread must
+/// never hold the last reference to the table itself, whose destruction joins it.
+struct WakeState {
+  std::mutex mutex;
+  std::condition_variable_any cv;
+  std::uint64_t generation = 0;
+
+  void wake() {
+    {
+      std::lock_guard lock(mutex);
+      ++generation;
+    }
+    cv.notify_all();
+  }
+};
+
 /// Thread-safety: the head cache and wake-ups are guarded by `mutex`; the rest is immutable
 /// after construction. Lifetime: shared by the table's handles, streams and notifiers.
 class EventsTableImpl final : public Notifier::Target,
@@ -82,9 +99,11 @@ class EventsTableImpl final : public Notifier::Target,
     return single_insert_;
   }
 
-  std::mutex mutex;
-  std::condition_variable_any wake;
-  std::uint64_t wake_generation = 0;
+  // Guard the cache too; references into waker, so that streams read as they always did.
+  std::shared_ptr<WakeState> waker = std::make_shared<WakeState>();
+  std::mutex& mutex = waker->mutex;
+  std::condition_variable_any& wake = waker->cv;
+  std::uint64_t& wake_generation = waker->generation;
   Cache cache;
 
  private:

@@ -104,7 +104,7 @@ std::string events_ddl(Dialect dialect, const EventsSchema& s) {
       if (!s.metadata_column.empty()) ddl += ",\n  " + q(s.metadata_column) + " MEDIUMBLOB NULL";
       if (!s.trace_column.empty()) ddl += ",\n  " + q(s.trace_column) + " VARBINARY(512) NULL";
       ddl += ",\n  INDEX " + q(s.table + "_timestamp_idx") + " (" + q(s.timestamp_column) + ")";
-      ddl += "\n) ENGINE=InnoDB";
+      ddl += "\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
       break;
     case Dialect::sqlite:
       // AUTOINCREMENT: ids are never reused, even after retention deleted the newest rows.
@@ -135,7 +135,8 @@ std::string cursors_ddl(Dialect dialect, const CursorsSchema& s) {
       return "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.name_column) +
              " VARCHAR(255) NOT NULL PRIMARY KEY,\n  " + q(s.cursor_column) +
              " VARCHAR(255) NOT NULL,\n  " + q(s.updated_at_column) +
-             " TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)\n) ENGINE=InnoDB";
+             " TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)\n) ENGINE=InnoDB DEFAULT "
+             "CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
     case Dialect::sqlite:
       return "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.name_column) +
              " TEXT NOT NULL PRIMARY KEY,\n  " + q(s.cursor_column) + " TEXT NOT NULL,\n  " +
@@ -163,7 +164,8 @@ std::string errors_ddl(Dialect dialect, const ErrorsSchema& s) {
             "NOT NULL,\n  `event_id` VARCHAR(255) NOT NULL,\n  `message` TEXT NOT NULL,\n  "
             "`status` INT NOT NULL DEFAULT 1,\n  `created_at` TIMESTAMP(6) NOT NULL DEFAULT "
             "CURRENT_TIMESTAMP(6),\n  `updated_at` TIMESTAMP(6) NOT NULL DEFAULT "
-            "CURRENT_TIMESTAMP(6),\n  UNIQUE KEY (`consumer`, `event_id`)\n) ENGINE=InnoDB";
+            "CURRENT_TIMESTAMP(6),\n  UNIQUE KEY (`consumer`, `event_id`)\n) ENGINE=InnoDB DEFAULT "
+            "CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
       break;
     case Dialect::sqlite:
       ddl = "CREATE TABLE IF NOT EXISTS " + q(s.table) +

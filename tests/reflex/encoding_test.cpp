@@ -49,6 +49,21 @@ TEST(Percent, DecodingInvertsEncodingAndNamesAMalformedEscape) {
   }
 }
 
+TEST(Utf8, AcceptsEveryWellFormedSequenceAndNamesWhereOneIsNot) {
+  EXPECT_TRUE(reflex::is_utf8(""));
+  EXPECT_TRUE(reflex::is_utf8("plain ascii"));
+  EXPECT_TRUE(reflex::is_utf8(
+      "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));  // é € 😀 U+10FFFF
+  EXPECT_EQ(reflex::invalid_utf8_at("\xc3"), 0u) << "a sequence cut short";
+  EXPECT_EQ(reflex::invalid_utf8_at("ab\xc3("), 2u) << "a bad continuation byte";
+  EXPECT_EQ(reflex::invalid_utf8_at("\xc0\xaf"), 0u) << "an overlong '/'";
+  EXPECT_EQ(reflex::invalid_utf8_at("\xe0\x80\xaf"), 0u) << "an overlong three-byte form";
+  EXPECT_EQ(reflex::invalid_utf8_at("\xed\xa0\x80"), 0u) << "a surrogate (U+D800)";
+  EXPECT_EQ(reflex::invalid_utf8_at("\xf4\x90\x80\x80"), 0u) << "above U+10FFFF";
+  EXPECT_EQ(reflex::invalid_utf8_at("x\xff"), 1u);
+  EXPECT_EQ(reflex::invalid_utf8_at("x\x80"), 1u) << "a lone continuation byte";
+}
+
 TEST(UriText, StrGivesBackAUriThatParsesToTheSameParts) {
   const auto uri = reflex::parse_uri(
       "postgresql://app%40x:p%3Aw%20d@[::1]:5432/my%20db?sslmode=require&options=-c%20a%3Db");

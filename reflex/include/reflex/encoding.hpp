@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,15 @@ REFLEX_CORE_EXPORT void hex_append(std::string& out, std::string_view bytes);
 /// Decodes hex digits (either case) into `out`, replacing its contents. Returns false, leaving
 /// `out` unspecified, when `hex` has an odd length or a character that is not a hex digit.
 [[nodiscard]] REFLEX_CORE_EXPORT bool hex_decode(std::string_view hex, std::string& out);
+
+/// The offset of the first byte of `text` that is not part of valid UTF-8 (RFC 3629: no overlong
+/// forms, no surrogates, nothing above U+10FFFF), or nullopt when all of it is valid.
+[[nodiscard]] REFLEX_CORE_EXPORT std::optional<std::size_t> invalid_utf8_at(
+    std::string_view text) noexcept;
+/// True when `text` is valid UTF-8: what protobuf `string` fields and JSON strings carry.
+[[nodiscard]] inline bool is_utf8(std::string_view text) noexcept {
+  return !invalid_utf8_at(text).has_value();
+}
 
 /// Percent-encodes `text`: ASCII letters, digits and the characters of `keep` stay as they are,
 /// every other byte becomes `%XX` (upper-case hex, RFC 3986).
