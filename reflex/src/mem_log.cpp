@@ -117,6 +117,7 @@ void MemLog::stop_streams() {
 StreamFunc MemLog::stream_func() const {
   return [state = state_](std::stop_token stop, std::string_view after,
                           const StreamOptions& options) -> std::unique_ptr<StreamClient> {
+    check_stream_options(options);
     std::size_t next = 0;
     if (!after.empty()) {
       const auto id = parse_int64(after);

@@ -11,6 +11,7 @@ void check(const Spec& spec) {
   if (!spec.stream) throw ConfigError("reflex::run: Spec.stream is empty");
   if (!spec.cursors) throw ConfigError("reflex::run: Spec.cursors is null");
   if (!spec.consumer) throw ConfigError("reflex::run: Spec.consumer is null");
+  check_stream_options(spec.options);
 }
 
 void stream_into_consumer(std::stop_token stop, const Spec& spec) {

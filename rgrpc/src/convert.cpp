@@ -60,6 +60,7 @@ Event from_proto(const reflexpb::Event& event) {
 }
 
 reflexpb::StreamRequest to_request(std::string_view after, const StreamOptions& options) {
+  check_stream_options(options);
   reflexpb::StreamRequest request;
   request.set_after(std::string(after));
   auto* out = request.mutable_options();
@@ -77,11 +78,13 @@ StreamOptions from_proto(const reflexpb::StreamOptions& options) {
   StreamOptions out;
   if (options.has_lag()) {
     const auto& lag = options.lag();
-    // Clamp absurd values instead of overflowing: a lag of centuries means "never".
-    const std::int64_t max_seconds = std::numeric_limits<std::int64_t>::max() / 1000 - 1;
-    const std::int64_t seconds = std::min(lag.seconds(), max_seconds);
-    const auto ms = std::chrono::milliseconds(seconds * 1000 + lag.nanos() / 1'000'000);
-    if (ms > std::chrono::milliseconds::zero()) out.lag = ms;
+    const auto max_seconds = std::chrono::duration_cast<std::chrono::seconds>(kMaxLag).count();
+    if (lag.seconds() > max_seconds) {
+      throw ConfigError("the request's lag of " + std::to_string(lag.seconds()) +
+                        " s is out of range: at most 100 years");
+    }
+    const auto ms = std::chrono::milliseconds(lag.seconds() * 1000 + lag.nanos() / 1'000'000);
+    if (ms > std::chrono::milliseconds::zero()) out.lag = ms;  // a negative lag counts as none
   }
   out.from_head = options.fromhead();
   out.to_head = options.tohead();

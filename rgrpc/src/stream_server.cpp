@@ -308,6 +308,13 @@ grpc::ServerWriteReactor<reflexpb::Event>* StreamServer::serve(
     core.refused.fetch_add(1);
     return new detail::Refused({grpc::StatusCode::UNIMPLEMENTED, "no stream function to serve"});
   }
+  StreamOptions options;
+  try {
+    options = from_proto(request.options());
+  } catch (const ConfigError& e) {
+    core.refused.fetch_add(1);
+    return new detail::Refused({grpc::StatusCode::INVALID_ARGUMENT, e.what()});
+  }
   std::unique_ptr<detail::Call> call;
   {
     std::lock_guard lock(core.mu);
@@ -322,8 +329,7 @@ grpc::ServerWriteReactor<reflexpb::Event>* StreamServer::serve(
            "server has max_streams (" + std::to_string(core.options.max_streams) +
                ") streams open; retry later, or raise the server's max_streams"});
     }
-    call = std::make_unique<detail::Call>(core_, stream, request.after(),
-                                          from_proto(request.options()));
+    call = std::make_unique<detail::Call>(core_, stream, request.after(), options);
     core.calls.insert(call.get());
     core.started.fetch_add(1);
   }

@@ -204,6 +204,7 @@ StreamFunc stream_func(Connection connection, SourceOptions options) {
   return [conn = detail::Access::state(connection), options = std::move(options)](
              std::stop_token stop, std::string_view after,
              const StreamOptions& stream_options) -> std::unique_ptr<StreamClient> {
+    check_stream_options(stream_options);
     const std::uint64_t cursor = parse_cursor(after, options.stream);
     const Start start = plan_start(*conn, options, cursor, stream_options.from_head);
     return std::make_unique<JetStreamClient>(conn, options, std::move(stop), stream_options, start);

@@ -88,6 +88,7 @@ StreamFunc poller(FetchFunc fetch, PollerOptions options) {
   return [shared_fetch, options = std::move(options)](
              std::stop_token stop, std::string_view after,
              const StreamOptions& stream_options) -> std::unique_ptr<StreamClient> {
+    check_stream_options(stream_options);
     std::string cursor(after);
     if (stream_options.from_head && options.head) cursor = options.head(stop);
     auto client = std::make_unique<PollClient>(shared_fetch, options, stop, std::move(cursor),

@@ -184,6 +184,7 @@ void EventsTable::notify() const {
 
 std::unique_ptr<StreamClient> EventsTable::stream(std::stop_token stop, std::string_view after,
                                                   const StreamOptions& options) const {
+  check_stream_options(options);
   std::int64_t position = detail::parse_cursor(after, impl_->options.schema.table);
   impl_->listen_cross_process();
   if (options.from_head) {

@@ -26,6 +26,14 @@ struct StreamOptions {
   friend bool operator==(const StreamOptions&, const StreamOptions&) = default;
 };
 
+/// The longest lag reflex takes: a century. Longer is a unit mistake (and would overflow the
+/// clock's arithmetic: a time_point holds about 292 years around 1970).
+inline constexpr std::chrono::milliseconds kMaxLag = std::chrono::hours(24 * 365 * 100);
+
+/// Throws ConfigError naming the value when `options.lag` is negative or longer than kMaxLag.
+/// run() and every source of reflex check the options they are given.
+REFLEX_CORE_EXPORT void check_stream_options(const StreamOptions& options);
+
 /// One open stream of events, in source order.
 ///
 /// Thread-safety: one thread at a time (a stream is consumed by one reader).
