@@ -57,8 +57,11 @@ int serve(const std::map<std::string, std::string>& f) {
   db->execute("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)");
   reflex::rsql::EventsTable events(db, {.schema = {.table = "user_events"}});
 
+  // [snippet:serve]
+  // Any StreamFunc: an rsql events table, a JetStream stream, a MemLog...
   reflex::rgrpc::Server server(events.stream_func(),
                                {.listen = flag(f, "--listen", "127.0.0.1:0")});
+  // [end snippet]
   if (f.contains("--address-file")) {
     std::ofstream(f.at("--address-file") + ".tmp") << server.address() << '\n';
     std::rename((f.at("--address-file") + ".tmp").c_str(), f.at("--address-file").c_str());
@@ -80,13 +83,17 @@ int serve(const std::map<std::string, std::string>& f) {
   }
   sqlite3_close(app);
   wait_for_signal();
+  // [snippet:stop]
   server.stop();  // open streams end with Stopped; the consumer reconnects elsewhere or later
+  // [end snippet]
   std::cout << "users service: stopped" << std::endl;
   return 0;
 }
 
 int consume(const std::map<std::string, std::string>& f) {
   const int count = std::stoi(flag(f, "--count", "0"));
+  // [snippet:consume]
+  // The consumer keeps its cursor in a database of its own, not in the service's.
   auto db = reflex::rsql::Database::open("sqlite://" + flag(f, "--cursors"));
   db->create_cursors_table();
   auto cursors = std::make_shared<reflex::rsql::CursorsTable>(db);
@@ -102,6 +109,7 @@ int consume(const std::map<std::string, std::string>& f) {
                            .cursors = cursors,
                            .consumer = welcome,
                            .options = {}});
+  // [end snippet]
   std::cout << "welcome-mailer: cursor " << cursors->get("welcome-mailer") << std::endl;
   return 0;
 }

@@ -22,7 +22,9 @@
 
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
+  // [snippet:namespace]
   namespace rnats = reflex::rnats;
+  // [end snippet]
   const char* env_url = std::getenv("REFLEX_NATS_URL");
   if (!env_url) env_url = std::getenv("REFLEX_TEST_NATS_URL");
   const std::string url = argc > 1 ? argv[1] : env_url ? env_url : "";
@@ -44,9 +46,12 @@ int main(int argc, char** argv) {
         "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY AUTOINCREMENT, item TEXT)");
     reflex::rsql::EventsTable outbox(db, {.schema = {.table = "order_events"}});
 
-    rnats::Connection conn({.url = url, .name = "nats-relay-example"});
+    // [snippet:connect]
+    rnats::Connection conn({.url = url, .name = "nats-relay-example"});  // reconnects with backoff
     rnats::ensure_stream(conn, {.name = stream_name, .subjects = {stream_name + ".>"}});
+    // [end snippet]
 
+    // [snippet:relay]
     // The relay: SQL outbox -> JetStream, exactly once and in order (Nats-Msg-Id per event).
     rnats::Relay relay(conn, {.name = "orders-outbox",
                               .source = outbox.stream_func(),
@@ -54,7 +59,9 @@ int main(int argc, char** argv) {
                               .subject = stream_name + ".events",
                               .start_after = ""});
     std::jthread relaying([&](std::stop_token stop) { relay.run(stop); });
+    // [end snippet]
 
+    // [snippet:consume]
     // A consumer of the stream, its cursor (the stream sequence) in a KV bucket.
     auto cursors = std::make_shared<rnats::KvCursorStore>(conn, bucket);
     int shipped = 0;
@@ -73,6 +80,7 @@ int main(int argc, char** argv) {
                                .consumer = shipping,
                                .options = {}});
     });
+    // [end snippet]
 
     // The service: each order and its event in one transaction.
     sqlite3* app = nullptr;

@@ -14,6 +14,7 @@ namespace {
 using namespace std::chrono_literals;
 using rgrpc_test::recv_n;
 
+// [snippet:users-service]
 /// What a user writes: their generated service, each stream method served from a StreamFunc.
 class UsersService final : public rgrpctest::Users::CallbackService {
  public:
@@ -35,6 +36,7 @@ class UsersService final : public rgrpctest::Users::CallbackService {
   reflex::StreamFunc users_;
   reflex::StreamFunc orders_;
 };
+// [end snippet]
 
 struct Logs {
   reflex::MemLog users;
@@ -56,16 +58,20 @@ TEST(GenericApi, ServesStreamMethodsOfAUsersOwnGeneratedService) {
   ASSERT_TRUE(server);
   const auto address = "127.0.0.1:" + std::to_string(port);
 
+  // [snippet:stubs]
   // Through the generated stub's methods...
   std::shared_ptr<rgrpctest::Users::Stub> stub =
       rgrpctest::Users::NewStub(reflex::rgrpc::make_channel({.target = address}));
   auto users = reflex::rgrpc::stream_func(stub, &rgrpctest::Users::Stub::StreamUsers);
   auto orders = reflex::rgrpc::stream_func(stub, &rgrpctest::Users::Stub::StreamOrders);
+  // [end snippet]
   EXPECT_EQ(recv_n(*users({}, "", {}), 5), logs.users.events());
   EXPECT_EQ(recv_n(*orders({}, "3", {}), 4), logs.orders.events(4));
+  // [snippet:by-name]
   // ...and by method name, without generated client code.
   auto by_name =
       reflex::rgrpc::stream_func({.target = address, .method = "/rgrpctest.Users/StreamOrders"});
+  // [end snippet]
   EXPECT_EQ(recv_n(*by_name({}, "", {}), 7), logs.orders.events());
 
   // stop() ends open streams with Stopped and refuses new ones, before the gRPC server stops.
@@ -81,11 +87,13 @@ TEST(GenericApi, ServesStreamMethodsOfAUsersOwnGeneratedService) {
 
 TEST(GenericApi, ServerServesMethodsOfAnyServiceByName) {
   Logs logs;
+  // [snippet:server-by-name]
   reflex::rgrpc::Server server(std::vector<reflex::rgrpc::Endpoint>{
       {.method = "/rgrpctest.Users/StreamUsers", .stream = logs.users.stream_func()},
       {.method = "/rgrpctest.Users/StreamOrders", .stream = logs.orders.stream_func()},
       {.method = "/reflexpb.Reflex/Stream", .stream = logs.orders.stream_func()},
   });
+  // [end snippet]
   std::shared_ptr<rgrpctest::Users::Stub> stub =
       rgrpctest::Users::NewStub(reflex::rgrpc::make_channel({.target = server.address()}));
   auto users = reflex::rgrpc::stream_func(stub, &rgrpctest::Users::Stub::StreamUsers);

@@ -38,10 +38,12 @@ std::exception_ptr first_error(const reflex::StreamFunc& remote) {
 
 TEST(GrpcAuth, StreamsRequireTheServersBearerToken) {
   auto log = log_of(2);
+  // [snippet:token]
   reflex::rgrpc::Server server(log.stream_func(), {.token = "s3cret-token"});
   const auto with = [&](std::string token) {
     return reflex::rgrpc::stream_func({.target = server.address(), .token = std::move(token)});
   };
+  // [end snippet]
   for (const char* wrong : {"", "s3cret-tokeN", "s3cret-toke", "s3cret-token-and-more"}) {
     const auto error = first_error(with(wrong));
     const auto* auth = reflex::find_error<reflex::rgrpc::AuthError>(error);
@@ -113,21 +115,25 @@ TEST(GrpcTls, StreamsOverTlsWithATestCertificate) {
 TEST(GrpcTls, MutualTlsRequiresAClientCertificateSignedByTheClientCa) {
   Certificates certs;
   auto log = log_of(1);
+  // [snippet:mutual-tls-server]
   reflex::rgrpc::Server server(
       log.stream_func(),
       {.tls = reflex::rgrpc::ServerTls::from_files(certs.path("server.pem"),
                                                    certs.path("server.key"), certs.path("ca.pem")),
        .token = "t"});
+  // [end snippet]
   auto without_cert = reflex::rgrpc::stream_func(
       {.target = server.address(),
        .token = "t",
        .tls = reflex::rgrpc::ClientTls::from_files(certs.path("ca.pem"))});
   EXPECT_NE(reflex::find_error<reflex::Unavailable>(first_error(without_cert)), nullptr);
+  // [snippet:mutual-tls-client]
   auto with_cert = reflex::rgrpc::stream_func(
       {.target = server.address(),
        .token = "t",
        .tls = reflex::rgrpc::ClientTls::from_files(certs.path("ca.pem"), certs.path("client.pem"),
                                                    certs.path("client.key"))});
+  // [end snippet]
   EXPECT_EQ(with_cert({}, "", {})->recv(), log.events()[0]);
 }
 
