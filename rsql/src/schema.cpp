@@ -167,15 +167,17 @@ std::string errors_ddl(Dialect dialect, const ErrorsSchema& s) {
             "CURRENT_TIMESTAMP(6),\n  UNIQUE KEY (`consumer`, `event_id`)\n) ENGINE=InnoDB DEFAULT "
             "CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
       break;
-    case Dialect::sqlite:
-      ddl = "CREATE TABLE IF NOT EXISTS " + q(s.table) +
-            " (\n  \"id\" INTEGER PRIMARY KEY AUTOINCREMENT,\n  \"consumer\" TEXT NOT NULL,\n  "
-            "\"event_id\" TEXT NOT NULL,\n  \"message\" TEXT NOT NULL,\n  \"status\" INTEGER NOT "
-            "NULL DEFAULT 1,\n  \"created_at\" INTEGER NOT NULL DEFAULT (" +
-            std::string(detail::kSqliteNowMicros) +
-            "),\n  \"updated_at\" INTEGER NOT NULL DEFAULT (" +
-            std::string(detail::kSqliteNowMicros) + "),\n  UNIQUE (\"consumer\", \"event_id\")\n)";
+    case Dialect::sqlite: {
+      const std::string now = "(" + std::string(detail::kSqliteNowMicros) + ")";
+      ddl = "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q("id") +
+            " INTEGER PRIMARY KEY AUTOINCREMENT,\n  " + q("consumer") + " TEXT NOT NULL,\n  " +
+            q("event_id") + " TEXT NOT NULL,\n  " + q("message") + " TEXT NOT NULL,\n  " +
+            q("status") + " INTEGER NOT NULL DEFAULT 1,\n  " + q("created_at") +
+            " INTEGER NOT NULL DEFAULT " + now + ",\n  " + q("updated_at") +
+            " INTEGER NOT NULL DEFAULT " + now + ",\n  UNIQUE (" + q("consumer") + ", " +
+            q("event_id") + ")\n)";
       break;
+    }
   }
   return ddl + ";\n" + events_ddl(dialect, EventsSchema{.table = s.events_table});
 }

@@ -95,7 +95,7 @@ class MySqlPolicy final : public GapPolicy {
         if (std::string_view(e.what()).find("command denied") != std::string_view::npos) {
           throw ConfigError("reading " + quote(Dialect::mysql, table_) +
                             " on MariaDB/MySQL takes INSERT on it: a reader fills holes in the "
-                            "ids with no-op rows (see the README, gap safety). GRANT SELECT, "
+                            "ids with no-op rows (see docs/rsql.md, gap safety). GRANT SELECT, "
                             "INSERT ON the table TO the reader's user. Database said: " +
                             e.what());
         }

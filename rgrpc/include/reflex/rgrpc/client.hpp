@@ -80,9 +80,14 @@ struct ClientOptions {
 /// done), Canceled (this stream's stop token; the call is cancelled at once), Unavailable
 /// (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED, unexpected CANCELLED:
 /// retryable), AuthError (UNAUTHENTICATED, PERMISSION_DENIED), CursorError (INVALID_ARGUMENT),
-/// ConfigError (UNIMPLEMENTED: wrong method), RemoteError (anything else). Statuses from Go reflex
-/// servers (luno/jettison error details) map the same way; their bad-cursor errors, which arrive
-/// as UNKNOWN, are CursorError too (rsql's ErrInvalidIntID by its code or text, rblob's by text).
+/// ConfigError (UNIMPLEMENTED: wrong method; NOT_FOUND: no stream of that name), Stopped (OK: a
+/// reflex stream never ends by itself), RemoteError (anything else; DATA_LOSS when the server met
+/// an event it cannot send). Statuses from Go reflex servers (luno/jettison error details) map
+/// the same way; their bad-cursor errors are CursorError too (rsql's ErrInvalidIntID by its
+/// jettison code at any status, or by its text; rblob's by text). A message that is not a
+/// well-formed reflexpb.Event (a string field that is not UTF-8) is a non-retryable Error naming
+/// the event, and the call is cancelled. A lag out of range (check_stream_options) is a
+/// ConfigError before anything is sent.
 [[nodiscard]] REFLEX_RGRPC_EXPORT StreamFunc stream_func(const ClientOptions& options);
 
 /// The same on a channel of yours.

@@ -98,8 +98,9 @@ struct ServerOptions {
 ///
 /// Each open stream runs its source on a thread of its own (sources block in recv()); writes are
 /// flow-controlled, so a client that stops reading holds back its own stream only, with a bounded
-/// amount buffered (a few hundred KiB) and no effect on others. A client that cancels, misses its
-/// deadline or disconnects stops its source promptly through the source's stop token.
+/// amount buffered (up to 512 KiB queued by reflex, plus gRPC's HTTP/2 flow-control window of a few
+/// MiB) and no effect on others. A client that cancels, misses its deadline or disconnects stops
+/// its source promptly through the source's stop token.
 ///
 /// Thread-safety: every member may be called from any thread. Lifetime: the destructor calls
 /// stop(); stream functions are copied and live as long as a stream uses them.

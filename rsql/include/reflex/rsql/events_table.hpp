@@ -120,7 +120,8 @@ struct RetentionOptions {
 
 /// An outbox table of events: producers insert inside their own transactions; consumers stream it
 /// after a cursor (the event id), gap-safe: a committed event is never skipped, even when it
-/// commits after later ids became visible (see the README for the design per dialect).
+/// commits after later ids became visible (docs/rsql.md, "Never skipping a committed event", has
+/// the design per dialect).
 ///
 /// Thread-safety: all members may be called from several threads at once; an insert uses only
 /// the caller's transaction. Lifetime: a handle; copies share the same head cache and wake-ups.
@@ -204,6 +205,18 @@ concept OutboxTransaction = requires(const EventsTable& table, Transaction&& tra
     } -> std::same_as<Notifier>;
 };
 
+/// A transaction type that can carry an event on the caller's own statement: PostgreSQL's, with
+/// `<reflex/rsql/postgres.hpp>` included.
+template <class Transaction>
+concept StatementTransaction = requires(const EventsTable& table, Transaction&& transaction,
+                                        const std::vector<std::optional<std::string>>& params,
+                                        const NewEvent& event) {
+  {
+    insert_events_with(table, std::forward<Transaction>(transaction), std::string_view(), params,
+                       event)
+    } -> std::same_as<Notifier>;
+};
+
 template <class Transaction>
 Notifier EventsTable::insert(Transaction&& transaction, const NewEvent& event) const {
   static_assert(OutboxTransaction<Transaction>,
@@ -236,6 +249,9 @@ template <class Transaction>
 Notifier EventsTable::insert_with(Transaction&& transaction, std::string_view statement,
                                   const std::vector<std::optional<std::string>>& params,
                                   const NewEvent& event) const {
+  static_assert(StatementTransaction<Transaction>,
+                "insert_with() rides the event on the caller's statement on PostgreSQL only: "
+                "pass a pqxx::transaction_base and include <reflex/rsql/postgres.hpp>");
   return insert_events_with(*this, std::forward<Transaction>(transaction), statement, params,
                             event);
 }

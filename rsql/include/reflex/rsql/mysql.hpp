@@ -28,7 +28,7 @@ namespace reflex::rsql {
 /// commits), in one statement, in order; returns the notifier to call after commit. What
 /// EventsTable::insert and insert_batch call for a MySQL connection. An insert whose id a stream
 /// reader took meanwhile fails with a retryable DatabaseError: roll back and run the transaction
-/// again (see the README, gap safety on MariaDB).
+/// again (docs/rsql.md, gap safety on MariaDB).
 REFLEX_RSQL_EXPORT Notifier insert_events(const EventsTable& table, sql::Connection& transaction,
                                           std::span<const NewEvent> events);
 

@@ -53,7 +53,7 @@ REFLEX_RSQL_EXPORT void validate(const CursorsSchema& schema);
 REFLEX_RSQL_EXPORT void validate(const ErrorsSchema& schema);
 
 /// DDL creating the events table (IF NOT EXISTS) and, on PostgreSQL, the id sequence and the id
-/// function that make streaming gap-safe (see the README). Every column except foreign_id and type
+/// function that make streaming gap-safe (docs/rsql.md). Every column except foreign_id and type
 /// has a default, so `INSERT INTO events (foreign_id, type) VALUES (...)` is a valid event.
 /// Statements are separated by ";\n".
 [[nodiscard]] REFLEX_RSQL_EXPORT std::string events_ddl(Dialect dialect,
