@@ -136,6 +136,12 @@ class SqlCursorStorage final : public CursorStorage {
         throw CursorConflict(std::string(name), *stored, std::string(cursor), describe());
       }
       if (!number || force) return;  // unconditional update matched no change (MySQL)
+      if (!is_number(*stored)) {
+        // Only numbers are ordered: a number replaces a cursor that is none (an operator's
+        // force_set, a store written by another tool) as any write would.
+        const Param params[] = {cursor, name};
+        if (session.execute(update_any_, params) > 0) return;
+      }
     }
     throw Error("cursor of consumer '" + std::string(name) + "' in " + describe() +
                 " could not be written: its row kept changing concurrently");

@@ -36,7 +36,7 @@ class SqliteDriver final : public Driver {
   Dialect dialect() const noexcept override { return Dialect::sqlite; }
   const std::string& redacted_dsn() const noexcept override { return redacted_; }
   std::unique_ptr<Session> connect() override {
-    return std::make_unique<SqliteSession>(path_, options_.busy_timeout);
+    return std::make_unique<SqliteSession>(path_, options_);
   }
   std::string micros_expr(std::string_view column) const override { return std::string(column); }
   std::string now_expr() const override { return "(" + std::string(kSqliteNowMicros) + ")"; }

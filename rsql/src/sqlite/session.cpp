@@ -103,17 +103,20 @@ void Statement::run(const RowCallback* on_row) {
   sqlite3_reset(stmt_);
 }
 
-SqliteSession::SqliteSession(const std::string& path, std::chrono::milliseconds busy_timeout) {
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+SqliteSession::SqliteSession(const std::string& path, const DatabaseOptions& options) {
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                    (options.create_missing ? SQLITE_OPEN_CREATE : 0);
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
+    if (!options.create_missing && (rc & 0xff) == SQLITE_CANTOPEN) {
+      throw ConfigError("no SQLite database at '" + path + "': check the path (" + message + ")");
+    }
     throw ConfigError("cannot open SQLite database '" + path + "': " + message +
                       " (does the directory exist and is it writable?)");
   }
-  sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
+  sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
   // A double-quoted name that matches no column must be an error, not a string literal.
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);

@@ -38,7 +38,7 @@ class Statement final {
 /// Thread-safety: one thread at a time.
 class SqliteSession final : public Session {
  public:
-  SqliteSession(const std::string& path, std::chrono::milliseconds busy_timeout);
+  SqliteSession(const std::string& path, const DatabaseOptions& options);
   ~SqliteSession() override;
 
   void query(std::string_view sql, std::span<const Param> params,

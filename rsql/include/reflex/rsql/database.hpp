@@ -21,13 +21,17 @@ struct DatabaseOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
   /// SQLite only: how long a statement waits for another connection's write lock.
   std::chrono::milliseconds busy_timeout{std::chrono::seconds(5)};
+  /// SQLite only: create the database file when it does not exist. Off, a missing file is a
+  /// ConfigError naming it: what tools that only read want (a mistyped path must not leave an
+  /// empty database behind).
+  bool create_missing = true;
 };
 
 /// A database reflex reads and writes, named by a DSN:
 /// - `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgres://`; query parameters are
 ///   passed to libpq, e.g. `?sslmode=require`),
 /// - `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`),
-/// - `sqlite:///ABSOLUTE/PATH` (the file is created when missing).
+/// - `sqlite:///ABSOLUTE/PATH` (the file is created when missing, unless told not to).
 /// A dialect is available when reflex was built with it (see `<reflex/rsql/config.hpp>`); its
 /// producer API, which takes the driver's own transaction type, is in `<reflex/rsql/postgres.hpp>`,
 /// `<reflex/rsql/mysql.hpp>` or `<reflex/rsql/sqlite.hpp>`.
