@@ -14,6 +14,7 @@
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/mem_log.hpp"
 #include "reflex/run.hpp"
+#include "reflex_test/wait.hpp"
 
 // The replacement operator new/delete below pair malloc with free by design; GCC cannot see that
 // through inlining and warns at every call site of this file.
@@ -137,11 +138,13 @@ TEST(PrometheusMetrics, TheBackgroundRefresherUpdatesActiveByItself) {
   auto recorder = metrics.consumer("idle", {.lag_alert = 0ms, .activity_ttl = 50ms});
   recorder->on_consumed(1ms, 1ms);
   double active = 1;
-  for (int i = 0; i < 100 && active != 0; ++i) {
-    std::this_thread::sleep_for(10ms);
-    active = sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})");
-  }
-  EXPECT_EQ(active, 0);
+  EXPECT_TRUE(reflex_test::eventually(
+      [&] {
+        active = sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})");
+        return active == 0;
+      },
+      1s))
+      << "still active: " << active;
 }
 
 TEST(PrometheusMetrics, TwoRegistriesInOneProcessAreIndependent) {

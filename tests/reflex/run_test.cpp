@@ -10,11 +10,13 @@
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/mem_log.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using reflex_test::eventually;
 
 /// A cursor store whose sets only become "durable" on flush, so tests see what a flush wrote.
 class BufferedStore final : public reflex::CursorStore {
@@ -128,7 +130,7 @@ TEST(Run, FlushesCursorsWhenStopped) {
   std::atomic<int> consumed{0};
   auto spec = f.spec([&](std::stop_token, const reflex::Event&) { ++consumed; }, {}, {});
   std::jthread runner([&] { reflex::run(stop.get_token(), spec); });
-  while (consumed < 3) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(eventually([&] { return consumed == 3; })) << consumed << " events consumed";
   stop.request_stop();
   runner.join();
   EXPECT_EQ(f.store->flushes(), 1);
@@ -140,7 +142,8 @@ TEST(Run, FlushesCursorsWhenTheSourceFails) {
   std::atomic<int> consumed{0};
   auto spec = f.spec([&](std::stop_token, const reflex::Event&) { ++consumed; }, {}, {});
   std::jthread killer([&] {
-    while (consumed < 2) std::this_thread::sleep_for(1ms);
+    // Stopping the source even when the wait fails: run must not block forever.
+    EXPECT_TRUE(eventually([&] { return consumed == 2; })) << consumed << " events consumed";
     f.log.stop_streams();
   });
   EXPECT_THROW(reflex::run({}, spec), reflex::Stopped);
@@ -262,13 +265,10 @@ TEST(Run, WaitsUntilEachEventIsOlderThanLag) {
       .type = 1, .foreign_id = "old", .timestamp = std::chrono::system_clock::now() - 1h});
   auto runner = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
   auto fresh = f.log.append(1, "fresh");
-  for (int i = 0; i < 200; ++i) {
-    {
-      std::lock_guard lock(mu);
-      if (consumed.size() == 2) break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
+  (void)eventually([&] {
+    std::lock_guard lock(mu);
+    return consumed.size() == 2;
+  });  // asserted below, once the run has stopped
   stop.request_stop();
   runner.get();
   ASSERT_EQ(consumed.size(), 2u);

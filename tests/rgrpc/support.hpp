@@ -11,21 +11,13 @@
 
 #include "reflex/errors.hpp"
 #include "reflex/stream.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace rgrpc_test {
 
 using namespace std::chrono_literals;
 
-/// Polls `done` every 5 ms until it holds or `timeout` passes; returns its last value.
-inline bool eventually(const std::function<bool()>& done,
-                       std::chrono::milliseconds timeout = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using reflex_test::eventually;
 
 /// Receives `n` events.
 inline std::vector<reflex::Event> recv_n(reflex::StreamClient& client, std::size_t n) {

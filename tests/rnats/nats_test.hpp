@@ -1,12 +1,11 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <string>
-#include <thread>
 
 #include "reflex/rnats/rnats.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace rnats_test {
 
@@ -51,15 +50,6 @@ class TempStream {
   std::string name_;
 };
 
-/// Polls `condition` until true or `timeout`; returns its last value.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = 10s) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
+using reflex_test::eventually;
 
 }  // namespace rnats_test

@@ -15,11 +15,13 @@
 #include "reflex/cursor_store.hpp"
 #include "reflex/event.hpp"
 #include "reflex/stream.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace rpatterns_test {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using reflex_test::eventually;
 
 /// A cursor store whose sets become durable only on flush, so tests see what was flushed.
 class DurableStore final : public reflex::CursorStore {
@@ -97,16 +99,6 @@ inline std::size_t thread_count() {
     ++n;
   }
   return n;
-}
-
-/// Polls `done` until it holds or `timeout` passes; returns its last value.
-inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-  const auto until = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
 }
 
 /// Thread counts settle a moment after join (the kernel reaps the task): wait for the baseline.

@@ -61,6 +61,7 @@ void insert_committed(Backend& backend, const reflex::rsql::EventsTable& table,
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -79,6 +80,7 @@ class Follower {
           const auto e = stream->recv();
           std::lock_guard lock(mutex_);
           got_.push_back(e.foreign_id);
+          arrived_.notify_all();
         }
       } catch (const reflex::Canceled&) {
       }
@@ -88,17 +90,19 @@ class Follower {
     std::lock_guard lock(mutex_);
     return got_;
   }
-  /// Waits until `n` events arrived; returns how long it took.
+  /// Waits until `n` events arrived, at most `limit` (woken by each arrival, no polling);
+  /// returns how long it waited. Callers check got() afterwards.
   std::chrono::steady_clock::duration wait_for(
       std::size_t n, std::chrono::steady_clock::duration limit = std::chrono::seconds(5)) {
     const auto started = std::chrono::steady_clock::now();
-    while (got().size() < n && std::chrono::steady_clock::now() - started < limit)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::unique_lock lock(mutex_);
+    arrived_.wait_for(lock, limit, [&] { return got_.size() >= n; });
     return std::chrono::steady_clock::now() - started;
   }
 
  private:
   std::mutex mutex_;
+  std::condition_variable arrived_;
   std::vector<std::string> got_;
   std::jthread thread_;
 };

@@ -8,6 +8,7 @@
 #include "backend.hpp"
 #include "reflex/errors.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace reflex_test::rsql {
 namespace {
@@ -17,6 +18,7 @@ using reflex::CursorConflict;
 using reflex::rsql::CursorsSchema;
 using reflex::rsql::CursorsTable;
 using reflex::rsql::CursorsTableOptions;
+using reflex_test::eventually;
 
 class Cursors : public ::testing::Test {
  protected:
@@ -52,10 +54,7 @@ TEST_F(Cursors, TheBackgroundFlushWritesPeriodically) {
   auto cursors = make(50ms);
   cursors->set("a", "7");
   auto other = make();
-  const auto started = std::chrono::steady_clock::now();
-  while (other->get("a") != "7" && std::chrono::steady_clock::now() - started < 5s) {
-    std::this_thread::sleep_for(10ms);
-  }
+  EXPECT_TRUE(eventually([&] { return other->get("a") == "7"; }, 5s));
   EXPECT_EQ(other->get("a"), "7");
 }
 

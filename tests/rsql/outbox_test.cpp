@@ -11,6 +11,7 @@
 #include "reflex/errors.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace reflex_test::rsql {
 namespace {
@@ -23,6 +24,7 @@ using reflex::rsql::EventsSchema;
 using reflex::rsql::EventsTable;
 using reflex::rsql::EventsTableOptions;
 using reflex::rsql::NewEvent;
+using reflex_test::eventually;
 
 class Outbox : public ::testing::Test {
  protected:
@@ -202,10 +204,8 @@ TEST_F(Outbox, NotifierWakesAWaitingStreamLongBeforeItsNextPoll) {
   });
   std::this_thread::sleep_for(200ms);  // let the stream go idle at the head
   const NewEvent one[] = {NewEvent{.foreign_id = "wake", .type = 1}};
-  const auto started = std::chrono::steady_clock::now();
   insert_committed(*backend, table, one);
-  while (!got && std::chrono::steady_clock::now() - started < 5s) std::this_thread::sleep_for(1ms);
-  EXPECT_TRUE(got.load()) << "the notifier did not wake the stream";
+  EXPECT_TRUE(eventually([&] { return got.load(); }, 5s)) << "the notifier did not wake the stream";
   stop.request_stop();
 }
 
@@ -237,10 +237,7 @@ TEST_F(Outbox, IdleStreamsAtTheHeadShareOneQueryPerPoll) {
 
   const NewEvent one[] = {NewEvent{.foreign_id = "x", .type = 1}};
   insert_committed(*backend, table, one);
-  const auto started = std::chrono::steady_clock::now();
-  while (received < kStreams && std::chrono::steady_clock::now() - started < 5s) {
-    std::this_thread::sleep_for(1ms);
-  }
+  EXPECT_TRUE(eventually([&] { return received == kStreams; }, 5s));
   EXPECT_EQ(received.load(), kStreams);
   stop.request_stop();
 }

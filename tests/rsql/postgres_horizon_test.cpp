@@ -8,6 +8,7 @@
 #include "backend.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace reflex_test::rsql {
 namespace {
@@ -16,6 +17,7 @@ using namespace std::chrono_literals;
 using reflex::rsql::EventsTable;
 using reflex::rsql::EventsTableOptions;
 using reflex::rsql::NewEvent;
+using reflex_test::eventually;
 
 TEST(PostgresHorizon, ATransactionHeldOpenElsewhereHoldsAHoleAndShowsInTheGauge) {
   auto backend = make_backend();
@@ -60,11 +62,8 @@ TEST(PostgresHorizon, ATransactionHeldOpenElsewhereHoldsAHoleAndShowsInTheGauge)
       << "the blocking gauge does not show the held stream";
 
   holder->commit();
-  const auto started = std::chrono::steady_clock::now();
-  while (!got && std::chrono::steady_clock::now() - started < 3s) {
-    std::this_thread::sleep_for(1ms);
-  }
-  EXPECT_TRUE(got.load()) << "delivery did not resume when the long transaction ended";
+  EXPECT_TRUE(eventually([&] { return got.load(); }, 3s))
+      << "delivery did not resume when the long transaction ended";
   EXPECT_EQ(recorder->get().blocked_ns.load(), 0) << "the gauge still shows a block";
   stop.request_stop();
 }

@@ -17,6 +17,7 @@
 #include "backend.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 extern char** environ;
 
@@ -28,6 +29,7 @@ using Clock = std::chrono::steady_clock;
 using reflex::rsql::Database;
 using reflex::rsql::EventsTable;
 using reflex::rsql::EventsTableOptions;
+using reflex_test::eventually;
 
 /// An events table with metadata and an accounts table of the caller's, on the test server.
 struct Accounts {
@@ -187,6 +189,7 @@ TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
               .schema = {.table = name}, .poll_interval = 30s, .notified_poll_interval = 30s});
   constexpr int kEvents = 40;
   std::vector<std::chrono::microseconds> latencies;
+  std::atomic<int> received{0};
   std::stop_source stop;
   auto stream = table.stream(stop.get_token(), "");
   std::jthread reader([&] {
@@ -195,6 +198,7 @@ TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
         const auto e = stream->recv();
         latencies.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::system_clock::now() - e.timestamp));
+        ++received;
       }
     } catch (const reflex::Canceled&) {
     }
@@ -204,10 +208,8 @@ TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
       {REFLEX_PG_WRITER, required_env("REFLEX_TEST_PG_DSN"), name, std::to_string(kEvents), "20"},
       30s);
   EXPECT_EQ(status, 0);
-  const auto started = Clock::now();
-  while (latencies.size() < kEvents && Clock::now() - started < 5s) {
-    std::this_thread::sleep_for(5ms);
-  }
+  // The reader's vector is read here only after it stopped; its progress shows in `received`.
+  (void)eventually([&] { return received == kEvents; }, 5s);  // asserted below
   stop.request_stop();
   reader.join();
   ASSERT_EQ(latencies.size(), static_cast<std::size_t>(kEvents));

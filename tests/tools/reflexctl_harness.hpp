@@ -27,6 +27,7 @@
 
 #include "reflex/rsql/rsql.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 extern char** environ;
 

@@ -234,9 +234,8 @@ TEST(ReflexctlPostgres, AFollowerSeesEachPublishedEventWithinMilliseconds) {
             .status,
         0);
     const auto published = std::chrono::steady_clock::now();
-    while (lines(follower.out()).size() < static_cast<std::size_t>(i) &&
-           std::chrono::steady_clock::now() - published < 5s)
-      std::this_thread::sleep_for(1ms);
+    (void)reflex_test::eventually(
+        [&] { return lines(follower.out()).size() == static_cast<std::size_t>(i); }, 5s);
     const auto seen = std::chrono::steady_clock::now() - published;
     ASSERT_EQ(lines(follower.out()).size(), static_cast<std::size_t>(i)) << follower.err();
     // The idle poll is 1 s when notify is on: far below it means the wake-up came by NOTIFY.
