@@ -4,8 +4,6 @@
 #include "reflex/rsql/postgres.hpp"
 
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,9 +15,8 @@
 #include "backend.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/process.hpp"
 #include "reflex_test/wait.hpp"
-
-extern char** environ;
 
 namespace reflex_test::rsql {
 namespace {
@@ -159,26 +156,6 @@ TEST(Postgres, MalformedDsnsAreConfigErrors) {
   }
 }
 
-/// Runs a program; returns its exit status (-1 on a timeout, after killing it).
-int run_process(std::vector<std::string> args, std::chrono::seconds limit) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -2;
-  const auto started = Clock::now();
-  for (;;) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -3;
-    if (Clock::now() - started > limit) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
 TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
   auto db = Database::open(required_env("REFLEX_TEST_PG_DSN"));
   const std::string name = unique_name("xproc");
@@ -204,10 +181,10 @@ TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
     }
   });
   std::this_thread::sleep_for(500ms);  // the LISTEN session connects
-  const int status = run_process(
+  const auto writer = run_process(
       {REFLEX_PG_WRITER, required_env("REFLEX_TEST_PG_DSN"), name, std::to_string(kEvents), "20"},
-      30s);
-  EXPECT_EQ(status, 0);
+      {}, 30s);
+  EXPECT_EQ(writer.status, 0) << writer.err;
   // The reader's vector is read here only after it stopped; its progress shows in `received`.
   (void)eventually([&] { return received == kEvents; }, 5s);  // asserted below
   stop.request_stop();
