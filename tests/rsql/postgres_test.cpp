@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <fstream>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -16,13 +14,13 @@
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
 #include "reflex_test/process.hpp"
+#include "reflex_test/services.hpp"
 #include "reflex_test/wait.hpp"
 
 namespace reflex_test::rsql {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 using reflex::rsql::Database;
 using reflex::rsql::EventsTable;
 using reflex::rsql::EventsTableOptions;
@@ -224,34 +222,6 @@ TEST(Postgres, IdleStreamsWithNotifyQueryAboutOncePerSecond) {
   stop.request_stop();
 }
 
-/// A PostgreSQL server of this test's own (it is stopped and started), via scripts/services.
-class OwnServer {
- public:
-  OwnServer() {
-    command("start postgres");
-    std::ifstream env(dir_.path() / "env");
-    std::string line;
-    while (std::getline(env, line)) {
-      const std::string key = "export REFLEX_TEST_PG_DSN=";
-      if (line.starts_with(key)) dsn_ = line.substr(key.size());
-    }
-    if (!dsn_.empty() && (dsn_.front() == '"' || dsn_.front() == '\'')) {
-      dsn_ = dsn_.substr(1, dsn_.size() - 2);
-    }
-  }
-  ~OwnServer() { command("clean"); }
-  void command(const std::string& what) {
-    const std::string cmd = "REFLEX_SERVICES_DIR='" + dir_.path().string() + "' '" +
-                            REFLEX_SOURCE_DIR + "/scripts/services' " + what + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  }
-  [[nodiscard]] const std::string& dsn() const { return dsn_; }
-
- private:
-  TempDir dir_;
-  std::string dsn_;
-};
-
 TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
   // Writer and reader are separate table objects, so the reader is woken only by NOTIFY, as a
   // reader in another process is. A burst makes the sender space its NOTIFYs; the last commit
@@ -278,16 +248,18 @@ TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
 }
 
 TEST(Postgres, AFlushDuringAnOutageKeepsTheCursorForTheFlushAfterIt) {
-  OwnServer server;
-  ASSERT_FALSE(server.dsn().empty()) << "no REFLEX_TEST_PG_DSN in the services env file";
-  auto db = Database::open(server.dsn());
+  // A server of this test's own: it is stopped and started.
+  OwnServices server("postgres");
+  const std::string dsn = server.env("REFLEX_TEST_PG_DSN");
+  ASSERT_FALSE(dsn.empty()) << "no REFLEX_TEST_PG_DSN in the services env file";
+  auto db = Database::open(dsn);
   db->create_cursors_table({.table = "outage_cursors"});
   reflex::rsql::CursorsTable cursors(db, {.schema = {.table = "outage_cursors"}});
   cursors.set("billing", "10");
   cursors.flush();
   cursors.set("billing", "42");
 
-  server.command("stop postgres");
+  server.stop();
   try {
     cursors.flush();
     FAIL() << "a flush with the server down succeeded";
@@ -297,7 +269,7 @@ TEST(Postgres, AFlushDuringAnOutageKeepsTheCursorForTheFlushAfterIt) {
   EXPECT_EQ(cursors.pending(), std::vector<std::string>{"billing"});
   EXPECT_EQ(cursors.get("billing"), "42");
 
-  server.command("start postgres");
+  server.start();
   cursors.flush();
   EXPECT_TRUE(cursors.pending().empty());
   reflex::rsql::CursorsTable fresh(db, {.schema = {.table = "outage_cursors"}});
