@@ -14,6 +14,7 @@
 #include "reflex/rsql/sqlite.hpp"
 #include "reflex_test/env.hpp"
 #include "reflex_test/process.hpp"
+#include "reflex_test/streams.hpp"
 
 namespace {
 
@@ -68,12 +69,7 @@ TEST(RelayKill, AKilledAndRestartedRelayLosesAndDuplicatesNothing) {
   last.kill();
 
   // Read the stream back: event ids 1..kEvents, each once, in order, with their data.
-  auto client = rnats::stream_func(conn, {.stream = stream.name()})({}, "", {.to_head = true});
-  std::vector<reflex::Event> got;
-  try {
-    for (;;) got.push_back(client->recv());
-  } catch (const reflex::HeadReached&) {
-  }
+  const auto got = reflex_test::read_to_head(rnats::stream_func(conn, {.stream = stream.name()}));
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kEvents));
   for (int i = 0; i < kEvents; ++i) {
     ASSERT_EQ(got[static_cast<std::size_t>(i)].foreign_id, std::to_string(i + 1));

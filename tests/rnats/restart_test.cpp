@@ -12,6 +12,7 @@
 #include "reflex/errors.hpp"
 #include "reflex/mem_log.hpp"
 #include "reflex_test/services.hpp"
+#include "reflex_test/streams.hpp"
 
 namespace {
 
@@ -152,11 +153,9 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
   // The watch saw the last value.
   EXPECT_EQ(watched.back(), "39");
   // The relayed stream holds every event exactly once, in order.
-  auto relayed = rnats::stream_func(conn, {.stream = "RELAYED"})({}, "", {.to_head = true});
   std::vector<std::string> stored;
-  try {
-    for (;;) stored.push_back(relayed->recv().metadata);
-  } catch (const reflex::HeadReached&) {
+  for (const auto& e : reflex_test::read_to_head(rnats::stream_func(conn, {.stream = "RELAYED"}))) {
+    stored.push_back(e.metadata);
   }
   ASSERT_EQ(stored.size(), 40u);
   for (int i = 0; i < 40; ++i) EXPECT_EQ(stored[static_cast<std::size_t>(i)], std::to_string(i));

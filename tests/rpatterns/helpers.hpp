@@ -15,71 +15,20 @@
 #include "reflex/cursor_store.hpp"
 #include "reflex/event.hpp"
 #include "reflex/stream.hpp"
+#include "reflex_test/durable_store.hpp"
+#include "reflex_test/streams.hpp"
 #include "reflex_test/wait.hpp"
 
 namespace rpatterns_test {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using reflex_test::DurableStore;
 using reflex_test::eventually;
-
-/// A cursor store whose sets become durable only on flush, so tests see what was flushed.
-class DurableStore final : public reflex::CursorStore {
- public:
-  std::string get(std::string_view name) override {
-    std::lock_guard lock(mu_);
-    auto it = durable_.find(std::string(name));
-    return it == durable_.end() ? "" : it->second;
-  }
-  void set(std::string_view name, std::string_view cursor) override {
-    std::lock_guard lock(mu_);
-    pending_[std::string(name)] = cursor;
-    ++sets_;
-  }
-  void flush() override {
-    std::lock_guard lock(mu_);
-    ++flushes_;
-    for (auto& [k, v] : pending_) durable_[k] = v;
-    pending_.clear();
-  }
-  std::string durable(const std::string& name) {
-    std::lock_guard lock(mu_);
-    return durable_.count(name) ? durable_[name] : "";
-  }
-  int flushes() {
-    std::lock_guard lock(mu_);
-    return flushes_;
-  }
-  int sets() {
-    std::lock_guard lock(mu_);
-    return sets_;
-  }
-  void seed(const std::string& name, const std::string& cursor) {
-    std::lock_guard lock(mu_);
-    durable_[name] = cursor;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::string> pending_, durable_;
-  int flushes_ = 0;
-  int sets_ = 0;
-};
-
-/// Event ids, for comparing sequences.
-inline std::vector<std::string> ids(const std::vector<reflex::Event>& events) {
-  std::vector<std::string> out;
-  out.reserve(events.size());
-  for (const auto& e : events) out.push_back(e.id);
-  return out;
-}
-
-/// "1".."n".
-inline std::vector<std::string> range_ids(int first, int last) {
-  std::vector<std::string> out;
-  for (int i = first; i <= last; ++i) out.push_back(std::to_string(i));
-  return out;
-}
+using reflex_test::ids;
+using reflex_test::range_ids;
+using reflex_test::recorded;
+using reflex_test::SourceLog;
 
 /// Threads of this process (Linux): for "no thread left behind" checks.
 inline std::size_t thread_count() {
@@ -115,18 +64,6 @@ inline reflex::StreamFunc failing_opens(reflex::StreamFunc inner, int failures,
     const int n = ++*opens;
     if (n <= failures) error();
     return inner(std::move(stop), after, o);
-  };
-}
-
-/// A stream function that counts the streams it has opened (after they are open), so tests can
-/// wait for a subscription instead of sleeping.
-inline reflex::StreamFunc counting_opens(reflex::StreamFunc inner,
-                                         std::shared_ptr<std::atomic<int>> opened) {
-  return [=](std::stop_token stop, std::string_view after,
-             const reflex::StreamOptions& o) -> std::unique_ptr<reflex::StreamClient> {
-    auto client = inner(std::move(stop), after, o);
-    ++*opened;
-    return client;
   };
 }
 

@@ -149,17 +149,9 @@ TEST(GapSafety, EveryReaderGetsEveryCommittedEventOnceInIdOrder) {
   // The table's own order, read after everything settled.
   std::vector<std::int64_t> table_ids;
   std::set<std::string> table_foreign;
-  {
-    std::stop_source stop;
-    auto all = table.stream(stop.get_token(), "", reflex::StreamOptions{.to_head = true});
-    try {
-      for (;;) {
-        auto e = all->recv();
-        table_ids.push_back(e.id_int());
-        table_foreign.insert(e.foreign_id);
-      }
-    } catch (const reflex::HeadReached&) {
-    }
+  for (const auto& e : read_to_head(table)) {
+    table_ids.push_back(e.id_int());
+    table_foreign.insert(e.foreign_id);
   }
   std::string missing;
   for (const auto& id : committed) {
