@@ -7,13 +7,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <new>
-#include <sstream>
 #include <thread>
 
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/mem_log.hpp"
 #include "reflex/run.hpp"
+#include "reflex_test/lines.hpp"
 #include "reflex_test/wait.hpp"
 
 // The replacement operator new/delete below pair malloc with free by design; GCC cannot see that
@@ -49,9 +49,7 @@ std::string scrape(prometheus::Registry& registry) {
 
 /// The value of the sample whose line starts with `series` (name and labels), or NaN.
 double sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
+  for (const auto& line : reflex_test::lines(text)) {
     if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
   }
   return std::nan("");
@@ -192,9 +190,8 @@ TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
 
 /// The lines of `text` about `name` (its buckets, sum and count).
 std::vector<std::string> series_of(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
   std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) {
+  for (const auto& line : reflex_test::lines(text)) {
     if (line.rfind(name, 0) == 0) out.push_back(line);
   }
   return out;

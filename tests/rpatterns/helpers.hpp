@@ -16,6 +16,7 @@
 #include "reflex/event.hpp"
 #include "reflex/stream.hpp"
 #include "reflex_test/durable_store.hpp"
+#include "reflex_test/lines.hpp"
 #include "reflex_test/streams.hpp"
 #include "reflex_test/wait.hpp"
 
@@ -26,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 using reflex_test::DurableStore;
 using reflex_test::eventually;
 using reflex_test::ids;
+using reflex_test::LogLines;
 using reflex_test::range_ids;
 using reflex_test::recorded;
 using reflex_test::SourceLog;

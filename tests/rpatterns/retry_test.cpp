@@ -14,17 +14,6 @@ namespace {
 using namespace rpatterns_test;
 namespace rp = reflex::rpatterns;
 
-struct Lines {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  rp::LogFunc func() {
-    return [this](std::string_view line) {
-      std::lock_guard lock(mu);
-      lines.emplace_back(line);
-    };
-  }
-};
-
 /// A log of `n` events with foreign ids "f1".."fn", a store, and attempt counts per event.
 struct Fixture {
   reflex::MemLog log;
@@ -55,7 +44,7 @@ struct Fixture {
 
 TEST(BestEffort, RetriesThenSkipsTheEventLoggedAndCounted) {
   Fixture f(4);
-  Lines lines;
+  LogLines lines;
   auto consumer =
       rp::best_effort(f.consumer("2", -1), {.retries = 2, .retry_delay = 1ms, .log = lines.func()});
   EXPECT_THROW(reflex::run({}, f.spec(consumer)), reflex::HeadReached);
@@ -63,8 +52,8 @@ TEST(BestEffort, RetriesThenSkipsTheEventLoggedAndCounted) {
   EXPECT_EQ(f.done, (std::vector<std::string>{"1", "3", "4"}));
   EXPECT_EQ(consumer->skipped(), 1u);
   EXPECT_EQ(f.store->durable("mailer"), "4");
-  ASSERT_EQ(lines.lines.size(), 1u);
-  const auto& line = lines.lines[0];
+  ASSERT_EQ(lines.size(), 1u);
+  const auto line = lines.at(0);
   EXPECT_NE(line.find("\"mailer\""), std::string::npos) << line;
   EXPECT_NE(line.find("id=2"), std::string::npos) << line;
   EXPECT_NE(line.find("foreign_id=f2"), std::string::npos) << line;

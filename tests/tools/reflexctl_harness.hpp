@@ -21,24 +21,14 @@
 
 #include "reflex/rsql/rsql.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/lines.hpp"
 #include "reflex_test/process.hpp"
 #include "reflex_test/wait.hpp"
 
 namespace reflexctl_test {
 
-inline std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const auto end = text.find('\n', start);
-    out.push_back(text.substr(start, end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
-
 using namespace std::chrono_literals;
+using reflex_test::lines;
 
 /// reflexctl as a child process (reflex_test::Process): `input` fed on its stdin (none:
 /// /dev/null), `env` entries before the test's environment, its output collected while it runs.
