@@ -13,6 +13,12 @@
 
 namespace reflex_test::rsql {
 
+// The rsql names every test here uses.
+using reflex::rsql::Database;
+using reflex::rsql::EventsTable;
+using reflex::rsql::EventsTableOptions;
+using reflex::rsql::NewEvent;
+
 /// A producer's own connection and transaction (what a service holds when it inserts events).
 class Producer {
  public:
@@ -48,6 +54,20 @@ class Backend {
 
 /// The backend this executable tests.
 std::unique_ptr<Backend> make_backend();
+
+/// This executable's backend and its database: what every rsql fixture starts from. Opening the
+/// database connects nothing yet (the first statement does).
+struct OnBackend {
+  std::unique_ptr<Backend> backend = make_backend();
+  std::shared_ptr<reflex::rsql::Database> db = backend->database();
+};
+
+/// OnBackend with a fresh events table (the default schema) named `name`, unique to the test
+/// (`<prefix>_<pid>_<n>`); created by the constructor, which fails the test when it cannot.
+struct FreshEvents : OnBackend {
+  explicit FreshEvents(const std::string& prefix = "events");
+  std::string name;
+};
 
 /// Every event of `table` after `after` up to the head (a to_head stream read to its end).
 std::vector<reflex::Event> read_to_head(const reflex::rsql::EventsTable& table,

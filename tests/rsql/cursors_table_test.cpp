@@ -20,22 +20,15 @@ using reflex::rsql::CursorsTable;
 using reflex::rsql::CursorsTableOptions;
 using reflex_test::eventually;
 
-class Cursors : public ::testing::Test {
+class Cursors : public ::testing::Test, protected OnBackend {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    name = unique_name("cursors");
-    db->create_cursors_table(CursorsSchema{.table = name});
-  }
+  Cursors() { db->create_cursors_table(CursorsSchema{.table = name}); }
   std::unique_ptr<CursorsTable> make(std::chrono::milliseconds flush_interval = 1h) {
     return std::make_unique<CursorsTable>(
         db, CursorsTableOptions{.schema = {.table = name}, .flush_interval = flush_interval});
   }
 
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  std::string name;
+  std::string name = unique_name("cursors");
 };
 
 TEST_F(Cursors, GetSeesWhatSetWroteBeforeAndAfterTheFlush) {

@@ -22,9 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
 using reflex_test::eventually;
 
 struct Seen {
@@ -33,14 +30,15 @@ struct Seen {
   std::atomic<std::size_t> count{0};  // the vectors' size, for others to watch while it reads
 };
 
-TEST(GapSafety, EveryReaderGetsEveryCommittedEventOnceInIdOrder) {
+class GapSafety : public ::testing::Test, protected FreshEvents {
+ protected:
+  GapSafety() : FreshEvents("gap") {}
+};
+
+TEST_F(GapSafety, EveryReaderGetsEveryCommittedEventOnceInIdOrder) {
   constexpr int kWriters = 16;
   constexpr int kReaders = 3;
   constexpr auto kWriteFor = 4s;
-  auto backend = make_backend();
-  auto db = backend->database();
-  const std::string name = unique_name("gap");
-  db->create_events_table({.table = name});
   auto recorder = std::make_shared<TableRecorder>();
   // Small batches and fast polls make readers hit the head (and its holes) often. No gap grace
   // (MariaDB's default): every hole is probed at once, racing the writers.

@@ -16,25 +16,15 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
 
-class Holes : public ::testing::Test {
+class Holes : public ::testing::Test, protected FreshEvents {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    name = unique_name("holes");
-    db->create_events_table({.table = name});
+  Holes() : FreshEvents("holes") {
     table.emplace(db, EventsTableOptions{.schema = {.table = name},
                                          .poll_interval = 10ms,
                                          .gap_grace = 300ms,
                                          .metrics = recorder});
   }
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  std::string name;
   std::shared_ptr<TableRecorder> recorder = std::make_shared<TableRecorder>();
   std::optional<EventsTable> table;
 };

@@ -21,28 +21,14 @@ using reflex::Event;
 using reflex::HeadReached;
 using reflex::StreamOptions;
 using reflex::rsql::EventsSchema;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
 using reflex_test::eventually;
 
-class Outbox : public ::testing::Test {
+class Outbox : public ::testing::Test, protected FreshEvents {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    name = unique_name("events");
-    db->create_events_table(EventsSchema{.table = name});
-  }
-
   EventsTable make_table(EventsTableOptions options = {}) {
     options.schema.table = name;
     return EventsTable(db, options);
   }
-
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  std::string name;
 };
 
 TEST_F(Outbox, StreamsCommittedEventsInOrderWithEveryField) {

@@ -14,17 +14,15 @@ namespace reflex_test::rsql {
 namespace {
 
 using namespace std::chrono_literals;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
 using reflex_test::eventually;
 
-TEST(PostgresHorizon, ATransactionHeldOpenElsewhereHoldsAHoleAndShowsInTheGauge) {
-  auto backend = make_backend();
-  auto db = backend->database();
-  const std::string name = reflex_test::unique_name("horizon");
+class PostgresHorizon : public ::testing::Test, protected FreshEvents {
+ protected:
+  PostgresHorizon() : FreshEvents("horizon") {}
+};
+
+TEST_F(PostgresHorizon, ATransactionHeldOpenElsewhereHoldsAHoleAndShowsInTheGauge) {
   const std::string other = name + "_other";
-  db->create_events_table({.table = name});
   db->create_events_table({.table = other});
   auto recorder = std::make_shared<TableRecorder>();
   EventsTable table(db, EventsTableOptions{

@@ -21,9 +21,6 @@ namespace reflex_test::rsql {
 namespace {
 
 using namespace std::chrono_literals;
-using reflex::rsql::Database;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
 using reflex_test::eventually;
 
 /// An events table with metadata and an accounts table of the caller's, on the test server.

@@ -16,18 +16,11 @@ namespace {
 using namespace std::chrono_literals;
 using reflex::rsql::CursorsTable;
 using reflex::rsql::CursorsTableOptions;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
 using reflex::rsql::RetentionOptions;
 
-class Retention : public ::testing::Test {
+class Retention : public ::testing::Test, protected FreshEvents {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    name = unique_name("events");
-    db->create_events_table({.table = name});
+  Retention() {
     db->create_cursors_table({.table = name + "_c"});
     table.emplace(db, EventsTableOptions{.schema = {.table = name}, .poll_interval = 5ms});
     cursors = std::make_shared<CursorsTable>(
@@ -36,9 +29,6 @@ class Retention : public ::testing::Test {
 
   std::vector<reflex::Event> all() { return read_to_head(*table); }
 
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  std::string name;
   std::optional<EventsTable> table;
   std::shared_ptr<CursorsTable> cursors;
 };
