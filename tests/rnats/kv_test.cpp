@@ -14,28 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace rnats = reflex::rnats;
-
-/// A bucket deleted at the end of the test.
-class TempBucket {
- public:
-  explicit TempBucket(const rnats::Connection& conn, int history = 1)
-      : conn_(conn),
-        store_(rnats::StateStore::ensure(conn, {.name = reflex_test::unique_name("KV"),
-                                                .history = history,
-                                                .storage = rnats::Storage::memory})) {}
-  ~TempBucket() {
-    try {
-      rnats::StateStore::remove(conn_, store_.bucket());
-    } catch (...) {
-    }
-  }
-  rnats::StateStore& operator*() { return store_; }
-  rnats::StateStore* operator->() { return &store_; }
-
- private:
-  rnats::Connection conn_;
-  rnats::StateStore store_;
-};
+using rnats_test::TempBucket;
 
 TEST(StateStore, GetTellsAMissingKeyFromAnEmptyValue) {
   auto conn = rnats_test::connect();

@@ -41,18 +41,10 @@ std::vector<std::pair<std::string, std::string>> contents(const rnats::Connectio
 
 // Runs the relay on a thread until `done` holds (or 30 s), then stops it; returns its error.
 std::exception_ptr relay_until(rnats::Relay& relay, const std::function<bool()>& done) {
-  std::exception_ptr error;
-  std::jthread worker([&](std::stop_token stop) {
-    try {
-      relay.run(stop);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  rnats_test::eventually([&] { return done() || error != nullptr; }, 30s);
-  worker.request_stop();
-  worker.join();
-  return error;
+  rnats_test::RunningRelay running(relay);
+  (void)rnats_test::eventually([&] { return done() || running.error() != nullptr; }, 30s);
+  running.stop();
+  return running.error();
 }
 
 void expect_exactly(const std::vector<std::pair<std::string, std::string>>& got, int first,
@@ -147,23 +139,15 @@ TEST(Relay, RepublishesFromTheFirstUnacknowledgedEventAfterFailures) {
                             .max_in_flight = 64,
                             .retry_backoff = 20ms,
                             .max_retry_backoff = 100ms});
-  std::exception_ptr error;
-  std::jthread worker([&](std::stop_token stop) {
-    try {
-      relay.run(stop);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
+  rnats_test::RunningRelay running(relay);
   ASSERT_TRUE(rnats_test::eventually([&] { return relay.stats().recoveries >= 2; }));
   EXPECT_EQ(relay.stats().acknowledged, 40u);
   config.max_events = 0;
   rnats::ensure_stream(conn, config);
   ASSERT_TRUE(rnats_test::eventually([&] { return relay.stats().acknowledged >= 300; }, 20s))
       << relay.stats().last_error;
-  worker.request_stop();
-  worker.join();
-  ASSERT_EQ(error, nullptr);
+  running.stop();
+  ASSERT_EQ(running.error(), nullptr);
   EXPECT_GT(relay.stats().republished, 0u);
   EXPECT_NE(relay.stats().last_error.find("maximum messages"), std::string::npos)
       << relay.stats().last_error;
