@@ -14,6 +14,7 @@
 
 #include "reflex/cursor_store.hpp"
 #include "reflex/event.hpp"
+#include "reflex/mem_log.hpp"
 #include "reflex/stream.hpp"
 #include "reflex_test/durable_store.hpp"
 #include "reflex_test/lines.hpp"
@@ -31,6 +32,16 @@ using reflex_test::LogLines;
 using reflex_test::range_ids;
 using reflex_test::recorded;
 using reflex_test::SourceLog;
+
+/// A MemLog of `events` events of type 1 with foreign ids "f1".."fN", and a DurableStore: what
+/// most pattern tests run over.
+struct LogAndStore {
+  explicit LogAndStore(int events) {
+    for (int i = 1; i <= events; ++i) log.append(1, "f" + std::to_string(i));
+  }
+  reflex::MemLog log;
+  std::shared_ptr<DurableStore> store = std::make_shared<DurableStore>();
+};
 
 /// Threads of this process (Linux): for "no thread left behind" checks.
 inline std::size_t thread_count() {

@@ -15,15 +15,11 @@ using namespace rpatterns_test;
 namespace rp = reflex::rpatterns;
 
 /// A log of `n` events with foreign ids "f1".."fn", a store, and attempt counts per event.
-struct Fixture {
-  reflex::MemLog log;
-  std::shared_ptr<DurableStore> store = std::make_shared<DurableStore>();
+struct Fixture : LogAndStore {
+  using LogAndStore::LogAndStore;
   std::map<std::string, int> attempts;
   std::vector<std::string> done;
 
-  explicit Fixture(int n) {
-    for (int i = 1; i <= n; ++i) log.append(1, "f" + std::to_string(i));
-  }
   /// A consumer that fails event `bad` `failures` times (-1: always).
   std::shared_ptr<reflex::Consumer> consumer(const std::string& bad, int failures) {
     return reflex::make_consumer("mailer", [this, bad, failures](const reflex::Event& e) {
