@@ -125,7 +125,7 @@ TEST(PrometheusMetrics, ActiveFallsToZeroAfterTheActivityTtl) {
   recorder->on_consumed(1ms, 1ms);
   metrics.refresh();
   EXPECT_EQ(sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})"), 1);
-  std::this_thread::sleep_for(150ms);
+  std::this_thread::sleep_for(150ms);  // the 100 ms activity TTL passes
   metrics.refresh();
   EXPECT_EQ(sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})"), 0);
 }

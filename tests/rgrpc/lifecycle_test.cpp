@@ -105,7 +105,7 @@ TEST(GrpcLifecycle, GracefulStopGivesStoppedToEveryOpenClient) {
     });
   }
   ASSERT_TRUE(eventually([&] { return source->open.load() == kClients; }));
-  std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(50ms);  // the readers block in their second recv (not observable)
   const auto start = Clock::now();
   server.stop();
   const auto took = Clock::now() - start;
@@ -130,7 +130,7 @@ TEST(GrpcLifecycle, StopWhileAClientDoesNotReadEndsWithinTheStopTimeout) {
   ASSERT_TRUE(eventually(
       [&] {
         const auto before = server.stats().events_sent;
-        std::this_thread::sleep_for(100ms);
+        std::this_thread::sleep_for(100ms);  // held back = nothing sent within this window
         return before > 0 && server.stats().events_sent == before;
       },
       10s));
@@ -151,7 +151,7 @@ TEST(GrpcLifecycle, AClientThatStopsReadingKeepsServerBufferingBounded) {
   ASSERT_TRUE(eventually(
       [&] {
         const auto before = server.stats().events_sent;
-        std::this_thread::sleep_for(300ms);
+        std::this_thread::sleep_for(300ms);  // stalled = nothing sent within this window
         sent = server.stats().events_sent;
         return sent == before && sent > 0;
       },
@@ -166,7 +166,7 @@ TEST(GrpcLifecycle, AClientThatStopsReadingKeepsServerBufferingBounded) {
   // source was read no further than the server's small queue ahead of that.
   EXPECT_LT(sent * kEventBytes, 32u << 20);
   EXPECT_LE(produced, sent + 64 + 1);
-  std::this_thread::sleep_for(500ms);
+  std::this_thread::sleep_for(500ms);  // and still nothing moves
   EXPECT_EQ(server.stats().events_sent, sent);
 }
 

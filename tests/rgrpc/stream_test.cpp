@@ -47,7 +47,7 @@ TEST(GrpcStream, DeliversEventsAppendedWhileStreaming) {
   std::jthread producer([&] {
     for (int i = 0; i < 50; ++i) {
       f.log.append(1, std::to_string(i));
-      std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(1ms);  // appends interleave with the streaming
     }
   });
   const auto got = recv_n(*client, 50);

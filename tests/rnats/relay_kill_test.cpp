@@ -40,7 +40,7 @@ TEST(RelayKill, AKilledAndRestartedRelayLosesAndDuplicatesNothing) {
       (void)table.insert(app, reflex::rsql::NewEvent{
                                   .foreign_id = i, .type = 1, .metadata = "e" + std::to_string(i)});
       sqlite3_exec(app, "COMMIT", nullptr, nullptr, nullptr);
-      std::this_thread::sleep_for(5ms);
+      std::this_thread::sleep_for(5ms);  // writes go on while relays are killed
     }
     sqlite3_close(app);
   });

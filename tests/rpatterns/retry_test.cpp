@@ -75,7 +75,7 @@ TEST(BestEffort, AStopRequestDuringRetriesSkipsNothing) {
   spec.options.to_head = false;
   auto done = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
   ASSERT_TRUE(eventually([&] { return f.store->sets() >= 1; }));  // event 1 done, 2 failing
-  std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(10ms);  // event 2 failed and waits its retry delay (not observable)
   stop.request_stop();
   ASSERT_EQ(done.wait_for(2s), std::future_status::ready);
   done.get();

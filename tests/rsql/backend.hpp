@@ -132,7 +132,14 @@ class TableRecorder final : public reflex::MetricsObserver {
  public:
   class Table final : public reflex::TableMetrics {
    public:
-    void on_poll(std::chrono::nanoseconds, std::size_t) noexcept override { ++polls; }
+    void on_poll(std::chrono::nanoseconds, std::size_t) noexcept override {
+      const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch())
+                           .count();
+      const auto last = last_poll_at_ns.exchange(now);
+      if (last != 0) last_poll_gap_ns = now - last;
+      ++polls;
+    }
     void on_gap_detected() noexcept override { ++gaps_detected; }
     void on_gap_filled() noexcept override { ++gaps_filled; }
     void on_hole_probe(std::size_t ids) noexcept override {
@@ -145,6 +152,13 @@ class TableRecorder final : public reflex::MetricsObserver {
       if (held.count() > max_blocked_ns) max_blocked_ns = held.count();
     }
     std::atomic<int> polls{0};
+    /// Time between the last two polls: how far an idle stream's backoff has grown, for tests
+    /// that must wait until it reached its idle interval.
+    std::atomic<long long> last_poll_gap_ns{0};
+    std::atomic<long long> last_poll_at_ns{0};  // steady_clock
+    [[nodiscard]] std::chrono::nanoseconds last_poll_gap() const {
+      return std::chrono::nanoseconds(last_poll_gap_ns.load());
+    }
     std::atomic<int> gaps_detected{0};
     std::atomic<int> gaps_filled{0};
     std::atomic<int> probes{0};

@@ -40,7 +40,7 @@ TEST_F(Holes, ALateCommitIsDeliveredInIdOrderNeverSkipped) {
   b->commit();
   notify_b();
 
-  std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(200ms);  // the hole holds the stream: nothing may arrive meanwhile
   EXPECT_TRUE(follower.got().empty()) << "streamed past an id that may still commit";
   EXPECT_GE(recorder->get().gaps_detected.load(), 1);
   EXPECT_GT(recorder->get().max_blocked_ns.load(), 0) << "the blocking gauge shows nothing";
@@ -61,7 +61,7 @@ TEST_F(Holes, ARolledBackIdStopsHoldingTheStreamWithinTheGrace) {
   auto notify_b = b->insert(*table, NewEvent{.foreign_id = "kept", .type = 1});
   b->commit();
   notify_b();
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(100ms);  // the hole holds the stream: nothing may arrive meanwhile
   EXPECT_TRUE(follower.got().empty());
 
   a->rollback();  // nobody notifies: the stream must find out by itself

@@ -188,7 +188,9 @@ TEST_F(Outbox, NotifierWakesAWaitingStreamLongBeforeItsNextPoll) {
     EXPECT_EQ(stream->recv().foreign_id, "wake");
     got = true;
   });
-  std::this_thread::sleep_for(200ms);  // let the stream go idle at the head
+  // Let the stream go idle at the head, its backoff growing (a behaviour, not a condition: the
+  // table keeps polling).
+  std::this_thread::sleep_for(200ms);
   const NewEvent one[] = {NewEvent{.foreign_id = "wake", .type = 1}};
   insert_committed(*backend, table, one);
   EXPECT_TRUE(eventually([&] { return got.load(); }, 5s)) << "the notifier did not wake the stream";
@@ -202,9 +204,11 @@ TEST_F(Outbox, IdleStreamsAtTheHeadShareOneQueryPerPoll) {
   std::stop_source stop;
   std::vector<std::jthread> readers;
   std::atomic<int> received{0};
+  std::atomic<int> opened{0};
   for (int i = 0; i < kStreams; ++i) {
     readers.emplace_back([&] {
       auto stream = table.stream(stop.get_token(), "");
+      ++opened;
       try {
         for (;;) {
           (void)stream->recv();
@@ -214,9 +218,14 @@ TEST_F(Outbox, IdleStreamsAtTheHeadShareOneQueryPerPoll) {
       }
     });
   }
-  std::this_thread::sleep_for(500ms);  // every stream reaches the head
+  // Every stream is open and idle at the head: the backoff between polls has grown to its
+  // 100 ms interval.
+  EXPECT_TRUE(eventually([&] {
+    return opened == kStreams && metrics->get().last_poll_gap() >= 90ms;
+  })) << opened
+      << " streams open; last poll gap " << metrics->get().last_poll_gap().count() << " ns";
   const int before = metrics->get().polls.load();
-  std::this_thread::sleep_for(1s);
+  std::this_thread::sleep_for(1s);  // the window whose polls are counted
   const int idle_polls = metrics->get().polls.load() - before;
   // One shared poll per 100 ms at most (plus slack); unshared it would be ~8 per 100 ms.
   EXPECT_LE(idle_polls, 15) << "streams at the head do not share their polls";
@@ -245,7 +254,7 @@ TEST_F(Outbox, StopRequestEndsABlockedRecvPromptly) {
   std::stop_source stop;
   auto stream = table.stream(stop.get_token(), "");
   std::jthread stopper([&] {
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(100ms);  // recv is blocked by then (not observable)
     stop.request_stop();
   });
   const auto started = std::chrono::steady_clock::now();

@@ -54,6 +54,7 @@ TEST_F(PostgresHorizon, ATransactionHeldOpenElsewhereHoldsAHoleAndShowsInTheGaug
     } catch (const reflex::Canceled&) {
     }
   });
+  // Held this long: nothing may arrive meanwhile, and the gauge must show at least 200 ms.
   std::this_thread::sleep_for(400ms);
   EXPECT_FALSE(got.load()) << "passed a hole while an older transaction was still running";
   EXPECT_GE(recorder->get().max_blocked_ns.load(), std::chrono::nanoseconds(200ms).count())

@@ -13,6 +13,7 @@
 #include "backend.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/postgres.hpp"
 #include "reflex_test/process.hpp"
 #include "reflex_test/services.hpp"
 #include "reflex_test/wait.hpp"
@@ -175,7 +176,7 @@ TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
     } catch (const reflex::Canceled&) {
     }
   });
-  std::this_thread::sleep_for(500ms);  // the LISTEN session connects
+  EXPECT_TRUE(eventually([&] { return pg_listening(*db, name); })) << "the stream never LISTENed";
   const auto writer = run_process(
       {REFLEX_PG_WRITER, required_env("REFLEX_TEST_PG_DSN"), name, std::to_string(kEvents), "20"},
       {}, 30s);
@@ -211,9 +212,12 @@ TEST(Postgres, IdleStreamsWithNotifyQueryAboutOncePerSecond) {
       }
     });
   }
-  std::this_thread::sleep_for(2500ms);  // LISTEN established, backoff at its idle interval
+  // The idle backoff doubles up to its interval; 400 ms between polls means LISTEN is in effect
+  // (without it the interval is poll_interval, 100 ms) and the backoff almost at 1 s.
+  EXPECT_TRUE(eventually([&] { return recorder->get().last_poll_gap() >= 400ms; }))
+      << "the idle backoff never grew past 100 ms: no LISTEN?";
   const int before = recorder->get().polls.load();
-  std::this_thread::sleep_for(3s);
+  std::this_thread::sleep_for(3s);  // the window whose queries are counted
   const int polls = recorder->get().polls.load() - before;
   EXPECT_LE(polls, 5) << polls << " queries in 3 s by 4 idle streams";
   stop.request_stop();
@@ -228,10 +232,17 @@ TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
   const std::string name = unique_name("burst");
   db->create_events_table({.table = name});
   const EventsTable writer(db, EventsTableOptions{.schema = {.table = name}});
-  const EventsTable reader(Database::open(dsn), EventsTableOptions{.schema = {.table = name}});
+  auto recorder = std::make_shared<TableRecorder>();
+  const EventsTable reader(Database::open(dsn),
+                           EventsTableOptions{.schema = {.table = name}, .metrics = recorder});
   Follower follower(reader);
-  std::this_thread::sleep_for(1500ms);  // the reader is idle at the head, LISTENing
-  for (int round = 0; round < 3; ++round) {
+  // The reader is idle at the head, LISTENing: 400 ms between its polls takes a LISTEN in effect
+  // (see IdleStreamsWithNotifyQueryAboutOncePerSecond), and its next poll is >= 800 ms away, so
+  // only a NOTIFY delivers the first burst within 300 ms.
+  ASSERT_TRUE(eventually([&] { return recorder->get().last_poll_gap() >= 400ms; }))
+      << "the reader's idle backoff never grew past 100 ms: no LISTEN?";
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds; ++round) {
     const std::size_t target = (round + 1) * 200;
     for (int i = 0; i < 200; ++i) {
       writer.publish(
@@ -240,7 +251,9 @@ TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
     const auto took = follower.wait_for(target);
     ASSERT_EQ(follower.got().size(), target);
     EXPECT_LT(took, 300ms) << "round " << round << ": the burst's last commit waited for a poll";
-    std::this_thread::sleep_for(1200ms);  // idle again: the next burst starts from quiet
+    // Idle again, for longer than the 1 s safety poll: the next burst starts from quiet, where
+    // only a NOTIFY is prompt. (After the last round there is none to wait for.)
+    if (round + 1 < kRounds) std::this_thread::sleep_for(1200ms);
   }
 }
 

@@ -116,7 +116,7 @@ TEST_F(Reflexctl, HealthzAnswersAtOnceWhileAProbeHangsAndReadyzNamesTheUnreachab
     EXPECT_LT(took, 200ms) << "/healthz took "
                            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                            << " ms";
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(100ms);  // asked again, while /readyz still hangs
   }
   readyz.join();
   EXPECT_EQ(ready.status, 503) << ready.body;
