@@ -165,6 +165,7 @@ int Process::wait(std::chrono::milliseconds timeout) {
       status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       // The child's ends of the pipes closed with it: the collectors finish what it wrote, so
       // out() and err() are complete from here on.
+      exited_ = true;
       threads_.clear();
       return status_;
     }
@@ -189,11 +190,22 @@ int Process::kill() {
 
 void Process::collect(int fd, std::string& into) {
   char buf[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) {
-    std::lock_guard lock(mutex_);
-    into.append(buf, static_cast<std::size_t>(n));
-    changed_.notify_all();
+  for (;;) {
+    pollfd ready{fd, POLLIN, 0};
+    const int r = ::poll(&ready, 1, 50);
+    if (r > 0) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) break;  // end of file: every writer closed the pipe
+      std::lock_guard lock(mutex_);
+      into.append(buf, static_cast<std::size_t>(n));
+      changed_.notify_all();
+    } else if (r < 0 && errno != EINTR) {
+      break;
+    } else if (exited_) {
+      // The child is gone and nothing came for 50 ms: what still holds the pipe open is a
+      // process it left behind, whose output is not the child's.
+      break;
+    }
   }
   ::close(fd);
 }

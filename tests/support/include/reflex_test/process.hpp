@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -28,8 +29,10 @@ struct ProcessOptions {
 };
 
 /// A child process: `args[0]` is the program (a path, or a name looked up in PATH), the rest its
-/// arguments. Its output is collected on threads of this object while it runs. The destructor
-/// kills (SIGKILL) and reaps a child that is still running, so no test leaves one behind.
+/// arguments. Its output is collected on threads of this object while it runs (and until its
+/// pipes fall silent for 50 ms after it exited, should a process it started keep them open). The
+/// destructor kills (SIGKILL) and reaps a child that is still running, so no test leaves one
+/// behind.
 /// Not thread-safe, except out(), err() and wait_for_*(), which may be called from any thread.
 class Process {
  public:
@@ -67,6 +70,7 @@ class Process {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int status_ = -1;
+  std::atomic<bool> exited_{false};  // reaped: collectors stop at the pipe's first silence
   std::mutex mutex_;
   std::condition_variable changed_;
   std::string out_;
