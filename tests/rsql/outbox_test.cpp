@@ -188,12 +188,16 @@ TEST_F(Outbox, NotifierWakesAWaitingStreamLongBeforeItsNextPoll) {
     EXPECT_EQ(stream->recv().foreign_id, "wake");
     got = true;
   });
-  // Let the stream go idle at the head, its backoff growing (a behaviour, not a condition: the
-  // table keeps polling).
-  std::this_thread::sleep_for(200ms);
+  // Let the stream go idle at the head (a behaviour, not a condition: the table keeps polling).
+  // Its backoff doubles from 1 ms: by 1.1 s it waits 1,024 ms from 1,023 ms on, so without a
+  // wake-up the event would be seen about 950 ms after its commit.
+  std::this_thread::sleep_for(1100ms);
   const NewEvent one[] = {NewEvent{.foreign_id = "wake", .type = 1}};
+  const auto committed = std::chrono::steady_clock::now();
   insert_committed(*backend, table, one);
   EXPECT_TRUE(eventually([&] { return got.load(); }, 5s)) << "the notifier did not wake the stream";
+  EXPECT_LT(std::chrono::steady_clock::now() - committed, 400ms)
+      << "delivered by the next poll, not by the notifier";
   stop.request_stop();
 }
 
