@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -46,6 +47,13 @@ inline std::vector<std::string> lines(const std::string& text) {
 
 using namespace std::chrono_literals;
 
+/// The reflexctl under test: this build's, or the one REFLEXCTL_BINARY names (to check that a
+/// test fails on an older build).
+inline std::string reflexctl_binary() {
+  const char* other = std::getenv("REFLEXCTL_BINARY");
+  return other != nullptr && *other != '\0' ? other : REFLEXCTL;
+}
+
 /// reflexctl as a process: `input` fed on its stdin (none: /dev/null), its output collected while
 /// it runs. The destructor kills it if a test left it running.
 class Background {
@@ -55,7 +63,7 @@ class Background {
     // A process that exits without reading its input must not kill the test with SIGPIPE.
     static const bool sigpipe_ignored = (::signal(SIGPIPE, SIG_IGN), true);
     (void)sigpipe_ignored;
-    args.insert(args.begin(), REFLEXCTL);
+    args.insert(args.begin(), reflexctl_binary());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
