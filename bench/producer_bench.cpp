@@ -150,6 +150,16 @@ void p1_p2_p3(const Config& cfg, std::vector<Row>& rows) {
   }
 }
 
+/// The raw baseline of P4 and P6: `events` by a bare COPY in one committed transaction.
+std::uint64_t copy_rows(pqxx::connection& conn, const std::vector<NewEvent>& events) {
+  pqxx::work w(conn);
+  pqxx::stream_to out(w, kEvents, std::vector<std::string>{"foreign_id", "type"});
+  for (const auto& e : events) out << std::make_tuple(e.foreign_id.str(), e.type);
+  out.complete();
+  w.commit();
+  return events.size();
+}
+
 void p4(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("P4")) return;
   log("P4");
@@ -160,14 +170,8 @@ void p4(const Config& cfg, std::vector<Row>& rows) {
   for (int i = 0; i < 100; ++i)
     batch.push_back(NewEvent{.foreign_id = "order-" + std::to_string(i), .type = 2});
   const auto copy = [&] {
-    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
-      pqxx::work w(conn);
-      pqxx::stream_to out(w, kEvents, std::vector<std::string>{"foreign_id", "type"});
-      for (const auto& e : batch) out << std::make_tuple(e.foreign_id.str(), e.type);
-      out.complete();
-      w.commit();
-      return 100;
-    });
+    return throughput(1, cfg.window(),
+                      [&](int) -> std::uint64_t { return copy_rows(conn, batch); });
   };
   const auto reflex = [&] {
     return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
@@ -196,14 +200,8 @@ void p6(const Config& cfg, std::vector<Row>& rows) {
   for (int i = 0; i < kBatch; ++i)
     batch.push_back(NewEvent{.foreign_id = "order-" + std::to_string(i), .type = 2});
   const auto copy = [&] {
-    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
-      pqxx::work w(conn);
-      pqxx::stream_to out(w, kEvents, std::vector<std::string>{"foreign_id", "type"});
-      for (const auto& e : batch) out << std::make_tuple(e.foreign_id.str(), e.type);
-      out.complete();
-      w.commit();
-      return kBatch;
-    });
+    return throughput(1, cfg.window(),
+                      [&](int) -> std::uint64_t { return copy_rows(conn, batch); });
   };
   const auto reflex = [&] {
     return throughput(1, cfg.window(), [&](int) -> std::uint64_t {

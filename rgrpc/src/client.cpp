@@ -1,7 +1,6 @@
 // Remote streams: a server-streaming call read as a reflex StreamClient.
 #include "reflex/rgrpc/client.hpp"
 
-#include <google/protobuf/unknown_field_set.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/proto_buffer_reader.h>
@@ -16,6 +15,7 @@
 #include "reflex/errors.hpp"
 #include "reflex/rgrpc/generic.hpp"
 #include "reflex/uri.hpp"
+#include "src/wire_event.pb.h"
 #include "status.hpp"
 #include "util.hpp"
 
@@ -47,55 +47,42 @@ void check_method(const std::string& method) {
   }
 }
 
-/// What the channel's own calls read: the message as it came, parsed here rather than by gRPC. A
-/// message gRPC cannot parse (a string field that is not UTF-8) ends a sync read without a
-/// status, and Finish() then waits for one that may never come; parsed here, it is an error
-/// naming the event, and the call is cancelled.
+/// What the channel's own calls read: the message as wire::Event (reflexpb.Event with its text
+/// fields as bytes), checked here. gRPC parsing reflexpb.Event itself would fail on a string
+/// field that is not UTF-8, end the sync read without a status, and leave Finish() waiting for
+/// one that may never come; here it is an error naming the event, and the call is cancelled.
 class WireMessage final {
  public:
   [[nodiscard]] Event parse(const std::string& label) {
     grpc::ProtoBufferReader reader(&buffer_);
-    if (message_.ParseFromZeroCopyStream(&reader)) return from_proto(message_);
-    throw unreadable(label);
+    if (!message_.ParseFromZeroCopyStream(&reader)) {
+      throw Error("rgrpc: " + label +
+                  " sent a message that is not a reflexpb.Event (is the method "
+                  "the right one?)");
+    }
+    auto& m = message_;
+    if (!is_utf8(m.id()) || !is_utf8(m.foreign_id())) {
+      const bool id_ok = is_utf8(m.id());
+      throw Error("rgrpc: " + label + " sent " +
+                  (id_ok ? "event " + m.id() + " whose foreign id"
+                         : "an event (id hex " + hex_encode(m.id()) + ") whose id") +
+                  " is not valid UTF-8, which reflexpb (protobuf strings) cannot carry; the "
+                  "server's source holds bytes it should not have (repair that row)");
+    }
+    Event out{.id = std::move(*m.mutable_id()),
+              .type = m.type(),
+              .foreign_id = std::move(*m.mutable_foreign_id()),
+              .timestamp = {},
+              .metadata = std::move(*m.mutable_metadata()),
+              .trace = std::move(*m.mutable_trace())};
+    if (m.has_timestamp()) out.timestamp = detail::to_time_point(m.timestamp(), out.id);
+    return out;
   }
   grpc::ByteBuffer* buffer() noexcept { return &buffer_; }
 
  private:
-  /// Why the message did not parse, from its fields read without a schema.
-  [[nodiscard]] Error unreadable(const std::string& label) const {
-    std::vector<grpc::Slice> slices;
-    std::string bytes;
-    if (buffer_.Dump(&slices).ok()) {
-      for (const auto& slice : slices) {
-        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-      }
-    }
-    google::protobuf::UnknownFieldSet fields;
-    std::string id;
-    std::string foreign_id;
-    if (fields.ParseFromString(bytes)) {
-      for (int i = 0; i < fields.field_count(); ++i) {
-        const auto& field = fields.field(i);
-        if (field.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) continue;
-        if (field.number() == 6) id = field.length_delimited();
-        if (field.number() == 5) foreign_id = field.length_delimited();
-      }
-    }
-    const std::string which =
-        is_utf8(id) ? "event " + id : "an event (id hex " + hex_encode(id) + ")";
-    if (!is_utf8(id) || !is_utf8(foreign_id)) {
-      return Error("rgrpc: " + label + " sent " + which + " whose " +
-                   (is_utf8(id) ? "foreign id" : "id") +
-                   " is not valid UTF-8, which reflexpb (protobuf strings) cannot carry; the "
-                   "server's source holds bytes it should not have (repair that row)");
-    }
-    return Error("rgrpc: " + label + " sent a message that is not a reflexpb.Event (" +
-                 std::to_string(bytes.size()) + " bytes after " + which +
-                 "): is the method the right one?");
-  }
-
   grpc::ByteBuffer buffer_;
-  reflexpb::Event message_;
+  wire::Event message_;
 };
 
 /// What calls opened through a StreamOpener (the caller's generated stubs) read.

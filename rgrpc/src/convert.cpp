@@ -5,6 +5,7 @@
 
 #include "reflex/errors.hpp"
 #include "reflex/rgrpc/generic.hpp"
+#include "util.hpp"
 
 namespace reflex::rgrpc {
 namespace {
@@ -38,6 +39,18 @@ void to_proto(const Event& event, reflexpb::Event& out) {
   ts->set_nanos(static_cast<std::int32_t>(nanos));
 }
 
+std::chrono::system_clock::time_point detail::to_time_point(const google::protobuf::Timestamp& ts,
+                                                            std::string_view event_id) {
+  if (ts.seconds() > kMaxSeconds || ts.seconds() < -kMaxSeconds || ts.nanos() < 0 ||
+      ts.nanos() >= kNanosPerSecond) {
+    throw Error("rgrpc: event " + std::string(event_id) + " has timestamp " +
+                std::to_string(ts.seconds()) + "s " + std::to_string(ts.nanos()) +
+                "ns, outside the range of std::chrono::system_clock (about 1678-2262)");
+  }
+  return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
+      nanoseconds(ts.seconds() * kNanosPerSecond + ts.nanos())));
+}
+
 Event from_proto(const reflexpb::Event& event) {
   Event out{.id = event.id(),
             .type = event.type(),
@@ -45,17 +58,7 @@ Event from_proto(const reflexpb::Event& event) {
             .timestamp = {},
             .metadata = event.metadata(),
             .trace = event.trace()};
-  if (event.has_timestamp()) {
-    const auto& ts = event.timestamp();
-    if (ts.seconds() > kMaxSeconds || ts.seconds() < -kMaxSeconds || ts.nanos() < 0 ||
-        ts.nanos() >= kNanosPerSecond) {
-      throw Error("rgrpc: event " + event.id() + " has timestamp " + std::to_string(ts.seconds()) +
-                  "s " + std::to_string(ts.nanos()) +
-                  "ns, outside the range of std::chrono::system_clock (about 1678-2262)");
-    }
-    out.timestamp = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-        nanoseconds(ts.seconds() * kNanosPerSecond + ts.nanos())));
-  }
+  if (event.has_timestamp()) out.timestamp = detail::to_time_point(event.timestamp(), event.id());
   return out;
 }
 

@@ -133,10 +133,17 @@ class BatchCore {
       cv_.notify_all();  // a slot for the next batch is free
       try {
         fn_(run_stop, std::span<const Event>(cut.events));
+      } catch (...) {
+        const Event& first = cut.events.front();
+        fail(std::make_exception_ptr(
+            ConsumeError(name_, first.id, first.foreign_id, std::current_exception())));
+        return;
+      }
+      try {
         cursors_->set(name_, cut.ack);
         cursors_->flush();
       } catch (...) {
-        fail(cut, std::current_exception());
+        fail(std::current_exception());  // the cursor store's failure, not the consumer's
         return;
       }
       {
@@ -168,10 +175,7 @@ class BatchCore {
     }
   }
 
-  void fail(const Cut& cut, std::exception_ptr cause) {
-    const Event& first = cut.events.front();
-    auto error =
-        std::make_exception_ptr(ConsumeError(name_, first.id, first.foreign_id, std::move(cause)));
+  void fail(std::exception_ptr error) {
     {
       std::lock_guard lock(mu_);
       busy_ = false;

@@ -7,13 +7,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <new>
-#include <sstream>
 #include <thread>
 
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/mem_log.hpp"
 #include "reflex/run.hpp"
+#include "reflex_test/lines.hpp"
+#include "reflex_test/wait.hpp"
 
 // The replacement operator new/delete below pair malloc with free by design; GCC cannot see that
 // through inlining and warns at every call site of this file.
@@ -48,9 +49,7 @@ std::string scrape(prometheus::Registry& registry) {
 
 /// The value of the sample whose line starts with `series` (name and labels), or NaN.
 double sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
+  for (const auto& line : reflex_test::lines(text)) {
     if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
   }
   return std::nan("");
@@ -126,7 +125,7 @@ TEST(PrometheusMetrics, ActiveFallsToZeroAfterTheActivityTtl) {
   recorder->on_consumed(1ms, 1ms);
   metrics.refresh();
   EXPECT_EQ(sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})"), 1);
-  std::this_thread::sleep_for(150ms);
+  std::this_thread::sleep_for(150ms);  // the 100 ms activity TTL passes
   metrics.refresh();
   EXPECT_EQ(sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})"), 0);
 }
@@ -137,11 +136,13 @@ TEST(PrometheusMetrics, TheBackgroundRefresherUpdatesActiveByItself) {
   auto recorder = metrics.consumer("idle", {.lag_alert = 0ms, .activity_ttl = 50ms});
   recorder->on_consumed(1ms, 1ms);
   double active = 1;
-  for (int i = 0; i < 100 && active != 0; ++i) {
-    std::this_thread::sleep_for(10ms);
-    active = sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})");
-  }
-  EXPECT_EQ(active, 0);
+  EXPECT_TRUE(reflex_test::eventually(
+      [&] {
+        active = sample(scrape(registry), R"(reflex_consumer_active{consumer_name="idle"})");
+        return active == 0;
+      },
+      1s))
+      << "still active: " << active;
 }
 
 TEST(PrometheusMetrics, TwoRegistriesInOneProcessAreIndependent) {
@@ -189,9 +190,8 @@ TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
 
 /// The lines of `text` about `name` (its buckets, sum and count).
 std::vector<std::string> series_of(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
   std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) {
+  for (const auto& line : reflex_test::lines(text)) {
     if (line.rfind(name, 0) == 0) out.push_back(line);
   }
   return out;

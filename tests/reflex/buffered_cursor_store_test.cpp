@@ -14,11 +14,13 @@
 
 #include "reflex/errors.hpp"
 #include "reflex/event.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using reflex::BufferedCursorStore;
+using reflex_test::eventually;
 
 /// Cursors in a map, forward-only like the SQL table; `failing` makes every write throw a
 /// retryable error (the server is away).
@@ -77,14 +79,6 @@ struct Store {
   MapStorage* storage;
   std::unique_ptr<BufferedCursorStore> store;
 };
-
-bool eventually(const std::function<bool()>& done) {
-  for (int i = 0; i < 500; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
 
 TEST(BufferedCursorStore, WritesOnlyTheLatestCursorOfEachConsumerPerFlush) {
   std::size_t reported = 0;

@@ -9,23 +9,14 @@
 #include <vector>
 
 #include "reflex/errors.hpp"
+#include "reflex_test/streams.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string> read_to_head(const reflex::StreamFunc& stream, std::string_view after,
-                                      reflex::StreamOptions options = {}) {
-  options.to_head = true;
-  auto client = stream({}, after, options);
-  std::vector<std::string> ids;
-  try {
-    for (;;) ids.push_back(client->recv().id);
-  } catch (const reflex::HeadReached&) {
-  }
-  return ids;
-}
+using reflex_test::ids;
+using reflex_test::read_to_head;
 
 TEST(MemLog, AssignsSequentialIdsAndKeepsFields) {
   reflex::MemLog log;
@@ -45,9 +36,9 @@ TEST(MemLog, AssignsSequentialIdsAndKeepsFields) {
 TEST(MemLog, StreamsAfterTheCursorExclusive) {
   reflex::MemLog log;
   for (int i = 0; i < 5; ++i) log.append(1, "f");
-  EXPECT_EQ(read_to_head(log.stream_func(), ""),
+  EXPECT_EQ(ids(read_to_head(log.stream_func(), "")),
             (std::vector<std::string>{"1", "2", "3", "4", "5"}));
-  EXPECT_EQ(read_to_head(log.stream_func(), "3"), (std::vector<std::string>{"4", "5"}));
+  EXPECT_EQ(ids(read_to_head(log.stream_func(), "3")), (std::vector<std::string>{"4", "5"}));
   EXPECT_TRUE(read_to_head(log.stream_func(), "5").empty());
 }
 
@@ -78,6 +69,7 @@ TEST(MemLog, AppendWakesABlockedReaderAtOnce) {
     auto e = client->recv();
     return std::make_pair(e, Clock::now());
   });
+  // Blocked inside recv is not observable: the pause makes it so, which the test is about.
   std::this_thread::sleep_for(50ms);
   const auto appended_at = Clock::now();
   log.append(1, "wake");
@@ -98,7 +90,7 @@ TEST(MemLog, StopTokenCancelsABlockedRecv) {
     }
     return false;
   });
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(20ms);  // let it block inside recv (not observable)
   stop.request_stop();
   ASSERT_EQ(result.wait_for(1s), std::future_status::ready);
   EXPECT_TRUE(result.get());
@@ -108,7 +100,7 @@ TEST(MemLog, StopStreamsEndsOpenStreamsWithStopped) {
   reflex::MemLog log;
   auto client = log.stream_func()({}, "", {});
   auto result = std::async(std::launch::async, [&] { (void)client->recv(); });
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(20ms);  // let it block inside recv (not observable)
   log.stop_streams();
   ASSERT_EQ(result.wait_for(1s), std::future_status::ready);
   EXPECT_THROW(result.get(), reflex::Stopped);
@@ -123,7 +115,8 @@ TEST(MemLog, LagHoldsBackYoungEvents) {
       .type = 1, .foreign_id = "old", .timestamp = std::chrono::system_clock::now() - 1h});
   log.append(1, "young");
   // With to_head, a young event counts as not yet available.
-  EXPECT_EQ(read_to_head(log.stream_func(), "", {.lag = 10min}), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(ids(read_to_head(log.stream_func(), "", {.lag = 10min})),
+            (std::vector<std::string>{"1"}));
   // Without to_head, it is delivered once it is old enough.
   auto client = log.stream_func()({}, "1", {.lag = 200ms});
   const auto start = Clock::now();

@@ -10,48 +10,24 @@
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/mem_log.hpp"
+#include "reflex_test/durable_store.hpp"
+#include "reflex_test/streams.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-/// A cursor store whose sets only become "durable" on flush, so tests see what a flush wrote.
-class BufferedStore final : public reflex::CursorStore {
- public:
-  std::string get(std::string_view name) override {
-    std::lock_guard lock(mu_);
-    auto it = durable_.find(std::string(name));
-    return it == durable_.end() ? "" : it->second;
-  }
-  void set(std::string_view name, std::string_view cursor) override {
-    std::lock_guard lock(mu_);
-    pending_[std::string(name)] = cursor;
-  }
-  void flush() override {
-    std::lock_guard lock(mu_);
-    ++flushes_;
-    for (auto& [k, v] : pending_) durable_[k] = v;
-    pending_.clear();
-  }
-  std::string durable(const std::string& name) {
-    std::lock_guard lock(mu_);
-    return durable_.count(name) ? durable_[name] : "";
-  }
-  int flushes() {
-    std::lock_guard lock(mu_);
-    return flushes_;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::string> pending_, durable_;
-  int flushes_ = 0;
-};
+using reflex_test::DurableStore;
+using reflex_test::eventually;
+using reflex_test::ids;
+using reflex_test::recorded;
+using reflex_test::SourceLog;
 
 struct Fixture {
   reflex::MemLog log;
-  std::shared_ptr<BufferedStore> store = std::make_shared<BufferedStore>();
+  std::shared_ptr<DurableStore> store = std::make_shared<DurableStore>();
+  std::shared_ptr<SourceLog> source = std::make_shared<SourceLog>();  // what run asked the log
   std::vector<reflex::Event> seen;
 
   explicit Fixture(int events = 5) {
@@ -61,18 +37,12 @@ struct Fixture {
   reflex::Spec spec(reflex::ConsumeFunc fn = {}, reflex::ConsumerOptions options = {},
                     reflex::StreamOptions stream = {.to_head = true}) {
     if (!fn) fn = [this](std::stop_token, const reflex::Event& e) { seen.push_back(e); };
-    return {.stream = log.stream_func(),
+    return {.stream = recorded(log.stream_func(), source),
             .cursors = store,
             .consumer = reflex::make_consumer("consumer-1", std::move(fn), std::move(options)),
             .options = stream};
   }
 };
-
-std::vector<std::string> ids(const std::vector<reflex::Event>& events) {
-  std::vector<std::string> out;
-  for (const auto& e : events) out.push_back(e.id);
-  return out;
-}
 
 TEST(Run, ConsumesEveryEventInOrderAndSetsTheCursor) {
   Fixture f;
@@ -128,7 +98,7 @@ TEST(Run, FlushesCursorsWhenStopped) {
   std::atomic<int> consumed{0};
   auto spec = f.spec([&](std::stop_token, const reflex::Event&) { ++consumed; }, {}, {});
   std::jthread runner([&] { reflex::run(stop.get_token(), spec); });
-  while (consumed < 3) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(eventually([&] { return consumed == 3; })) << consumed << " events consumed";
   stop.request_stop();
   runner.join();
   EXPECT_EQ(f.store->flushes(), 1);
@@ -140,7 +110,8 @@ TEST(Run, FlushesCursorsWhenTheSourceFails) {
   std::atomic<int> consumed{0};
   auto spec = f.spec([&](std::stop_token, const reflex::Event&) { ++consumed; }, {}, {});
   std::jthread killer([&] {
-    while (consumed < 2) std::this_thread::sleep_for(1ms);
+    // Stopping the source even when the wait fails: run must not block forever.
+    EXPECT_TRUE(eventually([&] { return consumed == 2; })) << consumed << " events consumed";
     f.log.stop_streams();
   });
   EXPECT_THROW(reflex::run({}, spec), reflex::Stopped);
@@ -154,14 +125,15 @@ TEST(Run, ReturnsNormallyOnlyWhenStopWasRequested) {
   auto spec = f.spec({}, {}, {});
   // Without a stop request a source going away is an error for the caller...
   std::jthread killer([&] {
-    std::this_thread::sleep_for(20ms);
+    // stop_streams() ends the streams open at that moment: run's must be one of them.
+    EXPECT_TRUE(eventually([&] { return f.source->opened == 1; })) << "run opened no stream";
     f.log.stop_streams();
   });
   EXPECT_THROW(reflex::run(stop.get_token(), spec), reflex::Stopped);
   killer.join();
   // ...with one, run returns normally.
   auto done = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
-  std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(eventually([&] { return f.source->opened == 2; })) << "run opened no stream";
   stop.request_stop();
   ASSERT_EQ(done.wait_for(1s), std::future_status::ready);
   EXPECT_NO_THROW(done.get());
@@ -172,6 +144,8 @@ TEST(Run, StopInterruptsABlockedRecvWithin100ms) {
   std::stop_source stop;
   auto spec = f.spec({}, {}, {});
   auto done = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
+  // Being blocked inside recv cannot be observed from here: the pause makes it so (an earlier
+  // stop would only make the test easier to pass, not fail).
   std::this_thread::sleep_for(50ms);
   const auto requested = Clock::now();
   stop.request_stop();
@@ -262,13 +236,10 @@ TEST(Run, WaitsUntilEachEventIsOlderThanLag) {
       .type = 1, .foreign_id = "old", .timestamp = std::chrono::system_clock::now() - 1h});
   auto runner = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
   auto fresh = f.log.append(1, "fresh");
-  for (int i = 0; i < 200; ++i) {
-    {
-      std::lock_guard lock(mu);
-      if (consumed.size() == 2) break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
+  (void)eventually([&] {
+    std::lock_guard lock(mu);
+    return consumed.size() == 2;
+  });  // asserted below, once the run has stopped
   stop.request_stop();
   runner.get();
   ASSERT_EQ(consumed.size(), 2u);
@@ -284,7 +255,8 @@ TEST(Run, StopDuringALagWaitReturnsPromptlyWithoutConsuming) {
   std::stop_source stop;
   auto spec = f.spec({}, {}, {.lag = 1h});
   auto runner = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
-  std::this_thread::sleep_for(50ms);
+  // The event was read, so run waits for it to age.
+  EXPECT_TRUE(eventually([&] { return f.source->received == 1; })) << "run read no event";
   stop.request_stop();
   ASSERT_EQ(runner.wait_for(1s), std::future_status::ready);
   runner.get();

@@ -1,9 +1,5 @@
 // Ends of streams: client cancel, deadline, vanished peer, graceful stop, slow readers, limits.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <reflex/reflex.hpp>
@@ -12,9 +8,8 @@
 #include <reflex/rgrpc/server.hpp>
 
 #include "hot_source.hpp"
+#include "reflex_test/process.hpp"
 #include "support.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -76,29 +71,11 @@ TEST(GrpcLifecycle, AKilledPeerProcessStopsTheServerSideSource) {
   auto source = std::make_shared<rgrpc_test::SourceLog>();
   reflex::rgrpc::Server server(rgrpc_test::recorded(log.stream_func(), source));
 
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  const std::string peer = RGRPC_TEST_PEER;
-  const std::string address = server.address();
-  char* argv[] = {const_cast<char*>(peer.c_str()), const_cast<char*>(address.c_str()), nullptr};
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, peer.c_str(), &actions, nullptr, argv, environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  char line[64] = {};
-  FILE* from_peer = fdopen(out[0], "r");
-  ASSERT_NE(fgets(line, sizeof line, from_peer), nullptr);
-  EXPECT_EQ(std::string(line), "ready 1\n");
+  reflex_test::Process peer({RGRPC_TEST_PEER, server.address()});
+  ASSERT_EQ(peer.wait_for_out("ready ([0-9]+)\n"), "1") << peer.out() << peer.err();
   ASSERT_EQ(source->open.load(), 1);
 
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  fclose(from_peer);
+  peer.kill();
   const auto start = Clock::now();
   EXPECT_TRUE(eventually([&] { return source->open.load() == 0; }, 5s));
   EXPECT_LT(Clock::now() - start, 2s) << "the source outlived its vanished client";
@@ -128,7 +105,7 @@ TEST(GrpcLifecycle, GracefulStopGivesStoppedToEveryOpenClient) {
     });
   }
   ASSERT_TRUE(eventually([&] { return source->open.load() == kClients; }));
-  std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(50ms);  // the readers block in their second recv (not observable)
   const auto start = Clock::now();
   server.stop();
   const auto took = Clock::now() - start;
@@ -153,7 +130,7 @@ TEST(GrpcLifecycle, StopWhileAClientDoesNotReadEndsWithinTheStopTimeout) {
   ASSERT_TRUE(eventually(
       [&] {
         const auto before = server.stats().events_sent;
-        std::this_thread::sleep_for(100ms);
+        std::this_thread::sleep_for(100ms);  // held back = nothing sent within this window
         return before > 0 && server.stats().events_sent == before;
       },
       10s));
@@ -174,7 +151,7 @@ TEST(GrpcLifecycle, AClientThatStopsReadingKeepsServerBufferingBounded) {
   ASSERT_TRUE(eventually(
       [&] {
         const auto before = server.stats().events_sent;
-        std::this_thread::sleep_for(300ms);
+        std::this_thread::sleep_for(300ms);  // stalled = nothing sent within this window
         sent = server.stats().events_sent;
         return sent == before && sent > 0;
       },
@@ -189,7 +166,7 @@ TEST(GrpcLifecycle, AClientThatStopsReadingKeepsServerBufferingBounded) {
   // source was read no further than the server's small queue ahead of that.
   EXPECT_LT(sent * kEventBytes, 32u << 20);
   EXPECT_LE(produced, sent + 64 + 1);
-  std::this_thread::sleep_for(500ms);
+  std::this_thread::sleep_for(500ms);  // and still nothing moves
   EXPECT_EQ(server.stats().events_sent, sent);
 }
 

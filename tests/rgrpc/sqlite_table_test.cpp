@@ -81,7 +81,8 @@ TEST(GrpcSqlTable, AWaitingPeerSeesACommitPromptly) {
     EXPECT_EQ(client->recv().foreign_id, "0");
     got = true;
   });
-  std::this_thread::sleep_for(200ms);
+  // The peer's stream is open on the server, which waits at the table's head for it.
+  ASSERT_TRUE(rgrpc_test::eventually([&] { return f.server.stats().open_streams == 1; }));
   f.insert(0, 1);
   EXPECT_TRUE(rgrpc_test::eventually([&] { return got.load(); }, 2000ms));
   stop.request_stop();

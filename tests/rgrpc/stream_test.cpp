@@ -47,7 +47,7 @@ TEST(GrpcStream, DeliversEventsAppendedWhileStreaming) {
   std::jthread producer([&] {
     for (int i = 0; i < 50; ++i) {
       f.log.append(1, std::to_string(i));
-      std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(1ms);  // appends interleave with the streaming
     }
   });
   const auto got = recv_n(*client, 50);
@@ -255,12 +255,10 @@ TEST(GrpcStream, ACallPicksANamedStreamByMetadataAndAnUnknownNameIsConfigError) 
       {.stream = users.stream_func(),
        .named = {{"users", users.stream_func()}, {"orders", orders.stream_func()}}}});
   const auto read_all = [&](const std::string& name) {
-    auto stream = reflex::rgrpc::stream_func({.target = server.address(), .stream = name});
-    auto client = stream({}, "", {.to_head = true});
     std::vector<std::string> ids;
-    try {
-      for (;;) ids.push_back(client->recv().foreign_id);
-    } catch (const reflex::HeadReached&) {
+    for (const auto& e : reflex_test::read_to_head(
+             reflex::rgrpc::stream_func({.target = server.address(), .stream = name}))) {
+      ids.push_back(e.foreign_id);
     }
     return ids;
   };

@@ -75,7 +75,12 @@ class RawServer final : public rgrpctest::RawReflex::Service {
     event.set_id("2");
     event.set_foreign_id(std::string("\xc3", 1));
     writer->Write(event);
-    while (!context->IsCancelled()) std::this_thread::sleep_for(5ms);  // no more events yet
+    // No more events yet: hold the stream open until the client goes (bounded, so a client that
+    // never cancels cannot keep the server's thread).
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (!context->IsCancelled() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(5ms);
+    }
     return grpc::Status::OK;
   }
 };

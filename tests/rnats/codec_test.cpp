@@ -79,18 +79,11 @@ TEST(Codec, HeaderValuesOnTheWireAreUnchangedByteForByteOnEveryPath) {
                             .stream = relayed.name(),
                             .subject = relayed.subject(),
                             .start_after = "6"});
-  std::exception_ptr error;
-  std::jthread relaying([&](std::stop_token stop) {
-    try {
-      relay.run(stop);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  EXPECT_TRUE(rnats_test::eventually([&] { return relay.stats().acknowledged >= 1 || error; }));
-  relaying.request_stop();
-  relaying.join();
-  ASSERT_EQ(error, nullptr);
+  rnats_test::RunningRelay relaying(relay);
+  EXPECT_TRUE(rnats_test::eventually(
+      [&] { return relay.stats().acknowledged >= 1 || relaying.error() != nullptr; }));
+  relaying.stop();
+  ASSERT_EQ(relaying.error(), nullptr);
 
   auto got = deliveries(conn, published, 1);
   auto more = deliveries(conn, relayed, 1);

@@ -14,28 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace rnats = reflex::rnats;
-
-/// A bucket deleted at the end of the test.
-class TempBucket {
- public:
-  explicit TempBucket(const rnats::Connection& conn, int history = 1)
-      : conn_(conn),
-        store_(rnats::StateStore::ensure(conn, {.name = reflex_test::unique_name("KV"),
-                                                .history = history,
-                                                .storage = rnats::Storage::memory})) {}
-  ~TempBucket() {
-    try {
-      rnats::StateStore::remove(conn_, store_.bucket());
-    } catch (...) {
-    }
-  }
-  rnats::StateStore& operator*() { return store_; }
-  rnats::StateStore* operator->() { return &store_; }
-
- private:
-  rnats::Connection conn_;
-  rnats::StateStore store_;
-};
+using rnats_test::TempBucket;
 
 TEST(StateStore, GetTellsAMissingKeyFromAnEmptyValue) {
   auto conn = rnats_test::connect();
@@ -204,7 +183,7 @@ TEST(StateStore, WatchDeliversCurrentValuesThenChangesOnItsOwnThread) {
   kv->put("users.2", "bob");  // not watched
   kv->erase("orders.1");
   ASSERT_TRUE(rnats_test::eventually([&] { return rec.size() >= 3; }));
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(100ms);  // a change of users.2 (not watched) would come now
   watch.stop();
   std::lock_guard lock(rec.mu);
   ASSERT_EQ(rec.changes.size(), 3u);
@@ -231,7 +210,7 @@ TEST(StateStore, WatchUpdatesOnlyAndIgnoreDeletes) {
   kv->erase("a");
   kv->put("b", "fresh");
   ASSERT_TRUE(rnats_test::eventually([&] { return rec.size() >= 1; }));
-  std::this_thread::sleep_for(150ms);
+  std::this_thread::sleep_for(150ms);  // the erase (ignored) or a replay would come now
   std::lock_guard lock(rec.mu);
   ASSERT_EQ(rec.changes.size(), 1u);
   EXPECT_EQ(rec.changes[0].entry.key, "b");

@@ -1,65 +1,54 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
+#include <exception>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "reflex/rnats/rnats.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/nats.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace rnats_test {
 
 using namespace std::chrono_literals;
 
-/// A connection to the test server (REFLEX_TEST_NATS_URL); fails the test when unset.
-inline reflex::rnats::Connection connect() {
-  return reflex::rnats::Connection(reflex::rnats::ConnectOptions{
-      .url = reflex_test::required_env("REFLEX_TEST_NATS_URL"), .name = "reflex-rnats-tests"});
-}
+using reflex_test::connect;
+using reflex_test::TempBucket;
+using reflex_test::TempStream;
 
-/// A stream that is deleted at the end of the test. Its subjects are "<name>.>".
-class TempStream {
+/// Runs `relay` on a thread of its own from construction until stop() or destruction; error()
+/// is what its run() threw (null while it runs and after it returned normally). stop() returns
+/// once run() did: a relay honours a stop at once, after letting in-flight publishes settle
+/// for at most its ack_timeout.
+class RunningRelay {
  public:
-  /// An in-memory stream with a unique name.
-  explicit TempStream(reflex::rnats::Connection conn)
-      : TempStream(std::move(conn), {.storage = reflex::rnats::Storage::memory}) {}
-  /// A stream as configured; a unique name and subjects "<name>.>" when unset.
-  TempStream(reflex::rnats::Connection conn, reflex::rnats::StreamConfig config)
-      : conn_(std::move(conn)) {
-    if (config.name.empty()) config.name = reflex_test::unique_name("S");
-    if (config.subjects.empty()) config.subjects = {config.name + ".>"};
-    name_ = config.name;
-    reflex::rnats::ensure_stream(conn_, config);
+  explicit RunningRelay(reflex::rnats::Relay& relay)
+      : thread_([this, &relay](std::stop_token stop) {
+          try {
+            relay.run(stop);
+          } catch (...) {
+            std::lock_guard lock(mu_);
+            error_ = std::current_exception();
+          }
+        }) {}
+  void stop() {
+    thread_.request_stop();
+    if (thread_.joinable()) thread_.join();
   }
-  ~TempStream() {
-    try {
-      reflex::rnats::delete_stream(conn_, name_);
-    } catch (...) {
-    }
-  }
-  TempStream(const TempStream&) = delete;
-  TempStream& operator=(const TempStream&) = delete;
-
-  [[nodiscard]] const std::string& name() const { return name_; }
-  [[nodiscard]] std::string subject(const std::string& leaf = "x") const {
-    return name_ + "." + leaf;
+  [[nodiscard]] std::exception_ptr error() {
+    std::lock_guard lock(mu_);
+    return error_;
   }
 
  private:
-  reflex::rnats::Connection conn_;
-  std::string name_;
+  std::mutex mu_;
+  std::exception_ptr error_;
+  std::jthread thread_;  // last: it starts once the members it writes exist
 };
 
-/// Polls `condition` until true or `timeout`; returns its last value.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = 10s) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
+using reflex_test::eventually;
 
 }  // namespace rnats_test

@@ -3,10 +3,7 @@
 // holds every committed event exactly once, in order.
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
 
 #include <random>
 #include <thread>
@@ -16,28 +13,13 @@
 #include "reflex/rsql/rsql.hpp"
 #include "reflex/rsql/sqlite.hpp"
 #include "reflex_test/env.hpp"
-
-extern char** environ;
+#include "reflex_test/process.hpp"
+#include "reflex_test/streams.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 namespace rnats = reflex::rnats;
-
-pid_t spawn(std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
-  return pid;
-}
-
-void kill_and_reap(pid_t pid) {
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-}
 
 TEST(RelayKill, AKilledAndRestartedRelayLosesAndDuplicatesNothing) {
   reflex_test::TempDir dir;
@@ -58,7 +40,7 @@ TEST(RelayKill, AKilledAndRestartedRelayLosesAndDuplicatesNothing) {
       (void)table.insert(app, reflex::rsql::NewEvent{
                                   .foreign_id = i, .type = 1, .metadata = "e" + std::to_string(i)});
       sqlite3_exec(app, "COMMIT", nullptr, nullptr, nullptr);
-      std::this_thread::sleep_for(5ms);
+      std::this_thread::sleep_for(5ms);  // writes go on while relays are killed
     }
     sqlite3_close(app);
   });
@@ -69,29 +51,25 @@ TEST(RelayKill, AKilledAndRestartedRelayLosesAndDuplicatesNothing) {
       stream.name(),    stream.subject("events")};
   std::mt19937 rng(42);
   for (int round = 0; round < 8; ++round) {
-    const pid_t relay = spawn(args);
+    reflex_test::Process relay(args);
+    // The kill comes at a random moment of the relay's work: that is what is tested.
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 300)(rng)));
-    kill_and_reap(relay);
+    relay.kill();
   }
   writer.join();
-  const pid_t last = spawn(args);
+  reflex_test::Process last(args);
   auto info = [&] {
     const auto s = rnats::stream_info(conn, stream.name());
     return s ? s->messages : 0;
   };
   EXPECT_TRUE(rnats_test::eventually([&] { return info() >= kEvents; }, 20s))
-      << info() << " messages";
+      << info() << " messages; the relay said: " << last.err();
   std::this_thread::sleep_for(200ms);  // a duplicate would show up now
-  kill_and_reap(last);
+  last.kill();
 
   // Read the stream back: event ids 1..kEvents, each once, in order, with their data.
-  auto client = rnats::stream_func(conn, {.stream = stream.name()})({}, "", {.to_head = true});
-  std::vector<reflex::Event> got;
-  try {
-    for (;;) got.push_back(client->recv());
-  } catch (const reflex::HeadReached&) {
-  }
+  const auto got = reflex_test::read_to_head(rnats::stream_func(conn, {.stream = stream.name()}));
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kEvents));
   for (int i = 0; i < kEvents; ++i) {
     ASSERT_EQ(got[static_cast<std::size_t>(i)].foreign_id, std::to_string(i + 1));

@@ -10,6 +10,7 @@
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/mem_log.hpp"
+#include "reflex_test/streams.hpp"
 
 namespace {
 
@@ -40,18 +41,10 @@ std::vector<std::pair<std::string, std::string>> contents(const rnats::Connectio
 
 // Runs the relay on a thread until `done` holds (or 30 s), then stops it; returns its error.
 std::exception_ptr relay_until(rnats::Relay& relay, const std::function<bool()>& done) {
-  std::exception_ptr error;
-  std::jthread worker([&](std::stop_token stop) {
-    try {
-      relay.run(stop);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  rnats_test::eventually([&] { return done() || error != nullptr; }, 30s);
-  worker.request_stop();
-  worker.join();
-  return error;
+  rnats_test::RunningRelay running(relay);
+  (void)rnats_test::eventually([&] { return done() || running.error() != nullptr; }, 30s);
+  running.stop();
+  return running.error();
 }
 
 void expect_exactly(const std::vector<std::pair<std::string, std::string>>& got, int first,
@@ -104,8 +97,8 @@ TEST(Relay, ResumesAfterTheStreamsLastMessageWithoutAnyCursorStore) {
   }
   append(log, 50);
   rnats::Relay again(conn, options);
+  // relay_until() returns once the relay stopped: its stats cannot change any more.
   ASSERT_EQ(relay_until(again, [&] { return again.stats().acknowledged >= 50; }), nullptr);
-  std::this_thread::sleep_for(100ms);
   EXPECT_EQ(again.stats().acknowledged, 50u);
   EXPECT_EQ(again.stats().duplicates, 0u);
   expect_exactly(contents(conn, stream.name()), 1, 150);
@@ -123,12 +116,8 @@ TEST(Relay, PublishesToPrefixDotTypeSubjects) {
   ASSERT_EQ(relay_until(relay, [&] { return relay.stats().acknowledged >= 9; }), nullptr);
   auto typed = rnats::stream_func(
       conn, {.stream = stream.name(), .filter_subject = stream.name() + ".user.1"});
-  auto client = typed({}, "", {.to_head = true});
   std::vector<int> types;
-  try {
-    for (;;) types.push_back(client->recv().type);
-  } catch (const reflex::HeadReached&) {
-  }
+  for (const auto& e : reflex_test::read_to_head(typed)) types.push_back(e.type);
   EXPECT_EQ(types, (std::vector<int>{1, 1, 1}));
 }
 
@@ -150,23 +139,15 @@ TEST(Relay, RepublishesFromTheFirstUnacknowledgedEventAfterFailures) {
                             .max_in_flight = 64,
                             .retry_backoff = 20ms,
                             .max_retry_backoff = 100ms});
-  std::exception_ptr error;
-  std::jthread worker([&](std::stop_token stop) {
-    try {
-      relay.run(stop);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
+  rnats_test::RunningRelay running(relay);
   ASSERT_TRUE(rnats_test::eventually([&] { return relay.stats().recoveries >= 2; }));
   EXPECT_EQ(relay.stats().acknowledged, 40u);
   config.max_events = 0;
   rnats::ensure_stream(conn, config);
   ASSERT_TRUE(rnats_test::eventually([&] { return relay.stats().acknowledged >= 300; }, 20s))
       << relay.stats().last_error;
-  worker.request_stop();
-  worker.join();
-  ASSERT_EQ(error, nullptr);
+  running.stop();
+  ASSERT_EQ(running.error(), nullptr);
   EXPECT_GT(relay.stats().republished, 0u);
   EXPECT_NE(relay.stats().last_error.find("maximum messages"), std::string::npos)
       << relay.stats().last_error;

@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -13,58 +11,21 @@
 #include "nats_test.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/mem_log.hpp"
+#include "reflex_test/services.hpp"
+#include "reflex_test/streams.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 namespace rnats = reflex::rnats;
 
-/// A nats-server with its own state dir; restart() keeps its port and storage.
-class OwnServer {
- public:
-  OwnServer() {
-    services("start");
-    url_ = read_url();
-  }
-  ~OwnServer() { services("clean"); }
-  OwnServer(const OwnServer&) = delete;
-  OwnServer& operator=(const OwnServer&) = delete;
-
-  void restart() {
-    services("stop");
-    services("start");
-    EXPECT_EQ(read_url(), url_) << "the restarted server moved to another port";
-  }
-  [[nodiscard]] const std::string& url() const { return url_; }
-
- private:
-  void services(const std::string& command) {
-    const std::string line = "REFLEX_SERVICES_DIR='" + dir_.path().string() + "' '" +
-                             std::string(REFLEX_SOURCE_DIR) + "/scripts/services' " + command +
-                             " nats >/dev/null 2>&1";
-    ASSERT_EQ(std::system(line.c_str()), 0) << line;
-  }
-  std::string read_url() {
-    std::ifstream env(dir_.path() / "env");
-    std::string text;
-    for (std::string line; std::getline(env, line);) {
-      const std::string key = "export REFLEX_TEST_NATS_URL='";
-      if (line.rfind(key, 0) == 0) text = line.substr(key.size(), line.size() - key.size() - 1);
-    }
-    return text;
-  }
-
-  reflex_test::TempDir dir_;
-  std::string url_;
-};
-
 TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
-  OwnServer server;
-  ASSERT_FALSE(server.url().empty());
-  rnats::Connection conn(rnats::ConnectOptions{.url = server.url(),
-                                               .reconnect_wait = 50ms,
-                                               .max_reconnect_wait = 200ms,
-                                               .request_timeout = 2s});
+  // A nats-server of this test's own: it is restarted, keeping its port and storage.
+  reflex_test::OwnServices server("nats");
+  const std::string url = server.env("REFLEX_TEST_NATS_URL");
+  ASSERT_FALSE(url.empty());
+  rnats::Connection conn(rnats::ConnectOptions{
+      .url = url, .reconnect_wait = 50ms, .max_reconnect_wait = 200ms, .request_timeout = 2s});
   const std::string name = "RESTART";
   rnats::ensure_stream(conn,
                        {.name = name, .subjects = {"restart.>"}, .storage = rnats::Storage::file});
@@ -114,14 +75,7 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
                             .ack_timeout = 1s,
                             .retry_backoff = 50ms,
                             .max_retry_backoff = 300ms});
-  std::exception_ptr relay_error;
-  std::jthread relaying([&](std::stop_token stop) {
-    try {
-      relay.run(stop);
-    } catch (...) {
-      relay_error = std::current_exception();
-    }
-  });
+  rnats_test::RunningRelay relaying(relay);
   // 4. A watch.
   std::vector<std::string> watched;
   auto watch = kv.watch(">", [&](const rnats::Change& c) {
@@ -147,7 +101,10 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
            count(watched) >= 20;
   }));
 
-  server.restart();
+  server.stop();
+  server.start();
+  EXPECT_EQ(server.env("REFLEX_TEST_NATS_URL"), url)
+      << "the restarted server moved to another port";
   ASSERT_TRUE(rnats_test::eventually([&] { return conn.connected(); }, 10s));
   EXPECT_GE(conn.reconnects(), 1u);
   // Publishing may need a moment while JetStream recovers its streams.
@@ -170,15 +127,14 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
       30s);
   EXPECT_TRUE(all) << "subscribed " << count(subscribed) << ", sourced " << count(sourced)
                    << ", relayed " << relay.stats().acknowledged << ", watched " << count(watched);
-  std::this_thread::sleep_for(300ms);
+  std::this_thread::sleep_for(300ms);  // a duplicate (checked below) would show up now
   subscriber.request_stop();
   reader.request_stop();
-  relaying.request_stop();
   subscriber.join();
   reader.join();
-  relaying.join();
+  relaying.stop();
   watch.stop();
-  EXPECT_EQ(relay_error, nullptr);
+  EXPECT_EQ(relaying.error(), nullptr);
 
   std::lock_guard lock(mu);
   // The source delivers in order, without gaps or duplicates.
@@ -189,11 +145,9 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
   // The watch saw the last value.
   EXPECT_EQ(watched.back(), "39");
   // The relayed stream holds every event exactly once, in order.
-  auto relayed = rnats::stream_func(conn, {.stream = "RELAYED"})({}, "", {.to_head = true});
   std::vector<std::string> stored;
-  try {
-    for (;;) stored.push_back(relayed->recv().metadata);
-  } catch (const reflex::HeadReached&) {
+  for (const auto& e : reflex_test::read_to_head(rnats::stream_func(conn, {.stream = "RELAYED"}))) {
+    stored.push_back(e.metadata);
   }
   ASSERT_EQ(stored.size(), 40u);
   for (int i = 0; i < 40; ++i) EXPECT_EQ(stored[static_cast<std::size_t>(i)], std::to_string(i));

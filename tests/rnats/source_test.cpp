@@ -10,28 +10,19 @@
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
 #include "reflex/run.hpp"
+#include "reflex_test/streams.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 namespace rnats = reflex::rnats;
+using reflex_test::ids;
+using reflex_test::read_to_head;
 using rnats_test::TempStream;
 
 std::uint64_t publish(const rnats::Connection& conn, const std::string& subject,
                       std::string data = "d") {
   return rnats::publish(conn, {.subject = subject, .data = std::move(data)}).sequence;
-}
-
-std::vector<std::string> read_to_head(const reflex::StreamFunc& stream, std::string_view after,
-                                      reflex::StreamOptions options = {}) {
-  options.to_head = true;
-  auto client = stream({}, after, options);
-  std::vector<std::string> ids;
-  try {
-    for (;;) ids.push_back(client->recv().id);
-  } catch (const reflex::HeadReached&) {
-  }
-  return ids;
 }
 
 TEST(JetStreamSource, StreamsEveryMessageAfterTheCursorInOrder) {
@@ -42,7 +33,7 @@ TEST(JetStreamSource, StreamsEveryMessageAfterTheCursorInOrder) {
 
   std::vector<std::string> expected;
   for (int i = 6; i <= 20; ++i) expected.push_back(std::to_string(i));
-  EXPECT_EQ(read_to_head(source, "5"), expected);
+  EXPECT_EQ(ids(read_to_head(source, "5")), expected);
   EXPECT_EQ(read_to_head(source, "").size(), 20u);
   EXPECT_TRUE(read_to_head(source, "20").empty());
 }
@@ -122,8 +113,8 @@ TEST(JetStreamSource, FilterSubjectDeliversOnlyMatchingMessages) {
   for (int i = 0; i < 6; ++i) publish(conn, stream.subject(i % 2 == 0 ? "even" : "odd"));
   auto source =
       rnats::stream_func(conn, {.stream = stream.name(), .filter_subject = stream.subject("odd")});
-  EXPECT_EQ(read_to_head(source, ""), (std::vector<std::string>{"2", "4", "6"}));
-  EXPECT_EQ(read_to_head(source, "4"), (std::vector<std::string>{"6"}));
+  EXPECT_EQ(ids(read_to_head(source, "")), (std::vector<std::string>{"2", "4", "6"}));
+  EXPECT_EQ(ids(read_to_head(source, "4")), (std::vector<std::string>{"6"}));
 }
 
 TEST(JetStreamSource, WaitsForNewMessagesAndWakesOnStopPromptly) {
@@ -132,13 +123,13 @@ TEST(JetStreamSource, WaitsForNewMessagesAndWakesOnStopPromptly) {
   std::stop_source stop;
   auto client = rnats::stream_func(conn, {.stream = stream.name()})(stop.get_token(), "", {});
   auto next = std::async(std::launch::async, [&] { return client->recv().id; });
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(100ms);  // let it wait inside recv (not observable)
   publish(conn, stream.subject());
   ASSERT_EQ(next.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(next.get(), "1");
 
   auto blocked = std::async(std::launch::async, [&] { (void)client->recv(); });
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(100ms);  // let it wait inside recv (not observable)
   const auto asked = std::chrono::steady_clock::now();
   stop.request_stop();
   ASSERT_EQ(blocked.wait_for(2s), std::future_status::ready);
@@ -160,13 +151,13 @@ TEST(JetStreamSource, ExpiredCursorFailsWithAClearErrorUnlessSkippingAhead) {
     EXPECT_NE(what.find("3..7"), std::string::npos) << what;
   }
   // Exactly at the edge is fine: nothing was lost.
-  EXPECT_EQ(read_to_head(strict, "7"), (std::vector<std::string>{"8", "9", "10"}));
+  EXPECT_EQ(ids(read_to_head(strict, "7")), (std::vector<std::string>{"8", "9", "10"}));
   // "" means from the beginning: whatever is retained.
   EXPECT_EQ(read_to_head(strict, "").size(), 3u);
 
   auto lenient = rnats::stream_func(
       conn, {.stream = stream.name(), .on_stale_cursor = rnats::StaleCursor::skip_ahead});
-  EXPECT_EQ(read_to_head(lenient, "2"), (std::vector<std::string>{"8", "9", "10"}));
+  EXPECT_EQ(ids(read_to_head(lenient, "2")), (std::vector<std::string>{"8", "9", "10"}));
 }
 
 TEST(JetStreamSource, FutureCursorFailsWithAClearErrorUnlessSkippingAhead) {

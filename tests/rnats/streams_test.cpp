@@ -222,12 +222,15 @@ TEST(Consumer, SubscribersOfADurableConsumerShareTheWork) {
   std::mutex mu;
   std::map<int, std::multiset<std::string>> got;  // subscriber -> events
   std::atomic<int> total{0};
+  std::atomic<int> subscribed{0};
   std::vector<std::jthread> workers;
   for (int w = 0; w < 2; ++w) {
     workers.emplace_back([&, w](std::stop_token stop) {
       // Each worker has its own connection, as separate processes would.
       auto own = rnats_test::connect();
       rnats::Subscription sub(own, stream.name(), "shared");
+      own.flush();  // a round trip: the server has the subscription
+      ++subscribed;
       while (!stop.stop_requested()) {
         auto d = sub.next(stop, 100ms);
         if (!d) continue;
@@ -240,7 +243,8 @@ TEST(Consumer, SubscribersOfADurableConsumerShareTheWork) {
       }
     });
   }
-  std::this_thread::sleep_for(300ms);  // both subscribed
+  ASSERT_TRUE(rnats_test::eventually([&] { return subscribed == 2; }))
+      << subscribed << " subscribed";
   fill(conn, stream, kEvents);
   ASSERT_TRUE(rnats_test::eventually([&] { return total.load() >= kEvents; }, 20s));
   std::this_thread::sleep_for(300ms);  // nothing more may come

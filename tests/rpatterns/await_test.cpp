@@ -17,15 +17,15 @@ TEST(Await, ReturnsWhenAnEventForTheEntityWithOneOfTheTypesArrives) {
   reflex::MemLog log;
   log.append(2, "order-1");  // history does not count
   const std::size_t baseline = thread_count();
-  auto opened = std::make_shared<std::atomic<int>>(0);
+  auto source = std::make_shared<SourceLog>();
   std::jthread producer([&] {
-    if (!eventually([&] { return opened->load() == 1; })) return;  // await then times out
+    if (!eventually([&] { return source->opened == 1; })) return;  // await then times out
     log.append(2, "order-2");                                      // another entity
     log.append(1, "order-1");                                      // another type
     log.append(3, "order-1");                                      // a match
   });
   const auto result = rp::await(
-      {}, counting_opens(log.stream_func(), opened),
+      {}, recorded(log.stream_func(), source),
       {.foreign_id = "order-1", .types = {2, 3}, .condition = {}, .deadline = Clock::now() + 10s});
   EXPECT_EQ(result, rp::AwaitResult::event);
   producer.join();
@@ -63,10 +63,11 @@ TEST(Await, TimesOutAtTheDeadline) {
 TEST(Await, AStopRequestEndsItWithCanceled) {
   reflex::MemLog log;
   std::stop_source stop;
+  auto source = std::make_shared<SourceLog>();
   auto done = std::async(std::launch::async, [&] {
-    return rp::await(stop.get_token(), log.stream_func(), {.foreign_id = "x"});
+    return rp::await(stop.get_token(), recorded(log.stream_func(), source), {.foreign_id = "x"});
   });
-  std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(eventually([&] { return source->opened == 1; })) << "await opened no stream";
   const auto start = Clock::now();
   stop.request_stop();
   ASSERT_EQ(done.wait_for(2s), std::future_status::ready);
@@ -93,7 +94,7 @@ TEST(Await, PollsOnlyOnceTheStreamIsOpen) {
   std::atomic<bool> open{false};
   reflex::StreamFunc slow_open = [&](std::stop_token stop, std::string_view after,
                                      const reflex::StreamOptions& o) {
-    std::this_thread::sleep_for(40ms);
+    std::this_thread::sleep_for(40ms);  // the slow open is what is tested
     open = true;
     return log.stream_func()(std::move(stop), after, o);
   };

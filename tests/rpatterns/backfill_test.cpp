@@ -11,14 +11,10 @@ namespace {
 using namespace rpatterns_test;
 namespace rp = reflex::rpatterns;
 
-struct Fixture {
-  reflex::MemLog log;
-  std::shared_ptr<DurableStore> store = std::make_shared<DurableStore>();
+struct Fixture : LogAndStore {
+  using LogAndStore::LogAndStore;
   std::vector<reflex::Event> seen;
 
-  explicit Fixture(int events) {
-    for (int i = 1; i <= events; ++i) log.append(1, "f" + std::to_string(i));
-  }
   reflex::Spec spec(reflex::ConsumeFunc fn = {}) {
     if (!fn) fn = [this](std::stop_token, const reflex::Event& e) { seen.push_back(e); };
     return {.stream = log.stream_func(),

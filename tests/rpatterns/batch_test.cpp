@@ -167,13 +167,15 @@ TEST(BatchSpec, AStoppedRunDropsUnackedEventsForTheNextRun) {
   log.append(1, "a");
   auto store = std::make_shared<DurableStore>();
   Batches batches;
+  auto source = std::make_shared<SourceLog>();
   auto spec =
-      rp::batch_spec(log.stream_func(), store, "batcher",
+      rp::batch_spec(recorded(log.stream_func(), source), store, "batcher",
                      [&](std::stop_token, std::span<const reflex::Event> b) { batches.add(b); },
                      {.max_size = 10, .window = 0ms, .filter = {}, .stream = {}});
   std::stop_source stop;
   std::jthread runner([&] { reflex::run(stop.get_token(), spec); });
-  std::this_thread::sleep_for(30ms);  // event 1 waits in an open batch
+  // Event 1 is read, so it waits in an open batch that nothing will fill.
+  EXPECT_TRUE(eventually([&] { return source->received == 1; })) << "event 1 was not read";
   stop.request_stop();
   runner.join();
   EXPECT_TRUE(batches.get().empty());
@@ -196,14 +198,13 @@ TEST(BatchSpec, RejectsOptionsWithoutALimit) {
 
 TEST(BatchSpec, RefusesToRunTwiceAtOnce) {
   reflex::MemLog log;
-  auto opened = std::make_shared<std::atomic<int>>(0);
-  auto spec =
-      rp::batch_spec(counting_opens(log.stream_func(), opened), std::make_shared<DurableStore>(),
-                     "batcher", [](std::stop_token, std::span<const reflex::Event>) {},
-                     {.max_size = 2, .window = 0ms, .filter = {}, .stream = {}});
+  auto source = std::make_shared<SourceLog>();
+  auto spec = rp::batch_spec(recorded(log.stream_func(), source), std::make_shared<DurableStore>(),
+                             "batcher", [](std::stop_token, std::span<const reflex::Event>) {},
+                             {.max_size = 2, .window = 0ms, .filter = {}, .stream = {}});
   std::stop_source stop;
   std::jthread first([&] { reflex::run(stop.get_token(), spec); });
-  ASSERT_TRUE(eventually([&] { return opened->load() == 1; }));
+  ASSERT_TRUE(eventually([&] { return source->opened == 1; }));
   // A second run must be refused, not corrupt the first; if it were not, stopping ends it.
   auto second = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
   ASSERT_EQ(second.wait_for(2s), std::future_status::ready);

@@ -31,13 +31,13 @@ TEST(Bootstrap, ANewConsumerStartsFromTheHead) {
   for (int i = 0; i < 5; ++i) log.append(1, "old");
   auto store = std::make_shared<DurableStore>();
   Recorder recorder;
-  auto opened = std::make_shared<std::atomic<int>>(0);
-  auto spec = rp::bootstrap(reflex::Spec{.stream = counting_opens(log.stream_func(), opened),
+  auto source = std::make_shared<SourceLog>();
+  auto spec = rp::bootstrap(reflex::Spec{.stream = recorded(log.stream_func(), source),
                                          .cursors = store,
                                          .consumer = recorder.consumer("fresh")});
   std::stop_source stop;
   std::jthread runner([&] { reflex::run(stop.get_token(), spec); });
-  ASSERT_TRUE(eventually([&] { return opened->load() == 1; }));  // open at the head
+  ASSERT_TRUE(eventually([&] { return source->opened == 1; }));  // open at the head
   log.append(1, "new");
   ASSERT_TRUE(eventually([&] { return recorder.got().size() == 1; }));
   stop.request_stop();

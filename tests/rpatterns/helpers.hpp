@@ -14,70 +14,34 @@
 
 #include "reflex/cursor_store.hpp"
 #include "reflex/event.hpp"
+#include "reflex/mem_log.hpp"
 #include "reflex/stream.hpp"
+#include "reflex_test/durable_store.hpp"
+#include "reflex_test/lines.hpp"
+#include "reflex_test/streams.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace rpatterns_test {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using reflex_test::DurableStore;
+using reflex_test::eventually;
+using reflex_test::ids;
+using reflex_test::LogLines;
+using reflex_test::range_ids;
+using reflex_test::recorded;
+using reflex_test::SourceLog;
 
-/// A cursor store whose sets become durable only on flush, so tests see what was flushed.
-class DurableStore final : public reflex::CursorStore {
- public:
-  std::string get(std::string_view name) override {
-    std::lock_guard lock(mu_);
-    auto it = durable_.find(std::string(name));
-    return it == durable_.end() ? "" : it->second;
+/// A MemLog of `events` events of type 1 with foreign ids "f1".."fN", and a DurableStore: what
+/// most pattern tests run over.
+struct LogAndStore {
+  explicit LogAndStore(int events) {
+    for (int i = 1; i <= events; ++i) log.append(1, "f" + std::to_string(i));
   }
-  void set(std::string_view name, std::string_view cursor) override {
-    std::lock_guard lock(mu_);
-    pending_[std::string(name)] = cursor;
-    ++sets_;
-  }
-  void flush() override {
-    std::lock_guard lock(mu_);
-    ++flushes_;
-    for (auto& [k, v] : pending_) durable_[k] = v;
-    pending_.clear();
-  }
-  std::string durable(const std::string& name) {
-    std::lock_guard lock(mu_);
-    return durable_.count(name) ? durable_[name] : "";
-  }
-  int flushes() {
-    std::lock_guard lock(mu_);
-    return flushes_;
-  }
-  int sets() {
-    std::lock_guard lock(mu_);
-    return sets_;
-  }
-  void seed(const std::string& name, const std::string& cursor) {
-    std::lock_guard lock(mu_);
-    durable_[name] = cursor;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::string> pending_, durable_;
-  int flushes_ = 0;
-  int sets_ = 0;
+  reflex::MemLog log;
+  std::shared_ptr<DurableStore> store = std::make_shared<DurableStore>();
 };
-
-/// Event ids, for comparing sequences.
-inline std::vector<std::string> ids(const std::vector<reflex::Event>& events) {
-  std::vector<std::string> out;
-  out.reserve(events.size());
-  for (const auto& e : events) out.push_back(e.id);
-  return out;
-}
-
-/// "1".."n".
-inline std::vector<std::string> range_ids(int first, int last) {
-  std::vector<std::string> out;
-  for (int i = first; i <= last; ++i) out.push_back(std::to_string(i));
-  return out;
-}
 
 /// Threads of this process (Linux): for "no thread left behind" checks.
 inline std::size_t thread_count() {
@@ -99,16 +63,6 @@ inline std::size_t thread_count() {
   return n;
 }
 
-/// Polls `done` until it holds or `timeout` passes; returns its last value.
-inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-  const auto until = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
-
 /// Thread counts settle a moment after join (the kernel reaps the task): wait for the baseline.
 inline bool threads_back_to(std::size_t baseline) {
   return eventually([&] { return thread_count() <= baseline; }, 2s);
@@ -123,18 +77,6 @@ inline reflex::StreamFunc failing_opens(reflex::StreamFunc inner, int failures,
     const int n = ++*opens;
     if (n <= failures) error();
     return inner(std::move(stop), after, o);
-  };
-}
-
-/// A stream function that counts the streams it has opened (after they are open), so tests can
-/// wait for a subscription instead of sleeping.
-inline reflex::StreamFunc counting_opens(reflex::StreamFunc inner,
-                                         std::shared_ptr<std::atomic<int>> opened) {
-  return [=](std::stop_token stop, std::string_view after,
-             const reflex::StreamOptions& o) -> std::unique_ptr<reflex::StreamClient> {
-    auto client = inner(std::move(stop), after, o);
-    ++*opened;
-    return client;
   };
 }
 

@@ -59,7 +59,7 @@ TEST(Poller, BacksOffWhileIdleAndPicksUpNewEvents) {
     } catch (const reflex::Canceled&) {
     }
   });
-  std::this_thread::sleep_for(300ms);
+  std::this_thread::sleep_for(300ms);  // the idle window whose polls are counted
   // Waits of 20, 40, 40, ... ms: about 8 polls in 300 ms, nowhere near a tight loop.
   const int idle_calls = api.calls.load();
   EXPECT_GE(idle_calls, 4);

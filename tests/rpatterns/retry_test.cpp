@@ -14,27 +14,12 @@ namespace {
 using namespace rpatterns_test;
 namespace rp = reflex::rpatterns;
 
-struct Lines {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  rp::LogFunc func() {
-    return [this](std::string_view line) {
-      std::lock_guard lock(mu);
-      lines.emplace_back(line);
-    };
-  }
-};
-
 /// A log of `n` events with foreign ids "f1".."fn", a store, and attempt counts per event.
-struct Fixture {
-  reflex::MemLog log;
-  std::shared_ptr<DurableStore> store = std::make_shared<DurableStore>();
+struct Fixture : LogAndStore {
+  using LogAndStore::LogAndStore;
   std::map<std::string, int> attempts;
   std::vector<std::string> done;
 
-  explicit Fixture(int n) {
-    for (int i = 1; i <= n; ++i) log.append(1, "f" + std::to_string(i));
-  }
   /// A consumer that fails event `bad` `failures` times (-1: always).
   std::shared_ptr<reflex::Consumer> consumer(const std::string& bad, int failures) {
     return reflex::make_consumer("mailer", [this, bad, failures](const reflex::Event& e) {
@@ -55,7 +40,7 @@ struct Fixture {
 
 TEST(BestEffort, RetriesThenSkipsTheEventLoggedAndCounted) {
   Fixture f(4);
-  Lines lines;
+  LogLines lines;
   auto consumer =
       rp::best_effort(f.consumer("2", -1), {.retries = 2, .retry_delay = 1ms, .log = lines.func()});
   EXPECT_THROW(reflex::run({}, f.spec(consumer)), reflex::HeadReached);
@@ -63,8 +48,8 @@ TEST(BestEffort, RetriesThenSkipsTheEventLoggedAndCounted) {
   EXPECT_EQ(f.done, (std::vector<std::string>{"1", "3", "4"}));
   EXPECT_EQ(consumer->skipped(), 1u);
   EXPECT_EQ(f.store->durable("mailer"), "4");
-  ASSERT_EQ(lines.lines.size(), 1u);
-  const auto& line = lines.lines[0];
+  ASSERT_EQ(lines.size(), 1u);
+  const auto line = lines.at(0);
   EXPECT_NE(line.find("\"mailer\""), std::string::npos) << line;
   EXPECT_NE(line.find("id=2"), std::string::npos) << line;
   EXPECT_NE(line.find("foreign_id=f2"), std::string::npos) << line;
@@ -90,7 +75,7 @@ TEST(BestEffort, AStopRequestDuringRetriesSkipsNothing) {
   spec.options.to_head = false;
   auto done = std::async(std::launch::async, [&] { reflex::run(stop.get_token(), spec); });
   ASSERT_TRUE(eventually([&] { return f.store->sets() >= 1; }));  // event 1 done, 2 failing
-  std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(10ms);  // event 2 failed and waits its retry delay (not observable)
   stop.request_stop();
   ASSERT_EQ(done.wait_for(2s), std::future_status::ready);
   done.get();

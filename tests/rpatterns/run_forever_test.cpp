@@ -16,22 +16,6 @@ namespace {
 using namespace rpatterns_test;
 namespace rp = reflex::rpatterns;
 
-/// Collects log lines.
-struct Lines {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  rp::LogFunc func() {
-    return [this](std::string_view line) {
-      std::lock_guard lock(mu);
-      lines.emplace_back(line);
-    };
-  }
-  std::size_t size() {
-    std::lock_guard lock(mu);
-    return lines.size();
-  }
-};
-
 /// A consumer that records events and counts its hooks.
 class Recording final : public reflex::Consumer {
  public:
@@ -69,7 +53,7 @@ TEST(RunForever, BacksOffAndRecoversWhenAFlakySourceHeals) {
       .cursors = std::make_shared<reflex::MemCursorStore>(),
       .consumer = consumer,
       .options = {.to_head = true}};
-  Lines lines;
+  LogLines lines;
   const auto start = Clock::now();
   const auto end =
       rp::run_forever({}, spec, {.retry_backoff = 30ms, .error_backoff = 1h, .log = lines.func()});
@@ -81,8 +65,8 @@ TEST(RunForever, BacksOffAndRecoversWhenAFlakySourceHeals) {
   EXPECT_LT(elapsed, 5s);
   EXPECT_EQ(ids(consumer->seen()), range_ids(1, 5));
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_NE(lines.lines[0].find("database is restarting"), std::string::npos) << lines.lines[0];
-  EXPECT_NE(lines.lines[0].find("\"recording\""), std::string::npos) << lines.lines[0];
+  EXPECT_NE(lines.at(0).find("database is restarting"), std::string::npos) << lines.at(0);
+  EXPECT_NE(lines.at(0).find("\"recording\""), std::string::npos) << lines.at(0);
   EXPECT_EQ(consumer->stops.load(), 4);  // after each of the three failed runs and the last
 }
 
@@ -96,7 +80,7 @@ TEST(RunForever, DoublesTheRetryBackoffWhileAnOutageLastsUpToTheErrorBackoff) {
                     .cursors = std::make_shared<reflex::MemCursorStore>(),
                     .consumer = consumer,
                     .options = {.to_head = true}};
-  Lines lines;
+  LogLines lines;
   EXPECT_EQ(rp::run_forever({}, spec,
                             {.retry_backoff = 10ms, .error_backoff = 40ms, .log = lines.func()}),
             rp::RunEnd::head_reached);
@@ -104,7 +88,7 @@ TEST(RunForever, DoublesTheRetryBackoffWhileAnOutageLastsUpToTheErrorBackoff) {
   const char* expected[] = {"retrying in 10ms", "retrying in 20ms", "retrying in 40ms",
                             "retrying in 40ms"};
   for (int i = 0; i < 4; ++i) {
-    EXPECT_NE(lines.lines[i].find(expected[i]), std::string::npos) << lines.lines[i];
+    EXPECT_NE(lines.at(i).find(expected[i]), std::string::npos) << lines.at(i);
   }
 }
 
@@ -119,12 +103,12 @@ TEST(RunForever, StartsTheRetryBackoffOverAfterARunThatMadeProgress) {
                     .cursors = std::make_shared<reflex::MemCursorStore>(),
                     .consumer = consumer,
                     .options = {.to_head = true}};
-  Lines lines;
+  LogLines lines;
   EXPECT_EQ(
       rp::run_forever({}, spec, {.retry_backoff = 5ms, .error_backoff = 1h, .log = lines.func()}),
       rp::RunEnd::head_reached);
   ASSERT_EQ(lines.size(), 2u);
-  for (const auto& line : lines.lines) {
+  for (const auto& line : lines.all()) {
     EXPECT_NE(line.find("retrying in 5ms"), std::string::npos) << line;
   }
   EXPECT_EQ(ids(consumer->seen()), range_ids(1, 4));
@@ -141,7 +125,7 @@ TEST(RunForever, WaitsTheLongBackoffAfterANonRetryableError) {
                     .cursors = std::make_shared<reflex::MemCursorStore>(),
                     .consumer = consumer,
                     .options = {.to_head = true}};
-  Lines lines;
+  LogLines lines;
   const auto start = Clock::now();
   EXPECT_EQ(rp::run_forever({}, spec,
                             {.retry_backoff = 1ms, .error_backoff = 150ms, .log = lines.func()}),
@@ -150,8 +134,8 @@ TEST(RunForever, WaitsTheLongBackoffAfterANonRetryableError) {
   // Event 2 failed once and was retried; nothing was skipped or repeated otherwise.
   EXPECT_EQ(ids(consumer->seen()), (std::vector<std::string>{"1", "2", "3"}));
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_NE(lines.lines[0].find("bug on event 2"), std::string::npos);
-  EXPECT_NE(lines.lines[0].find("150ms"), std::string::npos);
+  EXPECT_NE(lines.at(0).find("bug on event 2"), std::string::npos);
+  EXPECT_NE(lines.at(0).find("150ms"), std::string::npos);
 }
 
 TEST(RunForever, RetriesExpectedErrorsQuicklyWithoutLogging) {
@@ -161,7 +145,7 @@ TEST(RunForever, RetriesExpectedErrorsQuicklyWithoutLogging) {
   reflex::Spec spec{.stream = log.stream_func(),
                     .cursors = std::make_shared<reflex::MemCursorStore>(),
                     .consumer = consumer};
-  Lines lines;
+  LogLines lines;
   std::stop_source stop;
   std::thread runner([&] {
     (void)rp::run_forever(stop.get_token(), spec,

@@ -111,7 +111,7 @@ TEST(Stop, EveryPatternRunnerEndsPromptlyWithNoThreadLeftBehind) {
            progress.of("best-effort") == 1 && progress.of("dead-letter") == 1 &&
            progress.of("backing-off") == 1;
   })) << "runners did not start";
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(20ms);  // and into their waits (not observable from here)
 
   const auto start = Clock::now();
   await_stop.request_stop();

@@ -13,6 +13,12 @@
 
 namespace reflex_test::rsql {
 
+// The rsql names every test here uses.
+using reflex::rsql::Database;
+using reflex::rsql::EventsTable;
+using reflex::rsql::EventsTableOptions;
+using reflex::rsql::NewEvent;
+
 /// A producer's own connection and transaction (what a service holds when it inserts events).
 class Producer {
  public:
@@ -49,6 +55,20 @@ class Backend {
 /// The backend this executable tests.
 std::unique_ptr<Backend> make_backend();
 
+/// This executable's backend and its database: what every rsql fixture starts from. Opening the
+/// database connects nothing yet (the first statement does).
+struct OnBackend {
+  std::unique_ptr<Backend> backend = make_backend();
+  std::shared_ptr<reflex::rsql::Database> db = backend->database();
+};
+
+/// OnBackend with a fresh events table (the default schema) named `name`, unique to the test
+/// (`<prefix>_<pid>_<n>`); created by the constructor, which fails the test when it cannot.
+struct FreshEvents : OnBackend {
+  explicit FreshEvents(const std::string& prefix = "events");
+  std::string name;
+};
+
 /// Every event of `table` after `after` up to the head (a to_head stream read to its end).
 std::vector<reflex::Event> read_to_head(const reflex::rsql::EventsTable& table,
                                         std::string_view after = "");
@@ -61,6 +81,7 @@ void insert_committed(Backend& backend, const reflex::rsql::EventsTable& table,
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -79,6 +100,7 @@ class Follower {
           const auto e = stream->recv();
           std::lock_guard lock(mutex_);
           got_.push_back(e.foreign_id);
+          arrived_.notify_all();
         }
       } catch (const reflex::Canceled&) {
       }
@@ -88,17 +110,19 @@ class Follower {
     std::lock_guard lock(mutex_);
     return got_;
   }
-  /// Waits until `n` events arrived; returns how long it took.
+  /// Waits until `n` events arrived, at most `limit` (woken by each arrival, no polling);
+  /// returns how long it waited. Callers check got() afterwards.
   std::chrono::steady_clock::duration wait_for(
       std::size_t n, std::chrono::steady_clock::duration limit = std::chrono::seconds(5)) {
     const auto started = std::chrono::steady_clock::now();
-    while (got().size() < n && std::chrono::steady_clock::now() - started < limit)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::unique_lock lock(mutex_);
+    arrived_.wait_for(lock, limit, [&] { return got_.size() >= n; });
     return std::chrono::steady_clock::now() - started;
   }
 
  private:
   std::mutex mutex_;
+  std::condition_variable arrived_;
   std::vector<std::string> got_;
   std::jthread thread_;
 };
@@ -108,7 +132,14 @@ class TableRecorder final : public reflex::MetricsObserver {
  public:
   class Table final : public reflex::TableMetrics {
    public:
-    void on_poll(std::chrono::nanoseconds, std::size_t) noexcept override { ++polls; }
+    void on_poll(std::chrono::nanoseconds, std::size_t) noexcept override {
+      const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch())
+                           .count();
+      const auto last = last_poll_at_ns.exchange(now);
+      if (last != 0) last_poll_gap_ns = now - last;
+      ++polls;
+    }
     void on_gap_detected() noexcept override { ++gaps_detected; }
     void on_gap_filled() noexcept override { ++gaps_filled; }
     void on_hole_probe(std::size_t ids) noexcept override {
@@ -121,6 +152,13 @@ class TableRecorder final : public reflex::MetricsObserver {
       if (held.count() > max_blocked_ns) max_blocked_ns = held.count();
     }
     std::atomic<int> polls{0};
+    /// Time between the last two polls: how far an idle stream's backoff has grown, for tests
+    /// that must wait until it reached its idle interval.
+    std::atomic<long long> last_poll_gap_ns{0};
+    std::atomic<long long> last_poll_at_ns{0};  // steady_clock
+    [[nodiscard]] std::chrono::nanoseconds last_poll_gap() const {
+      return std::chrono::nanoseconds(last_poll_gap_ns.load());
+    }
     std::atomic<int> gaps_detected{0};
     std::atomic<int> gaps_filled{0};
     std::atomic<int> probes{0};

@@ -15,8 +15,8 @@ using reflex::rsql::CursorsTable;
 using reflex::rsql::CursorsTableOptions;
 
 TEST(CursorRepair, ANumberReplacesACursorThatIsNoneAndIsThenForwardOnlyAgain) {
-  auto backend = make_backend();
-  auto db = backend->database();
+  const OnBackend on;
+  const auto& db = on.db;
   const std::string name = unique_name("repair_cursors");
   db->create_cursors_table({.table = name});
   CursorsTable cursors(db, CursorsTableOptions{.schema = {.table = name}, .flush_interval = {}});

@@ -8,6 +8,7 @@
 #include "backend.hpp"
 #include "reflex/errors.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace reflex_test::rsql {
 namespace {
@@ -17,23 +18,17 @@ using reflex::CursorConflict;
 using reflex::rsql::CursorsSchema;
 using reflex::rsql::CursorsTable;
 using reflex::rsql::CursorsTableOptions;
+using reflex_test::eventually;
 
-class Cursors : public ::testing::Test {
+class Cursors : public ::testing::Test, protected OnBackend {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    name = unique_name("cursors");
-    db->create_cursors_table(CursorsSchema{.table = name});
-  }
+  Cursors() { db->create_cursors_table(CursorsSchema{.table = name}); }
   std::unique_ptr<CursorsTable> make(std::chrono::milliseconds flush_interval = 1h) {
     return std::make_unique<CursorsTable>(
         db, CursorsTableOptions{.schema = {.table = name}, .flush_interval = flush_interval});
   }
 
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  std::string name;
+  std::string name = unique_name("cursors");
 };
 
 TEST_F(Cursors, GetSeesWhatSetWroteBeforeAndAfterTheFlush) {
@@ -52,10 +47,7 @@ TEST_F(Cursors, TheBackgroundFlushWritesPeriodically) {
   auto cursors = make(50ms);
   cursors->set("a", "7");
   auto other = make();
-  const auto started = std::chrono::steady_clock::now();
-  while (other->get("a") != "7" && std::chrono::steady_clock::now() - started < 5s) {
-    std::this_thread::sleep_for(10ms);
-  }
+  EXPECT_TRUE(eventually([&] { return other->get("a") == "7"; }, 5s));
   EXPECT_EQ(other->get("a"), "7");
 }
 

@@ -11,16 +11,12 @@ namespace reflex_test::rsql {
 namespace {
 
 namespace rp = reflex::rpatterns;
-using reflex::rsql::EventsTable;
-using reflex::rsql::NewEvent;
 
-TEST(DeadLetterTable, RecordsTheFailedEventUnderItsConsumerAndMovesOn) {
-  auto backend = make_backend();
-  auto db = backend->database();
-  const std::string name = unique_name("events");
+class DeadLetterTable : public ::testing::Test, protected FreshEvents {};
+
+TEST_F(DeadLetterTable, RecordsTheFailedEventUnderItsConsumerAndMovesOn) {
   const reflex::rsql::ErrorsSchema errors_schema{.table = unique_name("errors"),
                                                  .events_table = unique_name("errev")};
-  db->create_events_table({.table = name});
   db->create_errors_table(errors_schema);
   EventsTable table(db, {.schema = {.table = name}});
   reflex::rsql::ErrorsTable errors(db, errors_schema);
@@ -57,11 +53,7 @@ TEST(DeadLetterTable, RecordsTheFailedEventUnderItsConsumerAndMovesOn) {
   EXPECT_NE(rows[0].message.find("card declined"), std::string::npos) << rows[0].message;
 }
 
-TEST(DeadLetterTable, AnUnwritableErrorsTableFailsTheRunBeforeTheEvent) {
-  auto backend = make_backend();
-  auto db = backend->database();
-  const std::string name = unique_name("events");
-  db->create_events_table({.table = name});
+TEST_F(DeadLetterTable, AnUnwritableErrorsTableFailsTheRunBeforeTheEvent) {
   EventsTable table(db, {.schema = {.table = name}});
   reflex::rsql::ErrorsTable missing(db, {.table = "no_such_errors", .events_table = "no_such_ev"});
   const NewEvent one[] = {NewEvent{.foreign_id = "x", .type = 1}};

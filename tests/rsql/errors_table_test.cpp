@@ -14,17 +14,10 @@ using reflex::rsql::ErrorsSchema;
 using reflex::rsql::ErrorsTable;
 using reflex::rsql::ErrorStatus;
 
-class Errors : public ::testing::Test {
+class Errors : public ::testing::Test, protected OnBackend {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    schema = ErrorsSchema{.table = unique_name("errors"), .events_table = unique_name("errev")};
-    db->create_errors_table(schema);
-  }
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  ErrorsSchema schema;
+  Errors() { db->create_errors_table(schema); }
+  ErrorsSchema schema{.table = unique_name("errors"), .events_table = unique_name("errev")};
 };
 
 std::vector<reflex::Event> error_events(const ErrorsTable& errors) {

@@ -14,18 +14,9 @@
 namespace reflex_test::rsql {
 namespace {
 
-using reflex::rsql::EventsTable;
-using reflex::rsql::NewEvent;
-
-class ForeignIds : public ::testing::Test {
+class ForeignIds : public ::testing::Test, protected FreshEvents {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    name = unique_name("fid_events");
-    backend->database()->create_events_table({.table = name});
-  }
-  std::unique_ptr<Backend> backend;
-  std::string name;
+  ForeignIds() : FreshEvents("fid_events") {}
 };
 
 TEST_F(ForeignIds, AForeignIdThatIsNotUtf8IsRefusedAndNothingOfItsTransactionIsWritten) {

@@ -16,25 +16,15 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
 
-class Holes : public ::testing::Test {
+class Holes : public ::testing::Test, protected FreshEvents {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    name = unique_name("holes");
-    db->create_events_table({.table = name});
+  Holes() : FreshEvents("holes") {
     table.emplace(db, EventsTableOptions{.schema = {.table = name},
                                          .poll_interval = 10ms,
                                          .gap_grace = 300ms,
                                          .metrics = recorder});
   }
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  std::string name;
   std::shared_ptr<TableRecorder> recorder = std::make_shared<TableRecorder>();
   std::optional<EventsTable> table;
 };
@@ -50,7 +40,7 @@ TEST_F(Holes, ALateCommitIsDeliveredInIdOrderNeverSkipped) {
   b->commit();
   notify_b();
 
-  std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(200ms);  // the hole holds the stream: nothing may arrive meanwhile
   EXPECT_TRUE(follower.got().empty()) << "streamed past an id that may still commit";
   EXPECT_GE(recorder->get().gaps_detected.load(), 1);
   EXPECT_GT(recorder->get().max_blocked_ns.load(), 0) << "the blocking gauge shows nothing";
@@ -71,7 +61,7 @@ TEST_F(Holes, ARolledBackIdStopsHoldingTheStreamWithinTheGrace) {
   auto notify_b = b->insert(*table, NewEvent{.foreign_id = "kept", .type = 1});
   b->commit();
   notify_b();
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(100ms);  // the hole holds the stream: nothing may arrive meanwhile
   EXPECT_TRUE(follower.got().empty());
 
   a->rollback();  // nobody notifies: the stream must find out by itself

@@ -20,7 +20,6 @@ namespace reflex_test::rsql {
 namespace {
 
 using namespace std::chrono_literals;
-using reflex::rsql::Database;
 
 TEST(MySql, AnUnreachableServerIsRetryableAndTheMessageHidesThePassword) {
   auto db = Database::open("mysql://root:s3cret@127.0.0.1:1/reflex");
@@ -90,12 +89,9 @@ TEST(MySql, ConnectMySqlOpensAConnectionForTheCallersOwnTransactions) {
 }
 
 TEST(MySql, InsertOutsideATransactionIsRefused) {
-  auto backend = make_backend();
-  auto db = backend->database();
-  const std::string name = unique_name("events");
-  db->create_events_table({.table = name});
-  reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
-  auto producer = backend->producer();  // autocommit until begin()
+  const FreshEvents f;
+  EventsTable table(f.db, {.schema = {.table = f.name}});
+  auto producer = f.backend->producer();  // autocommit until begin()
   EXPECT_THROW((void)producer->insert(table, {.foreign_id = "x", .type = 1}), reflex::ConfigError);
 }
 
@@ -178,22 +174,19 @@ TEST(MySql, AReaderWithoutInsertOnTheTableIsToldToGrantIt) {
 TEST(MySql, AHoleStillHeldFurtherOnDoesNotHoldBackTheHolesBeforeIt) {
   // Old holes of one read are probed together; one of them still held by an open transaction
   // must not keep the stream before the free ones ahead of it.
-  auto backend = make_backend();
-  auto db = backend->database();
-  const std::string name = unique_name("held");
-  db->create_events_table({.table = name});
-  const reflex::rsql::EventsTable table(db, {.schema = {.table = name}});
+  const FreshEvents f("held");
+  const EventsTable table(f.db, {.schema = {.table = f.name}});
   const auto committed = [&](const char* foreign_id) {
-    const reflex::rsql::NewEvent e{.foreign_id = foreign_id, .type = 1};
-    insert_committed(*backend, table, std::span(&e, 1));
+    const NewEvent e{.foreign_id = foreign_id, .type = 1};
+    insert_committed(*f.backend, table, std::span(&e, 1));
   };
   committed("1");
-  auto rolled_back = backend->producer();
+  auto rolled_back = f.backend->producer();
   rolled_back->begin();
   (void)rolled_back->insert(table, {.foreign_id = "never", .type = 1});
   rolled_back->rollback();  // id 2: free
   committed("3");
-  auto holder = backend->producer();
+  auto holder = f.backend->producer();
   holder->begin();
   (void)holder->insert(table, {.foreign_id = "4", .type = 1});  // id 4: held
   committed("5");

@@ -11,6 +11,7 @@
 #include "reflex/errors.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace reflex_test::rsql {
 namespace {
@@ -20,27 +21,14 @@ using reflex::Event;
 using reflex::HeadReached;
 using reflex::StreamOptions;
 using reflex::rsql::EventsSchema;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
+using reflex_test::eventually;
 
-class Outbox : public ::testing::Test {
+class Outbox : public ::testing::Test, protected FreshEvents {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    name = unique_name("events");
-    db->create_events_table(EventsSchema{.table = name});
-  }
-
   EventsTable make_table(EventsTableOptions options = {}) {
     options.schema.table = name;
     return EventsTable(db, options);
   }
-
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  std::string name;
 };
 
 TEST_F(Outbox, StreamsCommittedEventsInOrderWithEveryField) {
@@ -200,12 +188,16 @@ TEST_F(Outbox, NotifierWakesAWaitingStreamLongBeforeItsNextPoll) {
     EXPECT_EQ(stream->recv().foreign_id, "wake");
     got = true;
   });
-  std::this_thread::sleep_for(200ms);  // let the stream go idle at the head
+  // Let the stream go idle at the head (a behaviour, not a condition: the table keeps polling).
+  // Its backoff doubles from 1 ms: by 1.1 s it waits 1,024 ms from 1,023 ms on, so without a
+  // wake-up the event would be seen about 950 ms after its commit.
+  std::this_thread::sleep_for(1100ms);
   const NewEvent one[] = {NewEvent{.foreign_id = "wake", .type = 1}};
-  const auto started = std::chrono::steady_clock::now();
+  const auto committed = std::chrono::steady_clock::now();
   insert_committed(*backend, table, one);
-  while (!got && std::chrono::steady_clock::now() - started < 5s) std::this_thread::sleep_for(1ms);
-  EXPECT_TRUE(got.load()) << "the notifier did not wake the stream";
+  EXPECT_TRUE(eventually([&] { return got.load(); }, 5s)) << "the notifier did not wake the stream";
+  EXPECT_LT(std::chrono::steady_clock::now() - committed, 400ms)
+      << "delivered by the next poll, not by the notifier";
   stop.request_stop();
 }
 
@@ -216,9 +208,11 @@ TEST_F(Outbox, IdleStreamsAtTheHeadShareOneQueryPerPoll) {
   std::stop_source stop;
   std::vector<std::jthread> readers;
   std::atomic<int> received{0};
+  std::atomic<int> opened{0};
   for (int i = 0; i < kStreams; ++i) {
     readers.emplace_back([&] {
       auto stream = table.stream(stop.get_token(), "");
+      ++opened;
       try {
         for (;;) {
           (void)stream->recv();
@@ -228,19 +222,21 @@ TEST_F(Outbox, IdleStreamsAtTheHeadShareOneQueryPerPoll) {
       }
     });
   }
-  std::this_thread::sleep_for(500ms);  // every stream reaches the head
+  // Every stream is open and idle at the head: the backoff between polls has grown to its
+  // 100 ms interval.
+  EXPECT_TRUE(eventually([&] {
+    return opened == kStreams && metrics->get().last_poll_gap() >= 90ms;
+  })) << opened
+      << " streams open; last poll gap " << metrics->get().last_poll_gap().count() << " ns";
   const int before = metrics->get().polls.load();
-  std::this_thread::sleep_for(1s);
+  std::this_thread::sleep_for(1s);  // the window whose polls are counted
   const int idle_polls = metrics->get().polls.load() - before;
   // One shared poll per 100 ms at most (plus slack); unshared it would be ~8 per 100 ms.
   EXPECT_LE(idle_polls, 15) << "streams at the head do not share their polls";
 
   const NewEvent one[] = {NewEvent{.foreign_id = "x", .type = 1}};
   insert_committed(*backend, table, one);
-  const auto started = std::chrono::steady_clock::now();
-  while (received < kStreams && std::chrono::steady_clock::now() - started < 5s) {
-    std::this_thread::sleep_for(1ms);
-  }
+  EXPECT_TRUE(eventually([&] { return received == kStreams; }, 5s));
   EXPECT_EQ(received.load(), kStreams);
   stop.request_stop();
 }
@@ -262,7 +258,7 @@ TEST_F(Outbox, StopRequestEndsABlockedRecvPromptly) {
   std::stop_source stop;
   auto stream = table.stream(stop.get_token(), "");
   std::jthread stopper([&] {
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(100ms);  // recv is blocked by then (not observable)
     stop.request_stop();
   });
   const auto started = std::chrono::steady_clock::now();

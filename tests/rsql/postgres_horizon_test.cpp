@@ -8,21 +8,21 @@
 #include "backend.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace reflex_test::rsql {
 namespace {
 
 using namespace std::chrono_literals;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
+using reflex_test::eventually;
 
-TEST(PostgresHorizon, ATransactionHeldOpenElsewhereHoldsAHoleAndShowsInTheGauge) {
-  auto backend = make_backend();
-  auto db = backend->database();
-  const std::string name = reflex_test::unique_name("horizon");
+class PostgresHorizon : public ::testing::Test, protected FreshEvents {
+ protected:
+  PostgresHorizon() : FreshEvents("horizon") {}
+};
+
+TEST_F(PostgresHorizon, ATransactionHeldOpenElsewhereHoldsAHoleAndShowsInTheGauge) {
   const std::string other = name + "_other";
-  db->create_events_table({.table = name});
   db->create_events_table({.table = other});
   auto recorder = std::make_shared<TableRecorder>();
   EventsTable table(db, EventsTableOptions{
@@ -54,17 +54,15 @@ TEST(PostgresHorizon, ATransactionHeldOpenElsewhereHoldsAHoleAndShowsInTheGauge)
     } catch (const reflex::Canceled&) {
     }
   });
+  // Held this long: nothing may arrive meanwhile, and the gauge must show at least 200 ms.
   std::this_thread::sleep_for(400ms);
   EXPECT_FALSE(got.load()) << "passed a hole while an older transaction was still running";
   EXPECT_GE(recorder->get().max_blocked_ns.load(), std::chrono::nanoseconds(200ms).count())
       << "the blocking gauge does not show the held stream";
 
   holder->commit();
-  const auto started = std::chrono::steady_clock::now();
-  while (!got && std::chrono::steady_clock::now() - started < 3s) {
-    std::this_thread::sleep_for(1ms);
-  }
-  EXPECT_TRUE(got.load()) << "delivery did not resume when the long transaction ended";
+  EXPECT_TRUE(eventually([&] { return got.load(); }, 3s))
+      << "delivery did not resume when the long transaction ended";
   EXPECT_EQ(recorder->get().blocked_ns.load(), 0) << "the gauge still shows a block";
   stop.request_stop();
 }

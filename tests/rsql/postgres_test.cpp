@@ -4,30 +4,25 @@
 #include "reflex/rsql/postgres.hpp"
 
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <fstream>
 #include <pqxx/pqxx>
 #include <thread>
 
 #include "backend.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex_test/env.hpp"
-
-extern char** environ;
+#include "reflex_test/postgres.hpp"
+#include "reflex_test/process.hpp"
+#include "reflex_test/services.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace reflex_test::rsql {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-using reflex::rsql::Database;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
+using reflex_test::eventually;
 
 /// An events table with metadata and an accounts table of the caller's, on the test server.
 struct Accounts {
@@ -157,26 +152,6 @@ TEST(Postgres, MalformedDsnsAreConfigErrors) {
   }
 }
 
-/// Runs a program; returns its exit status (-1 on a timeout, after killing it).
-int run_process(std::vector<std::string> args, std::chrono::seconds limit) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -2;
-  const auto started = Clock::now();
-  for (;;) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -3;
-    if (Clock::now() - started > limit) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
 TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
   auto db = Database::open(required_env("REFLEX_TEST_PG_DSN"));
   const std::string name = unique_name("xproc");
@@ -187,6 +162,7 @@ TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
               .schema = {.table = name}, .poll_interval = 30s, .notified_poll_interval = 30s});
   constexpr int kEvents = 40;
   std::vector<std::chrono::microseconds> latencies;
+  std::atomic<int> received{0};
   std::stop_source stop;
   auto stream = table.stream(stop.get_token(), "");
   std::jthread reader([&] {
@@ -195,19 +171,18 @@ TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
         const auto e = stream->recv();
         latencies.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::system_clock::now() - e.timestamp));
+        ++received;
       }
     } catch (const reflex::Canceled&) {
     }
   });
-  std::this_thread::sleep_for(500ms);  // the LISTEN session connects
-  const int status = run_process(
+  EXPECT_TRUE(eventually([&] { return pg_listening(*db, name); })) << "the stream never LISTENed";
+  const auto writer = run_process(
       {REFLEX_PG_WRITER, required_env("REFLEX_TEST_PG_DSN"), name, std::to_string(kEvents), "20"},
-      30s);
-  EXPECT_EQ(status, 0);
-  const auto started = Clock::now();
-  while (latencies.size() < kEvents && Clock::now() - started < 5s) {
-    std::this_thread::sleep_for(5ms);
-  }
+      {}, 30s);
+  EXPECT_EQ(writer.status, 0) << writer.err;
+  // The reader's vector is read here only after it stopped; its progress shows in `received`.
+  (void)eventually([&] { return received == kEvents; }, 5s);  // asserted below
   stop.request_stop();
   reader.join();
   ASSERT_EQ(latencies.size(), static_cast<std::size_t>(kEvents));
@@ -237,41 +212,16 @@ TEST(Postgres, IdleStreamsWithNotifyQueryAboutOncePerSecond) {
       }
     });
   }
-  std::this_thread::sleep_for(2500ms);  // LISTEN established, backoff at its idle interval
+  // The idle backoff doubles up to its interval; 400 ms between polls means LISTEN is in effect
+  // (without it the interval is poll_interval, 100 ms) and the backoff almost at 1 s.
+  EXPECT_TRUE(eventually([&] { return recorder->get().last_poll_gap() >= 400ms; }))
+      << "the idle backoff never grew past 100 ms: no LISTEN?";
   const int before = recorder->get().polls.load();
-  std::this_thread::sleep_for(3s);
+  std::this_thread::sleep_for(3s);  // the window whose queries are counted
   const int polls = recorder->get().polls.load() - before;
   EXPECT_LE(polls, 5) << polls << " queries in 3 s by 4 idle streams";
   stop.request_stop();
 }
-
-/// A PostgreSQL server of this test's own (it is stopped and started), via scripts/services.
-class OwnServer {
- public:
-  OwnServer() {
-    command("start postgres");
-    std::ifstream env(dir_.path() / "env");
-    std::string line;
-    while (std::getline(env, line)) {
-      const std::string key = "export REFLEX_TEST_PG_DSN=";
-      if (line.starts_with(key)) dsn_ = line.substr(key.size());
-    }
-    if (!dsn_.empty() && (dsn_.front() == '"' || dsn_.front() == '\'')) {
-      dsn_ = dsn_.substr(1, dsn_.size() - 2);
-    }
-  }
-  ~OwnServer() { command("clean"); }
-  void command(const std::string& what) {
-    const std::string cmd = "REFLEX_SERVICES_DIR='" + dir_.path().string() + "' '" +
-                            REFLEX_SOURCE_DIR + "/scripts/services' " + what + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  }
-  [[nodiscard]] const std::string& dsn() const { return dsn_; }
-
- private:
-  TempDir dir_;
-  std::string dsn_;
-};
 
 TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
   // Writer and reader are separate table objects, so the reader is woken only by NOTIFY, as a
@@ -282,10 +232,17 @@ TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
   const std::string name = unique_name("burst");
   db->create_events_table({.table = name});
   const EventsTable writer(db, EventsTableOptions{.schema = {.table = name}});
-  const EventsTable reader(Database::open(dsn), EventsTableOptions{.schema = {.table = name}});
+  auto recorder = std::make_shared<TableRecorder>();
+  const EventsTable reader(Database::open(dsn),
+                           EventsTableOptions{.schema = {.table = name}, .metrics = recorder});
   Follower follower(reader);
-  std::this_thread::sleep_for(1500ms);  // the reader is idle at the head, LISTENing
-  for (int round = 0; round < 3; ++round) {
+  // The reader is idle at the head, LISTENing: 400 ms between its polls takes a LISTEN in effect
+  // (see IdleStreamsWithNotifyQueryAboutOncePerSecond), and its next poll is >= 800 ms away, so
+  // only a NOTIFY delivers the first burst within 300 ms.
+  ASSERT_TRUE(eventually([&] { return recorder->get().last_poll_gap() >= 400ms; }))
+      << "the reader's idle backoff never grew past 100 ms: no LISTEN?";
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds; ++round) {
     const std::size_t target = (round + 1) * 200;
     for (int i = 0; i < 200; ++i) {
       writer.publish(
@@ -294,21 +251,25 @@ TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
     const auto took = follower.wait_for(target);
     ASSERT_EQ(follower.got().size(), target);
     EXPECT_LT(took, 300ms) << "round " << round << ": the burst's last commit waited for a poll";
-    std::this_thread::sleep_for(1200ms);  // idle again: the next burst starts from quiet
+    // Idle again, for longer than the 1 s safety poll: the next burst starts from quiet, where
+    // only a NOTIFY is prompt. (After the last round there is none to wait for.)
+    if (round + 1 < kRounds) std::this_thread::sleep_for(1200ms);
   }
 }
 
 TEST(Postgres, AFlushDuringAnOutageKeepsTheCursorForTheFlushAfterIt) {
-  OwnServer server;
-  ASSERT_FALSE(server.dsn().empty()) << "no REFLEX_TEST_PG_DSN in the services env file";
-  auto db = Database::open(server.dsn());
+  // A server of this test's own: it is stopped and started.
+  OwnServices server("postgres");
+  const std::string dsn = server.env("REFLEX_TEST_PG_DSN");
+  ASSERT_FALSE(dsn.empty()) << "no REFLEX_TEST_PG_DSN in the services env file";
+  auto db = Database::open(dsn);
   db->create_cursors_table({.table = "outage_cursors"});
   reflex::rsql::CursorsTable cursors(db, {.schema = {.table = "outage_cursors"}});
   cursors.set("billing", "10");
   cursors.flush();
   cursors.set("billing", "42");
 
-  server.command("stop postgres");
+  server.stop();
   try {
     cursors.flush();
     FAIL() << "a flush with the server down succeeded";
@@ -318,7 +279,7 @@ TEST(Postgres, AFlushDuringAnOutageKeepsTheCursorForTheFlushAfterIt) {
   EXPECT_EQ(cursors.pending(), std::vector<std::string>{"billing"});
   EXPECT_EQ(cursors.get("billing"), "42");
 
-  server.command("start postgres");
+  server.start();
   cursors.flush();
   EXPECT_TRUE(cursors.pending().empty());
   reflex::rsql::CursorsTable fresh(db, {.schema = {.table = "outage_cursors"}});

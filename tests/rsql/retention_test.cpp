@@ -16,18 +16,11 @@ namespace {
 using namespace std::chrono_literals;
 using reflex::rsql::CursorsTable;
 using reflex::rsql::CursorsTableOptions;
-using reflex::rsql::EventsTable;
-using reflex::rsql::EventsTableOptions;
-using reflex::rsql::NewEvent;
 using reflex::rsql::RetentionOptions;
 
-class Retention : public ::testing::Test {
+class Retention : public ::testing::Test, protected FreshEvents {
  protected:
-  void SetUp() override {
-    backend = make_backend();
-    db = backend->database();
-    name = unique_name("events");
-    db->create_events_table({.table = name});
+  Retention() {
     db->create_cursors_table({.table = name + "_c"});
     table.emplace(db, EventsTableOptions{.schema = {.table = name}, .poll_interval = 5ms});
     cursors = std::make_shared<CursorsTable>(
@@ -36,9 +29,6 @@ class Retention : public ::testing::Test {
 
   std::vector<reflex::Event> all() { return read_to_head(*table); }
 
-  std::unique_ptr<Backend> backend;
-  std::shared_ptr<reflex::rsql::Database> db;
-  std::string name;
   std::optional<EventsTable> table;
   std::shared_ptr<CursorsTable> cursors;
 };
@@ -49,7 +39,7 @@ TEST_F(Retention, DeletesOnlyEventsOlderThanTheAge) {
   std::stop_source stop;
   EXPECT_EQ(table->delete_old_events(stop.get_token(), RetentionOptions{.older_than = 1h}), 0u);
   EXPECT_EQ(all().size(), 20u);
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(20ms);  // the events age past older_than = 0s
   EXPECT_EQ(table->delete_old_events(stop.get_token(),
                                      RetentionOptions{.older_than = 0s, .batch_size = 3}),
             20u);
@@ -63,7 +53,7 @@ TEST_F(Retention, NeverDeletesPastTheSlowestListedConsumer) {
   ASSERT_EQ(events.size(), 100u);
   cursors->set("fast", events[59].id);
   cursors->set("slow", events[29].id);
-  std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(20ms);  // the events age past older_than = 0s
   std::stop_source stop;
   const auto deleted = table->delete_old_events(
       stop.get_token(),
@@ -88,7 +78,7 @@ TEST_F(Retention, RunsWhileWritersAndAReaderRunWithoutLosingAnEvent) {
     for (int i = 0; i < kEvents; ++i) {
       const NewEvent one[] = {NewEvent{.foreign_id = i, .type = 1}};
       insert_committed(*backend, *table, one);
-      if (i % 20 == 0) std::this_thread::sleep_for(5ms);
+      if (i % 20 == 0) std::this_thread::sleep_for(5ms);  // retention runs between writes
     }
   });
   std::vector<std::string> seen;
@@ -109,7 +99,7 @@ TEST_F(Retention, RunsWhileWritersAndAReaderRunWithoutLosingAnEvent) {
         std::stop_token(),
         RetentionOptions{
             .older_than = 0s, .batch_size = 10, .cursors = cursors, .consumers = {"reader"}});
-    std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(10ms);  // a retention job's pace, while writer and reader run
   }
   stop.request_stop();
   reader.join();

@@ -1,18 +1,16 @@
 #include "backend.hpp"
-#include "reflex/errors.hpp"
+#include "reflex_test/env.hpp"
+#include "reflex_test/streams.hpp"
 
 namespace reflex_test::rsql {
 
 std::vector<reflex::Event> read_to_head(const reflex::rsql::EventsTable& table,
                                         std::string_view after) {
-  std::stop_source stop;
-  auto stream = table.stream(stop.get_token(), after, reflex::StreamOptions{.to_head = true});
-  std::vector<reflex::Event> events;
-  try {
-    for (;;) events.push_back(stream->recv());
-  } catch (const reflex::HeadReached&) {
-  }
-  return events;
+  return reflex_test::read_to_head(table.stream_func(), after);
+}
+
+FreshEvents::FreshEvents(const std::string& prefix) : name(unique_name(prefix)) {
+  db->create_events_table({.table = name});
 }
 
 void insert_committed(Backend& backend, const reflex::rsql::EventsTable& table,

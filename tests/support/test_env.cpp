@@ -20,7 +20,13 @@ std::string required_env(const char* name) {
 
 std::string unique_name(const std::string& prefix) {
   static std::atomic<int> counter{0};
-  return prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+  // Process ids come round again (pid_max is 32768 here) while a server's tables stay: a random
+  // part per process keeps a later test from meeting an earlier one's table.
+  static const std::string process = [] {
+    std::random_device random;
+    return std::to_string(::getpid()) + "_" + std::to_string(random() % 100000);
+  }();
+  return prefix + "_" + process + "_" + std::to_string(++counter);
 }
 
 TempDir::TempDir() {

@@ -4,23 +4,17 @@
 // with a temp-file SQLite outbox.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -28,24 +22,14 @@
 
 #include "reflex/rsql/rsql.hpp"
 #include "reflex_test/env.hpp"
-
-extern char** environ;
+#include "reflex_test/lines.hpp"
+#include "reflex_test/process.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace reflexctl_test {
 
-inline std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const auto end = text.find('\n', start);
-    out.push_back(text.substr(start, end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
-
 using namespace std::chrono_literals;
+using reflex_test::lines;
 
 /// The reflexctl under test: this build's, or the one REFLEXCTL_BINARY names (to check that a
 /// test fails on an older build).
@@ -54,114 +38,21 @@ inline std::string reflexctl_binary() {
   return other != nullptr && *other != '\0' ? other : REFLEXCTL;
 }
 
-/// reflexctl as a process: `input` fed on its stdin (none: /dev/null), its output collected while
-/// it runs. The destructor kills it if a test left it running.
-class Background {
+/// reflexctl as a child process (reflex_test::Process): `input` fed on its stdin (none:
+/// /dev/null), `env` entries before the test's environment, its output collected while it runs.
+/// The destructor kills it if a test left it running.
+class Background : public reflex_test::Process {
  public:
   explicit Background(std::vector<std::string> args, std::vector<std::string> env = {},
-                      std::optional<std::string> input = std::nullopt) {
-    // A process that exits without reading its input must not kill the test with SIGPIPE.
-    static const bool sigpipe_ignored = (::signal(SIGPIPE, SIG_IGN), true);
-    (void)sigpipe_ignored;
-    args.insert(args.begin(), reflexctl_binary());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    int in[2] = {-1, -1}, out[2], err[2];
-    if (input) {
-      EXPECT_EQ(pipe(in), 0);
-    }
-    EXPECT_EQ(pipe(out), 0);
-    EXPECT_EQ(pipe(err), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (input) {
-      posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-      posix_spawn_file_actions_addclose(&actions, in[1]);
-    } else {
-      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    }
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-    for (int fd : {out[0], err[0]}) posix_spawn_file_actions_addclose(&actions, fd);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    close(err[1]);
-    if (input) {
-      close(in[0]);
-      readers_.emplace_back([fd = in[1], text = std::move(*input)] {
-        [[maybe_unused]] auto n = write(fd, text.data(), text.size());
-        close(fd);
-      });
-    }
-    readers_.emplace_back([this, fd = out[0]] { collect(fd, out_); });
-    readers_.emplace_back([this, fd = err[0]] { collect(fd, err_); });
-  }
-  ~Background() {
-    if (status_ < 0 && pid_ > 0) {
-      kill(pid_, SIGKILL);
-      wait(5s);
-    }
-  }
-  Background(const Background&) = delete;
-  Background& operator=(const Background&) = delete;
-
-  /// Waits until stderr matches `pattern`; returns the match's first group ("" on timeout).
-  std::string wait_for_err(const std::string& pattern, std::chrono::milliseconds timeout = 10s) {
-    const std::regex re(pattern);
-    std::unique_lock lock(mu_);
-    std::smatch m;
-    cv_.wait_for(lock, timeout, [&] { return std::regex_search(err_, m, re); });
-    return m.size() > 1 ? m[1].str() : (m.empty() ? "" : m[0].str());
-  }
-  std::string out() {
-    std::lock_guard lock(mu_);
-    return out_;
-  }
-  std::string err() {
-    std::lock_guard lock(mu_);
-    return err_;
-  }
-  void signal(int sig) { kill(pid_, sig); }
-  /// The exit status, or -1 when it did not exit within `timeout`.
-  int wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (status_ < 0 && std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        for (auto& r : readers_) r.join();
-        readers_.clear();
-        break;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
-    return status_;
+                      std::optional<std::string> input = std::nullopt)
+      : Process(with_program(std::move(args)), {.env = std::move(env), .input = std::move(input)}) {
   }
 
  private:
-  void collect(int fd, std::string& into) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-      std::lock_guard lock(mu_);
-      into.append(buf, static_cast<std::size_t>(n));
-      cv_.notify_all();
-    }
-    close(fd);
+  static std::vector<std::string> with_program(std::vector<std::string> args) {
+    args.insert(args.begin(), reflexctl_binary());
+    return args;
   }
-
-  pid_t pid_ = -1;
-  int status_ = -1;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string out_, err_;
-  std::vector<std::jthread> readers_;
 };
 
 struct Result {
@@ -251,48 +142,28 @@ class LoopbackPort {
 };
 
 /// A nats-server of the test's own, with JetStream and a user and password, on a free loopback
-/// port and its own state dir; stopped by the destructor.
+/// port and its own state dir. ready() once its log says so (waited for at most 10 s); stopped
+/// by the destructor (SIGTERM, then SIGKILL after 10 s).
 class NatsServerWithPassword {
  public:
-  NatsServerWithPassword(const std::string& user, const std::string& password) {
-    port_ = LoopbackPort::closed().port();
-    const std::string log = (dir_.path() / "log").string();
-    std::vector<std::string> args = {
-        "nats-server", "-js",       "-sd",    (dir_.path() / "store").string(),
-        "-a",          "127.0.0.1", "-p",     std::to_string(port_),
-        "-l",          log,         "--user", user,
-        "--pass",      password};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    for (int fd : {0, 1, 2}) {
-      posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
-    }
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
-    EXPECT_EQ(posix_spawnp(&pid_, "nats-server", &actions, &attributes, argv.data(), environ), 0);
-    posix_spawnattr_destroy(&attributes);
-    posix_spawn_file_actions_destroy(&actions);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::ifstream file(log);
-      const std::string text((std::istreambuf_iterator<char>(file)),
-                             std::istreambuf_iterator<char>());
-      if (text.find("Server is ready") != std::string::npos) {
-        ready_ = true;
-        break;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
+  NatsServerWithPassword(const std::string& user, const std::string& password)
+      : port_(LoopbackPort::closed().port()),
+        log_((dir_.path() / "log").string()),
+        server_({"nats-server", "-js", "-sd", (dir_.path() / "store").string(), "-a", "127.0.0.1",
+                 "-p", std::to_string(port_), "-l", log_, "--user", user, "--pass", password},
+                {.capture = false, .new_session = true}) {
+    ready_ = reflex_test::eventually(
+        [&] {
+          std::ifstream file(log_);
+          const std::string text((std::istreambuf_iterator<char>(file)),
+                                 std::istreambuf_iterator<char>());
+          return text.find("Server is ready") != std::string::npos;
+        },
+        10s);
   }
   ~NatsServerWithPassword() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);  // our child: reaped here, not by PID 1
+    server_.signal(SIGTERM);
+    (void)server_.wait(10s);  // our child: reaped here, not by PID 1
   }
   NatsServerWithPassword(const NatsServerWithPassword&) = delete;
   NatsServerWithPassword& operator=(const NatsServerWithPassword&) = delete;
@@ -301,9 +172,10 @@ class NatsServerWithPassword {
   [[nodiscard]] int port() const { return port_; }
 
  private:
-  reflex_test::TempDir dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
+  reflex_test::TempDir dir_;  // outlives the server that writes into it
+  int port_;
+  std::string log_;
+  reflex_test::Process server_;
   bool ready_ = false;
 };
 

@@ -2,6 +2,7 @@
 // and several servers) and tailing a JetStream stream.
 
 #include "reflex/rnats/rnats.hpp"
+#include "reflex_test/nats.hpp"
 #include "reflexctl_harness.hpp"
 
 namespace {
@@ -64,16 +65,15 @@ TEST(ReflexctlNats, CursorsInAKvBucketAreSetReadListedDeletedAndNeverRewoundWith
 
 TEST_F(Reflexctl, RelayThenTailTheJetStreamStream) {
   const std::string url = reflex_test::required_env("REFLEX_TEST_NATS_URL");
-  const std::string stream = reflex_test::unique_name("CTL");
   ASSERT_EQ(run({"publish", source},
                 "{\"foreign_id\":\"x\",\"type\":1}\n{\"foreign_id\":\"y\",\"type\":2}\n")
                 .status,
             0);
   // The relay's stream must exist: create it through the tool's own library.
-  reflex::rnats::Connection conn({.url = url, .name = "reflexctl-test"});
-  reflex::rnats::ensure_stream(
-      conn,
-      {.name = stream, .subjects = {stream + ".>"}, .storage = reflex::rnats::Storage::memory});
+  const reflex_test::TempStream temp(
+      reflex_test::connect("reflexctl-test"),
+      {.name = reflex_test::unique_name("CTL"), .storage = reflex::rnats::Storage::memory});
+  const std::string& stream = temp.name();
   const auto relayed =
       run({"relay", source, url + "?stream=" + stream + "&subject=" + stream + ".events",
            "--consumer", "outbox", "--to-head"});
@@ -83,20 +83,18 @@ TEST_F(Reflexctl, RelayThenTailTheJetStreamStream) {
   const auto got = lines(tailed.out);
   ASSERT_EQ(got.size(), 2u) << tailed.out << tailed.err;
   EXPECT_NE(got[0].find("\"foreign_id\":\"x\""), std::string::npos) << got[0];
-  reflex::rnats::delete_stream(conn, stream);
 }
 
 TEST_F(Reflexctl, RelayToHeadExitsAtOnceWhenTheStreamHoldsTheHeadAlready) {
   const std::string url = reflex_test::required_env("REFLEX_TEST_NATS_URL");
-  const std::string stream = reflex_test::unique_name("CTLHEAD");
   ASSERT_EQ(run({"publish", source},
                 "{\"foreign_id\":\"x\",\"type\":1}\n{\"foreign_id\":\"y\",\"type\":2}\n")
                 .status,
             0);
-  reflex::rnats::Connection conn({.url = url, .name = "reflexctl-test"});
-  reflex::rnats::ensure_stream(
-      conn,
-      {.name = stream, .subjects = {stream + ".>"}, .storage = reflex::rnats::Storage::memory});
+  const reflex_test::TempStream temp(
+      reflex_test::connect("reflexctl-test"),
+      {.name = reflex_test::unique_name("CTLHEAD"), .storage = reflex::rnats::Storage::memory});
+  const std::string& stream = temp.name();
   const std::vector<std::string> relay = {
       "relay",      source,   url + "?stream=" + stream + "&subject=" + stream + ".events",
       "--consumer", "outbox", "--to-head"};
@@ -116,7 +114,6 @@ TEST_F(Reflexctl, RelayToHeadExitsAtOnceWhenTheStreamHoldsTheHeadAlready) {
   const auto third = run(relay);
   EXPECT_EQ(third.status, 0) << third.err;
   EXPECT_NE(third.err.find("1 new events acknowledged, cursor 3"), std::string::npos) << third.err;
-  reflex::rnats::delete_stream(conn, stream);
 }
 
 TEST_F(Reflexctl, RelayAndTailKeepTheNatsCredentialsAndServersTheUrlGives) {

@@ -6,7 +6,7 @@
 
 #include "reflex/rnats/rnats.hpp"
 #include "reflexctl_harness.hpp"
-#include "reflexctl_services.hpp"
+#include "reflex_test/services.hpp"
 
 namespace {
 
@@ -59,7 +59,7 @@ std::string file_text(const std::string& path) {
 }
 
 TEST(ReflexctlOutage, TailAndRelayRideOutAPostgresRestartLoggingItOnce) {
-  OwnServices pg("postgres");
+  reflex_test::OwnServices pg("postgres");
   const std::string dsn = pg.env("REFLEX_TEST_PG_DSN");
   ASSERT_FALSE(dsn.empty()) << "no REFLEX_TEST_PG_DSN in the services env file";
   reflex::rsql::Database::open(dsn)->create_events_table({.table = "events"});
@@ -80,14 +80,14 @@ TEST(ReflexctlOutage, TailAndRelayRideOutAPostgresRestartLoggingItOnce) {
   ASSERT_TRUE(eventually([&] { return lines(tail.out()).size() == 3 && relayed() == 3; }))
       << tail.err() << relay.err();
 
-  pg.command("stop postgres");
+  pg.stop();
   EXPECT_EQ(fragile.wait(15s), 1) << "--no-retry ends at the first loss: " << fragile.err();
   EXPECT_EQ(lines(fragile.err()).size(), 1u) << fragile.err();
   EXPECT_TRUE(fragile.err().starts_with("reflexctl tail: ")) << fragile.err();
   EXPECT_FALSE(tail.wait_for_err("is down").empty()) << tail.err();
   EXPECT_FALSE(relay.wait_for_err("is down").empty()) << "the relay says nothing: " << relay.err();
 
-  pg.command("start postgres");
+  pg.start();
   ASSERT_EQ(run({"publish", source, "--batch", "10"}, events(4, 6)).status, 0);
   EXPECT_TRUE(eventually([&] { return lines(tail.out()).size() >= 6 && relayed() >= 6; }))
       << tail.err() << relay.err();
@@ -110,7 +110,7 @@ TEST(ReflexctlOutage, TailAndRelayRideOutAPostgresRestartLoggingItOnce) {
 }
 
 TEST_F(Reflexctl, BackfillRidesOutANatsRestartUnderItsKvCursorsAndBlamesTheStoreNotTheConsumer) {
-  OwnServices nats("nats");
+  reflex_test::OwnServices nats("nats");
   const std::string url = nats.env("REFLEX_TEST_NATS_URL");
   ASSERT_FALSE(url.empty()) << "no REFLEX_TEST_NATS_URL in the services env file";
   const std::string store = url + "?bucket=cursors";
@@ -119,11 +119,11 @@ TEST_F(Reflexctl, BackfillRidesOutANatsRestartUnderItsKvCursorsAndBlamesTheStore
   Background backfill({"backfill", source, "--consumer", "mailer", "--cursors", store, "--to-head",
                        "--", "sh", "-c", "cat >> " + seen + "; sleep 0.05"});
   ASSERT_TRUE(eventually([&] { return lines(file_text(seen)).size() >= 3; })) << backfill.err();
-  nats.command("stop nats");
+  nats.stop();
   // Longer than a request to NATS waits (5 s): nats.c buffers what is sent meanwhile, so a
   // shorter outage is one the job never notices.
   std::this_thread::sleep_for(5500ms);
-  nats.command("start nats");
+  nats.start();
   EXPECT_EQ(backfill.wait(30s), 0) << backfill.err();
   const std::string err = backfill.err();
   EXPECT_EQ(count(err, "reflexctl backfill: cursor store " + store + " is down ("), 1u) << err;

@@ -64,10 +64,8 @@ TEST_F(Reflexctl, ServeStreamsNamedSourcesOverGrpcWithATokenAndDrainsOnSigterm) 
 
   // A follower is open when SIGTERM comes: it is told the server stopped, the server exits 0.
   Background follower({"tail", address + "?token_file=" + token_file, "--no-retry"});
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (lines(follower.out()).size() < 2 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(10ms);
-  ASSERT_EQ(lines(follower.out()).size(), 2u) << follower.err();
+  ASSERT_TRUE(reflex_test::eventually([&] { return lines(follower.out()).size() == 2; }))
+      << follower.out() << follower.err();
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(10s), 0) << server.err();
   EXPECT_NE(server.err().find("stopped; 3 streams served, 5 events sent"), std::string::npos)
@@ -127,7 +125,7 @@ TEST_F(Reflexctl, HealthzAnswersAtOnceWhileAProbeHangsAndReadyzNamesTheUnreachab
     EXPECT_LT(took, 200ms) << "/healthz took "
                            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                            << " ms";
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(100ms);  // asked again, while /readyz still hangs
   }
   readyz.join();
   EXPECT_EQ(ready.status, 503) << ready.body;

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reflex_test/postgres.hpp"
 #include "reflexctl_harness.hpp"
 
 namespace {
@@ -230,17 +231,21 @@ TEST(ReflexctlPostgres, PublishesAndTailsAPostgresOutbox) {
 TEST(ReflexctlPostgres, AFollowerSeesEachPublishedEventWithinMilliseconds) {
   const std::string source = server_source("REFLEX_TEST_PG_DSN");
   Background follower({"tail", source});
-  // The follower is at the head and idle (LISTENing) before the events come.
-  std::this_thread::sleep_for(1500ms);
+  // The follower is at the head and idle before the events come: LISTENing, and its polls
+  // backed off for a second (1, 2, 4 ... 512 ms apart), so only a NOTIFY is prompt for event 1.
+  const auto db = reflex::rsql::Database::open(reflex_test::required_env("REFLEX_TEST_PG_DSN"));
+  const std::string table = source.substr(source.find("?table=") + 7);
+  ASSERT_TRUE(reflex_test::eventually([&] { return reflex_test::pg_listening(*db, table); }))
+      << "the follower never LISTENed: " << follower.err();
+  std::this_thread::sleep_for(1s);
   for (int i = 1; i <= 3; ++i) {
     ASSERT_EQ(
         run({"publish", source}, "{\"foreign_id\":\"" + std::to_string(i) + "\",\"type\":1}\n")
             .status,
         0);
     const auto published = std::chrono::steady_clock::now();
-    while (lines(follower.out()).size() < static_cast<std::size_t>(i) &&
-           std::chrono::steady_clock::now() - published < 5s)
-      std::this_thread::sleep_for(1ms);
+    (void)reflex_test::eventually(
+        [&] { return lines(follower.out()).size() == static_cast<std::size_t>(i); }, 5s);
     const auto seen = std::chrono::steady_clock::now() - published;
     ASSERT_EQ(lines(follower.out()).size(), static_cast<std::size_t>(i)) << follower.err();
     // The idle poll is 1 s when notify is on: far below it means the wake-up came by NOTIFY.
