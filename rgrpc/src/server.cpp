@@ -7,6 +7,7 @@
 #include <grpcpp/impl/codegen/server_callback_handlers.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <algorithm>
 #include <map>
@@ -100,11 +101,29 @@ ServerTls ServerTls::from_files(const std::string& cert_chain, const std::string
               client_ca.empty() ? std::string() : detail::read_file(client_ca, "TLS client CA")};
 }
 
+/// gRPC owns its interceptor factories; ServerOptions shares them: this one forwards.
+class SharedInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit SharedInterceptorFactory(
+      std::shared_ptr<grpc::experimental::ServerInterceptorFactoryInterface> inner)
+      : inner_(std::move(inner)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return inner_->CreateServerInterceptor(info);
+  }
+
+ private:
+  std::shared_ptr<grpc::experimental::ServerInterceptorFactoryInterface> inner_;
+};
+
 struct Server::Impl {
   Impl(std::vector<Endpoint> endpoints, ServerOptions opts)
       : options(std::move(opts)),
         streams({.token = options.token, .max_streams = options.max_streams}) {
-    if (endpoints.empty()) throw ConfigError("rgrpc: a server needs at least one endpoint");
+    if (endpoints.empty() && options.services.empty()) {
+      throw ConfigError("rgrpc: a server needs at least one endpoint or service to serve");
+    }
     // One service per service name, so health and reflection list each by its name.
     std::map<std::string, std::vector<Endpoint>> by_service;
     std::set<std::string> methods;
@@ -157,7 +176,15 @@ struct Server::Impl {
       service_names.push_back(name);
     }
     for (auto* service : options.services) builder.RegisterService(service);
+    for (const auto& name : options.service_names) service_names.push_back(name);
     builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
+    if (!options.interceptors.empty()) {
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> owned;
+      for (const auto& factory : options.interceptors) {
+        owned.push_back(std::make_unique<SharedInterceptorFactory>(factory));
+      }
+      builder.experimental().SetInterceptorCreators(std::move(owned));
+    }
 
     // The default health service is a process-wide switch read by BuildAndStart: set it for this
     // build only.
@@ -184,6 +211,7 @@ struct Server::Impl {
     stopped = true;
     const auto deadline = std::chrono::steady_clock::now() + options.stop_timeout;
     if (auto* health = server->GetHealthCheckService()) health->Shutdown();
+    if (options.on_stop) options.on_stop();
     // Open streams end with Stopped and new ones are refused before gRPC stops accepting calls.
     streams.stop(std::chrono::milliseconds::zero());
     server->Shutdown(std::chrono::system_clock::now() + options.stop_timeout);
@@ -211,6 +239,18 @@ Server::Server(std::vector<Endpoint> endpoints, ServerOptions options)
 
 Server::~Server() {
   stop();
+}
+
+void Server::set_serving(const std::string& service, bool serving) {
+  std::lock_guard lock(impl_->stop_mu);
+  if (impl_->stopped) return;  // stop() said NOT_SERVING for good
+  if (auto* health = impl_->server->GetHealthCheckService()) {
+    if (service.empty()) {
+      health->SetServingStatus(serving);
+    } else {
+      health->SetServingStatus(service, serving);
+    }
+  }
 }
 
 int Server::port() const noexcept {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -30,6 +31,13 @@ namespace reflexctl_test {
 using namespace std::chrono_literals;
 using reflex_test::lines;
 
+/// The reflexctl under test: this build's, or the one REFLEXCTL_BINARY names (to check that a
+/// test fails on an older build).
+inline std::string reflexctl_binary() {
+  const char* other = std::getenv("REFLEXCTL_BINARY");
+  return other != nullptr && *other != '\0' ? other : REFLEXCTL;
+}
+
 /// reflexctl as a child process (reflex_test::Process): `input` fed on its stdin (none:
 /// /dev/null), `env` entries before the test's environment, its output collected while it runs.
 /// The destructor kills it if a test left it running.
@@ -42,7 +50,7 @@ class Background : public reflex_test::Process {
 
  private:
   static std::vector<std::string> with_program(std::vector<std::string> args) {
-    args.insert(args.begin(), REFLEXCTL);
+    args.insert(args.begin(), reflexctl_binary());
     return args;
   }
 };

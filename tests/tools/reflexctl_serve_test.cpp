@@ -63,7 +63,7 @@ TEST_F(Reflexctl, ServeStreamsNamedSourcesOverGrpcWithATokenAndDrainsOnSigterm) 
   EXPECT_EQ(http_get(http, "/nothing").status, 404);
 
   // A follower is open when SIGTERM comes: it is told the server stopped, the server exits 0.
-  Background follower({"tail", address + "?token_file=" + token_file});
+  Background follower({"tail", address + "?token_file=" + token_file, "--no-retry"});
   ASSERT_TRUE(reflex_test::eventually([&] { return lines(follower.out()).size() == 2; }))
       << follower.out() << follower.err();
   server.signal(SIGTERM);
@@ -82,6 +82,13 @@ TEST_F(Reflexctl, ServeTakesItsSettingsFromTheEnvironmentAndReportsUnreadySource
   ASSERT_FALSE(http_port.empty()) << server.err();
   EXPECT_NE(server.err().find("streams: events, missing; default events"), std::string::npos)
       << server.err();
+  // Said at start, without anyone asking: the table is missing.
+  EXPECT_FALSE(server
+                   .wait_for_err("reflexctl serve: warning: stream missing \\(sqlite://" + path +
+                                 "\\?table=missing\\) is not ready: table 'missing' does not "
+                                 "exist")
+                   .empty())
+      << server.err();
   const auto ready = http_get(std::stoi(http_port), "/readyz");
   EXPECT_EQ(ready.status, 503);
   EXPECT_NE(ready.body.find("missing: table 'missing' does not exist"), std::string::npos)
@@ -89,6 +96,8 @@ TEST_F(Reflexctl, ServeTakesItsSettingsFromTheEnvironmentAndReportsUnreadySource
   EXPECT_EQ(ready.body.find("events:"), std::string::npos) << ready.body;
   server.signal(SIGINT);
   EXPECT_EQ(server.wait(10s), 0) << server.err();
+  EXPECT_EQ(server.err().find("warning: stream events"), std::string::npos) << server.err();
+  EXPECT_EQ(lines(server.err()).size(), 3u) << "start, one warning, stop: " << server.err();
 }
 
 TEST_F(Reflexctl, HealthzAnswersAtOnceWhileAProbeHangsAndReadyzNamesTheUnreachableSources) {

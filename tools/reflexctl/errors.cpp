@@ -4,14 +4,16 @@
 
 #include <cstdio>
 
-#include "reflex/errors.hpp"
-
 namespace reflexctl {
 
 int exit_code_of(const std::exception& error) noexcept {
   if (dynamic_cast<const UsageError*>(&error) || dynamic_cast<const reflex::ConfigError*>(&error) ||
       dynamic_cast<const reflex::CursorError*>(&error)) {
     return 2;
+  }
+  // A job's cursor store failed (also inside the ConsumeError of a batch): its own error says.
+  if (const auto* store = reflex::find_error<CursorStoreFailure>(error)) {
+    return reflex::find_error<reflex::ConfigError>(*store) != nullptr ? 2 : 1;
   }
   return 1;
 }

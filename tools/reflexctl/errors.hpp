@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "reflex/errors.hpp"
+
 namespace reflexctl {
 
 /// A command line that cannot work as given; exit 2, like reflex::ConfigError.
@@ -16,8 +18,25 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A cursor store failed to read or write a cursor, told as the store's failure ("cursor store
+/// nats://…?bucket=B: …") rather than as the consumer's whose cursor it was. It is thrown with
+/// std::throw_with_nested: the store's own exception is its cause (reflex::find_error sees it),
+/// and retryable() is that exception's.
+class CursorStoreFailure : public reflex::Error {
+ public:
+  /// `store` shows the store ("nats://…?bucket=B"), `cause` is the store's own message.
+  CursorStoreFailure(const std::string& store, const std::string& cause, bool retryable)
+      : reflex::Error("cursor store " + store + ": " + cause, retryable), cause_(cause) {}
+  /// The store's own message, without the store's name.
+  [[nodiscard]] const std::string& cause() const noexcept { return cause_; }
+
+ private:
+  std::string cause_;
+};
+
 /// 2 when the operator must change the command (UsageError, reflex::ConfigError, and
-/// reflex::CursorError: a cursor given on the command line that is no event id), else 1.
+/// reflex::CursorError: a cursor given on the command line that is no event id; a cursor store
+/// failing with a ConfigError, e.g. its table is missing), else 1.
 [[nodiscard]] int exit_code_of(const std::exception& error) noexcept;
 
 /// `text` as one line: every run of white space holding a line break or a tab becomes one space

@@ -11,6 +11,8 @@
 
 #include "commands/commands.hpp"
 #include "errors.hpp"
+#include "library_logs.hpp"
+#include "outages.hpp"
 #include "reflex/version.hpp"
 #include "signals.hpp"
 
@@ -88,6 +90,9 @@ int print_help(const CLI::App& app, const CLI::App* help, const std::vector<std:
 int main(int argc, char** argv) {
   // Signals are taken by one thread (SignalStop); block them before any thread starts.
   reflexctl::block_stop_signals();
+  // Errors are ours to say, once, in one line: gRPC's and protobuf's own log lines ("E1201 …
+  // Handshake failed") would come before it, in another format.
+  reflexctl::quiet_library_logs();
 
   CLI::App app("reflexctl — tail, publish and inspect reflex event streams and cursors",
                "reflexctl");
@@ -127,6 +132,7 @@ int main(int argc, char** argv) {
   });
 #endif
   add(reflexctl::add_cursors(app));
+  add(reflexctl::add_streams(app));
   add(reflexctl::add_schema(app));
   std::vector<std::string> topic;
   auto* help = app.add_subcommand("help", "print the help of a command: reflexctl help tail");
@@ -182,7 +188,7 @@ int main(int argc, char** argv) {
     }
     return runs.at(chosen.front())();
   } catch (const std::exception& e) {
-    reflexctl::print_error(name, e.what());
+    reflexctl::print_error(name, reflexctl::describe(std::current_exception()));
     return reflexctl::exit_code_of(e);
   }
 }

@@ -2,32 +2,17 @@
 
 #include "readiness.hpp"
 
-#include "errors.hpp"
-#include "reflex/errors.hpp"
+#include "outages.hpp"
 #include "reflex/wait.hpp"
 
 namespace reflexctl {
 namespace {
 
 /// "" when `stream` answers within `timeout`, else why not.
-std::string probe(std::stop_token outer, const reflex::StreamFunc& stream,
-                  std::chrono::milliseconds timeout) {
-  std::stop_source stop;
-  std::stop_callback forward(outer, [&] { stop.request_stop(); });
-  std::jthread timer([&](std::stop_token own) {
-    if (reflex::sleep_for(own, timeout)) stop.request_stop();
-  });
-  try {
-    auto client = stream(stop.get_token(), "", {.from_head = true, .to_head = true});
-    (void)client->recv();
-    return {};
-  } catch (const reflex::HeadReached&) {
-    return {};
-  } catch (const reflex::Canceled&) {
-    return "no answer within " + std::to_string(timeout.count()) + " ms";
-  } catch (const std::exception& e) {
-    return one_line(e.what());
-  }
+std::string probe_once(std::stop_token stop, const reflex::StreamFunc& stream,
+                       std::chrono::milliseconds timeout) {
+  const auto failure = probe(stop, stream, timeout);
+  return failure ? describe(failure) : std::string();
 }
 
 }  // namespace
@@ -58,7 +43,7 @@ void Readiness::probe_forever(std::stop_token stop, Source& source) {
       source.running = Clock::now();
       source.is_running = true;
     }
-    std::string why = probe(stop, source.stream, options_.timeout);
+    std::string why = probe_once(stop, source.stream, options_.timeout);
     {
       std::lock_guard lock(mu_);
       source.probed = true;
@@ -66,13 +51,14 @@ void Readiness::probe_forever(std::stop_token stop, Source& source) {
       source.is_running = false;
     }
     cv_.notify_all();
+    if (!options_.repeat) return;
     if (!reflex::sleep_for(stop, options_.interval)) return;
   }
 }
 
-std::vector<std::string> Readiness::failures() const {
+std::vector<Readiness::Unready> Readiness::unready(std::stop_token stop) const {
   std::unique_lock lock(mu_);
-  cv_.wait_until(lock, started_ + options_.timeout, [&] {
+  cv_.wait_until(lock, stop, started_ + options_.timeout, [&] {
     for (const auto& s : sources_) {
       if (!s->probed) return false;
     }
@@ -80,15 +66,21 @@ std::vector<std::string> Readiness::failures() const {
   });
   const auto now = Clock::now();
   const std::string silent = "no answer within " + std::to_string(options_.timeout.count()) + " ms";
-  std::vector<std::string> out;
+  std::vector<Unready> out;
   for (const auto& s : sources_) {
     if (!s->probed || (s->is_running && now - s->running > options_.timeout)) {
-      out.push_back(s->name + ": " + silent);
+      out.push_back({s->name, silent});
     } else if (!s->why.empty()) {
-      out.push_back(s->name + ": " + s->why);
+      out.push_back({s->name, s->why});
     }
   }
   return out;
+}
+
+std::vector<std::string> Readiness::failures() const {
+  std::vector<std::string> lines;
+  for (const auto& [name, why] : unready()) lines.push_back(name + ": " + why);
+  return lines;
 }
 
 }  // namespace reflexctl

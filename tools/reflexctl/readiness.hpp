@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <utility>
@@ -19,6 +20,8 @@ namespace reflexctl {
 struct ReadinessOptions {
   /// Pause between two probes of one source.
   std::chrono::milliseconds interval{1000};
+  /// false: probe each source once only (a start-up check, with no /readyz to keep current).
+  bool repeat = true;
   /// A probe without an answer for this long counts as failed ("no answer within …").
   std::chrono::milliseconds timeout{2000};
 };
@@ -36,10 +39,19 @@ class Readiness final {
   Readiness(const Readiness&) = delete;
   Readiness& operator=(const Readiness&) = delete;
 
-  /// One line "NAME: why" per source that is not ready: its last probe failed, or the running one
-  /// has had no answer for longer than the timeout. Empty when every source is ready. Right
-  /// after the start it waits (at most the timeout) for the first probe of each source, so that
+  /// A source that is not ready, and why.
+  struct Unready {
+    std::string name;
+    std::string why;
+  };
+
+  /// Every source that is not ready: its last probe failed, or the running one has had no
+  /// answer for longer than the timeout. Empty when every source is ready. Right after the start
+  /// it waits (at most the timeout, or until `stop`) for the first probe of each source, so that
   /// it never reports a source it has not tried.
+  [[nodiscard]] std::vector<Unready> unready(std::stop_token stop = {}) const;
+
+  /// unready() as lines "NAME: why".
   [[nodiscard]] std::vector<std::string> failures() const;
 
  private:
@@ -59,7 +71,7 @@ class Readiness final {
   ReadinessOptions options_;
   Clock::time_point started_;
   mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
+  mutable std::condition_variable_any cv_;
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<std::jthread> threads_;  // last: they use everything above
 };

@@ -3,7 +3,10 @@
 #include "sources.hpp"
 
 #include <chrono>
+#include <exception>
+#include <type_traits>
 
+#include "errors.hpp"
 #include "reflex/errors.hpp"
 #if defined(REFLEXCTL_WITH_GRPC)
 #include "reflex/rgrpc/client.hpp"
@@ -22,15 +25,25 @@ struct SqlTable {
   std::string table;
 };
 
-SqlTable open_sql_table(std::string_view text, std::string_view what) {
+SqlTable open_sql_table(std::string_view text, std::string_view what, Access access) {
   auto uri = reflex::parse_uri(text);
   const std::string name(what);
   std::string table =
       uri.required_param("table", "name the " + name + " table, e.g. ?table=" + name);
   reflex::rsql::validate_identifier(name + " table", table);
   uri.remove_param("table");
-  return {.database = reflex::rsql::Database::open(uri.str()), .table = std::move(table)};
+  return {.database =
+              reflex::rsql::Database::open(uri.str(), {.create_missing = access == Access::write}),
+          .table = std::move(table)};
 }
+
+#if defined(REFLEXCTL_WITH_NATS)
+/// The stream a NATS source address names (`?stream=S`, optionally `&subject=X`).
+std::string nats_stream_of(const NatsAddress& address) {
+  address.uri.check_params({"stream", "subject"});
+  return address.uri.required_param("stream", "name the JetStream stream, e.g. ?stream=ORDERS");
+}
+#endif
 
 }  // namespace
 
@@ -62,22 +75,20 @@ reflex::rnats::Connection connect_nats(const NatsAddress& address, const std::st
 }
 #endif
 
-reflex::rsql::EventsTable open_events_table(std::string_view text,
+reflex::rsql::EventsTable open_events_table(std::string_view text, Access access,
                                             std::shared_ptr<reflex::MetricsObserver> metrics) {
-  auto [database, table] = open_sql_table(text, "events");
+  auto [database, table] = open_sql_table(text, "events", access);
   return reflex::rsql::EventsTable(std::move(database),
                                    {.schema = {.table = table}, .metrics = std::move(metrics)});
 }
 
 reflex::StreamFunc open_source(std::string_view text,
                                std::shared_ptr<reflex::MetricsObserver> metrics) {
-  if (is_sql(text)) return open_events_table(text, std::move(metrics)).stream_func();
+  if (is_sql(text)) return open_events_table(text, Access::read, std::move(metrics)).stream_func();
   if (is_nats(text)) {
 #if defined(REFLEXCTL_WITH_NATS)
     const auto address = parse_nats_address(text);
-    address.uri.check_params({"stream", "subject"});
-    const std::string stream =
-        address.uri.required_param("stream", "name the JetStream stream, e.g. ?stream=ORDERS");
+    const std::string stream = nats_stream_of(address);
     return reflex::rnats::stream_func(
         connect_nats(address),
         {.stream = stream, .filter_subject = address.uri.param("subject").value_or("")});
@@ -102,7 +113,8 @@ std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text, Cu
   const std::chrono::milliseconds flush_interval =
       use.buffered ? std::chrono::seconds(1) : std::chrono::milliseconds(0);
   if (is_sql(text)) {
-    auto [database, table] = open_sql_table(text, "cursors");
+    auto [database, table] =
+        open_sql_table(text, "cursors", use.create ? Access::write : Access::read);
     return std::make_shared<reflex::rsql::CursorsTable>(
         std::move(database), reflex::rsql::CursorsTableOptions{.schema = {.table = table},
                                                                .flush_interval = flush_interval});
@@ -133,6 +145,85 @@ std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text, Cu
   throw reflex::ConfigError("unknown cursor store scheme '" + uri.scheme + "' in " +
                             uri.redacted() +
                             ": use an SQL DSN with ?table=CURSORS or nats://HOST:PORT?bucket=B");
+}
+
+JobCursorStore::JobCursorStore(std::string uri, CursorStoreUse use)
+    : shown_(shown(uri)), store_(open_cursor_store(uri, use)) {}
+
+template <class F>
+auto JobCursorStore::guarded(F&& f) -> std::invoke_result_t<F&> {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    std::throw_with_nested(CursorStoreFailure(shown_, one_line(e.what()), reflex::is_retryable(e)));
+  }
+}
+
+std::string JobCursorStore::get(std::string_view name) {
+  return guarded([&] { return store_->get(name); });
+}
+
+void JobCursorStore::set(std::string_view name, std::string_view cursor) {
+  guarded([&] { store_->set(name, cursor); });
+}
+
+void JobCursorStore::flush() {
+  guarded([&] { store_->flush(); });
+}
+
+void JobCursorStore::check(std::string_view name) {
+  guarded([&] {
+    if (auto* buffered = dynamic_cast<reflex::BufferedCursorStore*>(store_.get())) {
+      (void)buffered->storage().read(name);  // get() may answer from memory
+    } else {
+      (void)store_->get(name);
+    }
+  });
+}
+
+HeadFunc open_head(std::string_view text) {
+  if (is_sql(text)) {
+    return [table = open_events_table(text, Access::read)]() -> std::optional<std::int64_t> {
+      return reflex::parse_int64(table.head());
+    };
+  }
+#if defined(REFLEXCTL_WITH_NATS)
+  if (is_nats(text)) {
+    const auto address = parse_nats_address(text);
+    return [connection = connect_nats(address),
+            stream = nats_stream_of(address)]() -> std::optional<std::int64_t> {
+      const auto info = reflex::rnats::stream_info(connection, stream);
+      if (!info) {
+        throw reflex::rnats::NotFound("JetStream stream \"" + stream + "\" does not exist");
+      }
+      if (info->last_sequence == 0) return std::nullopt;
+      return static_cast<std::int64_t>(info->last_sequence);
+    };
+  }
+#endif
+  return {};
+}
+
+std::string shown(std::string_view text) {
+  try {
+    if (is_nats(text)) {
+      // Several servers, each with its own credentials: mask every one of them.
+      const auto query = text.find('?');
+      std::string out;
+      std::string_view servers = text.substr(0, query);
+      while (!servers.empty()) {
+        const auto comma = servers.find(',');
+        if (!out.empty()) out += ',';
+        out += reflex::parse_uri(servers.substr(0, comma)).redacted();
+        servers = comma == std::string_view::npos ? "" : servers.substr(comma + 1);
+      }
+      if (query != std::string_view::npos) out += text.substr(query);
+      return out;
+    }
+    return reflex::parse_uri(text).redacted();
+  } catch (const std::exception&) {
+    return "the source";  // unparsable: never shown raw, it may hold a password
+  }
 }
 
 }  // namespace reflexctl

@@ -5,9 +5,13 @@
 // `?table=T` on an SQL DSN is reflexctl's parameter (which table to use), not the driver's: it is
 // taken off before the DSN reaches reflex::rsql::Database::open.
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "reflex/cursor_store.hpp"
 #include "reflex/metrics.hpp"
@@ -25,16 +29,33 @@ namespace reflexctl {
 /// True for nats:// and tls:// (NATS over TLS).
 [[nodiscard]] bool is_nats(std::string_view uri);
 
+/// Whether a command may create what it opens: a writer (publish, a job's cursor store) may
+/// create a missing SQLite file; a reader must not (a mistyped path is a ConfigError naming it,
+/// not a new empty database).
+enum class Access { read, write };
+
 /// An events table named by `SQL-DSN?table=T` (ConfigError when `table` is missing or invalid),
 /// reporting to `metrics` when given.
 [[nodiscard]] reflex::rsql::EventsTable open_events_table(
-    std::string_view uri, std::shared_ptr<reflex::MetricsObserver> metrics = nullptr);
+    std::string_view uri, Access access,
+    std::shared_ptr<reflex::MetricsObserver> metrics = nullptr);
 
 /// A stream: an SQL events table, `grpc://HOST:PORT` / `grpcs://…`, or
-/// `nats://HOST:PORT?stream=S[&subject=X]` (any NATS address, see NatsAddress).
-/// SQL tables report to `metrics` when given.
+/// `nats://HOST:PORT?stream=S[&subject=X]` (any NATS address, see NatsAddress). Sources are only
+/// read: a missing SQLite file is a ConfigError. SQL tables report to `metrics` when given.
 [[nodiscard]] reflex::StreamFunc open_source(
     std::string_view uri, std::shared_ptr<reflex::MetricsObserver> metrics = nullptr);
+
+/// Asks a source for its newest event id: an SQL table's head (EventsTable::head), a JetStream
+/// stream's last sequence (with ?subject=, the stream's: an upper bound). nullopt when it has
+/// none yet. Throws as the source does when it cannot be reached.
+using HeadFunc = std::function<std::optional<std::int64_t>()>;
+
+/// The HeadFunc of `uri`; empty for sources that cannot tell (gRPC).
+[[nodiscard]] HeadFunc open_head(std::string_view uri);
+
+/// `uri` as messages show it: any password or token replaced by "***".
+[[nodiscard]] std::string shown(std::string_view uri);
 
 /// How a command uses a cursor store.
 struct CursorStoreUse {
@@ -49,6 +70,33 @@ struct CursorStoreUse {
 /// A cursors table named by `SQL-DSN?table=T`, or a KV bucket `nats://HOST:PORT?bucket=B`.
 [[nodiscard]] std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view uri,
                                                                      CursorStoreUse use);
+
+/// A job's cursor store (backfill's): the store `uri` names, its failures told as the store's.
+///
+/// Every failure of get, set and flush is thrown as a CursorStoreFailure "cursor store URI: …"
+/// with the store's own exception nested: rpatterns::batch_spec acks in its consumer, which
+/// would otherwise be blamed for it.
+///
+/// Thread-safety: every member may be called from any thread.
+class JobCursorStore final : public reflex::CursorStore {
+ public:
+  /// Opens the store (open_cursor_store with `use`).
+  JobCursorStore(std::string uri, CursorStoreUse use);
+  [[nodiscard]] std::string get(std::string_view name) override;
+  void set(std::string_view name, std::string_view cursor) override;
+  void flush() override;
+  /// Reads the cursor of `name` from the store's server itself, not what this process holds
+  /// (a cursor recorded but not yet written): throws as get() does when the store does not
+  /// answer. Whether an outage is over.
+  void check(std::string_view name);
+
+ private:
+  template <class F>
+  auto guarded(F&& f) -> std::invoke_result_t<F&>;
+
+  std::string shown_;
+  std::shared_ptr<reflex::CursorStore> store_;
+};
 
 #if defined(REFLEXCTL_WITH_NATS)
 /// A NATS address as reflexctl takes it: the servers as the URL gives them (user and password or

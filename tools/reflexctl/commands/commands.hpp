@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,14 +24,29 @@ Run add_relay(CLI::App& app);
 Run add_cursors(CLI::App& app);
 Run add_schema(CLI::App& app);
 Run add_serve(CLI::App& app);
+Run add_streams(CLI::App& app);
 
-/// Checks that an option's value is a positive integer ("--batch: needs a positive integer, got
-/// 'x'"); the option's variable then holds it.
-[[nodiscard]] const CLI::Validator& positive_integer();
+/// Checks that an option's value is a whole number from `min` to `max` ("--batch: needs a whole
+/// number from 1 to 9223372036854775807, got 'x'"), so that the option's variable (of a type
+/// that holds `max`) gets it without overflow.
+[[nodiscard]] CLI::Validator integer_in(std::int64_t min, std::int64_t max);
+/// integer_in(1, max).
+[[nodiscard]] CLI::Validator positive_integer(
+    std::int64_t max = std::numeric_limits<std::int64_t>::max());
 
-/// "500ms", "2s", "5m", "1h"; UsageError naming `flag` otherwise.
+/// The longest duration a flag takes unless told otherwise: reflex::kMaxLag, a century.
+[[nodiscard]] std::chrono::milliseconds max_duration();
+
+/// "500ms", "2s", "5m", "1h", at most `max`; UsageError naming `flag` otherwise (a number with
+/// no unit, a negative one, one that overflows or exceeds `max`).
+[[nodiscard]] std::chrono::milliseconds parse_duration(const std::string& flag,
+                                                       const std::string& text,
+                                                       std::chrono::milliseconds max);
 [[nodiscard]] std::chrono::milliseconds parse_duration(const std::string& flag,
                                                        const std::string& text);
+
+/// `d` as an operator reads it: "250ms", "3.2s", "4m10s", "2h5m".
+[[nodiscard]] std::string format_duration(std::chrono::nanoseconds d);
 
 /// `raw` without its first character when that is a newline: a help text written as R"(
 /// starts on the line after the R"(, and CLI11 puts its own blank line before a footer.

@@ -1,5 +1,5 @@
-// reflexctl cursors: lists, reads, sets (never backwards without --force) and deletes consumer
-// cursors in an SQL cursors table or a NATS KV bucket.
+// reflexctl cursors: lists, reads, sets (an event id, never backwards, unless --force) and
+// deletes consumer cursors in an SQL cursors table or a NATS KV bucket.
 
 #include <iostream>
 #include <memory>
@@ -7,11 +7,7 @@
 #include "commands/commands.hpp"
 #include "errors.hpp"
 #include "reflex/reflex.hpp"
-#include "reflex/rsql/rsql.hpp"
 #include "sources.hpp"
-#if defined(REFLEXCTL_WITH_NATS)
-#include "reflex/rnats/rnats.hpp"
-#endif
 
 namespace reflexctl {
 namespace {
@@ -20,19 +16,21 @@ struct CursorsOptions {
   std::string store;
   std::string name;
   std::string value;
+  const CLI::Option* value_option = nullptr;  // to tell VALUE "" from no VALUE
   bool force = false;
 };
 
-/// Calls `repair(concrete store)` for what reflex::CursorStore lacks (list, force_set, remove):
-/// an SQL cursors table or a NATS KV bucket, which both have them.
+/// Calls `repair(concrete store)` for what reflex::CursorStore lacks (list, force_set, remove, a
+/// read that tells a missing cursor from an empty one): an SQL cursors table or a NATS KV bucket,
+/// which both are reflex::BufferedCursorStores.
 template <class Repair>
 auto with_repairable(reflex::CursorStore& store, Repair&& repair) {
-  if (auto* table = dynamic_cast<reflex::rsql::CursorsTable*>(&store)) return repair(*table);
-#if defined(REFLEXCTL_WITH_NATS)
-  if (auto* kv = dynamic_cast<reflex::rnats::KvCursorStore*>(&store)) return repair(*kv);
-#endif
-  throw UsageError("cursors list, delete and set --force need an SQL or NATS KV cursor store");
+  if (auto* buffered = dynamic_cast<reflex::BufferedCursorStore*>(&store)) return repair(*buffered);
+  throw UsageError("this cursor store cannot list, delete or force: use an SQL or NATS KV store");
 }
+
+/// What --force is for, said where a set is refused.
+constexpr const char* kForceHint = "--force sets any value, \"\" (the beginning) included";
 
 /// The store of an action; a missing KV bucket is an error here, not a new bucket.
 std::shared_ptr<reflex::CursorStore> store_of(const CursorsOptions& o) {
@@ -51,21 +49,38 @@ int list(const CursorsOptions& o) {
 int get(const CursorsOptions& o) {
   const auto store = store_of(o);
   require(o.name, "get needs STORE and NAME");
-  std::cout << store->get(o.name) << '\n';
+  const auto cursor = with_repairable(*store, [&](auto& s) { return s.storage().read(o.name); });
+  if (!cursor) {
+    print_error("cursors", "no cursor named '" + o.name + "'");
+    return 1;
+  }
+  std::cout << *cursor << '\n';
   return 0;
 }
 
 int set(const CursorsOptions& o) {
   const auto store = store_of(o);
-  if (o.name.empty() || o.value.empty()) throw UsageError("set needs STORE, NAME and VALUE");
+  if (o.name.empty() || o.value_option == nullptr || o.value_option->count() == 0)
+    throw UsageError("set needs STORE, NAME and VALUE");
   if (o.force) {
     with_repairable(*store, [&](auto& s) { s.force_set(o.name, o.value); });
     return 0;
   }
+  // The ids of every reflex source are non-negative decimal numbers: anything else (a typo, ""
+  // for the beginning) would rewind the consumer, or make its next run fail on the cursor.
+  if (o.value.empty()) {
+    throw UsageError("refusing to set cursor '" + o.name +
+                     "' to \"\": that rewinds it to the beginning; " + kForceHint);
+  }
+  const auto id = reflex::parse_int64(o.value);
+  if (!id || *id < 0) {
+    throw UsageError("refusing to set cursor '" + o.name + "' to '" + o.value +
+                     "': not an event id (a non-negative decimal number); " + kForceHint);
+  }
   const std::string current = store->get(o.name);
   if (reflex::moves_backwards(current, o.value)) {
     throw UsageError("refusing to move cursor '" + o.name + "' back from " + current + " to " +
-                     o.value + ": add --force to rewind on purpose");
+                     o.value + ": add --force to rewind on purpose (" + kForceHint + ")");
   }
   store->set(o.name, o.value);
   store->flush();
@@ -98,12 +113,15 @@ STORE: an SQL DSN with ?table=CURSORS_TABLE, or nats://HOST:PORT?bucket=B (a KV 
     return sub;
   };
   add_action("list", "print one NAME<TAB>CURSOR line per cursor, by name", list);
-  add_action("get", "print the cursor of NAME (an empty line when it has none)", get)
+  add_action("get", "print the cursor of NAME (exit 1 when it has none)", get)
       ->add_option("NAME", o->name, "the consumer");
-  auto* set_cmd = add_action("set", "set the cursor of NAME; never backwards without --force", set);
+  auto* set_cmd = add_action(
+      "set", "set the cursor of NAME to an event id, never backwards; --force: anything", set);
   set_cmd->add_option("NAME", o->name, "the consumer");
-  set_cmd->add_option("VALUE", o->value, "the new cursor");
-  set_cmd->add_flag("--force", o->force, "also move it backwards (rewind on purpose)");
+  o->value_option = set_cmd->add_option("VALUE", o->value, "the new cursor: an event id");
+  set_cmd->add_flag("--force", o->force,
+                    "set any VALUE: backwards (a rewind on purpose), not an id, \"\" (the "
+                    "beginning)");
   add_action("delete", "delete the cursor of NAME (exit 1 when it has none)", remove)
       ->add_option("NAME", o->name, "the consumer");
   return [o, action] {

@@ -6,7 +6,9 @@
 
 #include "commands/commands.hpp"
 #include "errors.hpp"
+#include "outages.hpp"
 #include "reflex/event.hpp"
+#include "reflex/wait.hpp"
 #include "sources.hpp"
 #if defined(REFLEXCTL_WITH_NATS)
 #include "reflex/rnats/rnats.hpp"
@@ -22,6 +24,7 @@ struct RelayCommandOptions {
   std::string consumer;
   std::string cursors;
   bool to_head = false;
+  bool create_stream = false;
 };
 
 #if defined(REFLEXCTL_WITH_NATS)
@@ -33,6 +36,58 @@ bool at_or_past(const std::string& cursor, const std::string& head) {
   const auto c = reflex::parse_int64(cursor);
   const auto h = reflex::parse_int64(head);
   return c && h && *c >= *h;
+}
+
+/// Logs the relay's outages, which it rides out by itself: one line when its source or
+/// JetStream fails (RelayStats::recoveries grows), one when it works again (an acknowledgement,
+/// or the failed side answering a probe). The relay says nothing itself.
+void watch_outages(std::stop_token stop, const reflex::rnats::Relay& relay,
+                   const reflex::StreamFunc& source, const reflex::rnats::Connection& nats,
+                   const std::string& stream, const std::string& source_shown,
+                   const std::string& nats_shown) {
+  using Clock = std::chrono::steady_clock;
+  OutageLog outage("relay");
+  Backoff backoff;
+  std::uint64_t recoveries = relay.stats().recoveries;
+  std::uint64_t acknowledged = 0;
+  bool source_failed = false;
+  auto next_probe = Clock::now();
+  while (reflex::sleep_for(stop, std::chrono::milliseconds(100))) {
+    const auto s = relay.stats();
+    if (s.recoveries > recoveries) {
+      recoveries = s.recoveries;
+      if (!outage.is_down()) {
+        source_failed = s.last_error.starts_with("source: ");
+        outage.down(source_failed ? source_shown : nats_shown,
+                    one_line(source_failed ? s.last_error.substr(8) : s.last_error));
+        acknowledged = s.acknowledged;
+        backoff.reset();
+        next_probe = Clock::now() + backoff.next();
+      }
+      continue;
+    }
+    if (!outage.is_down()) continue;
+    if (s.acknowledged > acknowledged) {  // events flow again
+      outage.back();
+      continue;
+    }
+    if (Clock::now() < next_probe) continue;
+    bool answers = false;
+    if (source_failed) {
+      answers = probe(stop, source, std::chrono::seconds(2)) == nullptr;
+    } else {
+      try {
+        answers = nats.connected() && reflex::rnats::stream_info(nats, stream).has_value();
+      } catch (const std::exception&) {
+      }
+    }
+    // A failure the relay noted while the probe ran belongs to the same outage: not back yet.
+    if (answers && relay.stats().recoveries == recoveries) {
+      outage.back();
+    } else {
+      next_probe = Clock::now() + backoff.next();
+    }
+  }
 }
 #endif
 
@@ -48,22 +103,33 @@ int relay(const RelayCommandOptions& o) {
   target.uri.check_params({"stream", "subject"});
   const std::string stream = target.uri.required_param("stream", "e.g. ?stream=ORDERS");
   const std::string subject = target.uri.required_param("subject", "e.g. &subject=ORDERS.events");
+  const auto nats = connect_nats(target, "reflexctl-relay");
+  if (!reflex::rnats::stream_info(nats, stream)) {
+    if (!o.create_stream) {
+      throw UsageError("JetStream stream \"" + stream + "\" does not exist at " + shown(o.target) +
+                       ": add --create-stream to create it (subject \"" + subject +
+                       "\"), or create it with reflexctl streams ensure");
+    }
+    (void)reflex::rnats::ensure_stream(nats, {.name = stream, .subjects = {subject}});
+    print_error("relay", "created JetStream stream \"" + stream + "\" (subject \"" + subject +
+                             "\", file storage, no limits)");
+  }
+  const auto source = open_source(o.source);
   reflex::rnats::Relay relay(
-      connect_nats(target, "reflexctl-relay"),
-      {.name = o.consumer,
-       .source = open_source(o.source),
-       .stream = stream,
-       .subject = subject,
-       .cursors = o.cursors.empty()
-                      ? nullptr
-                      : open_cursor_store(o.cursors, {.buffered = true, .create = true}),
-       .start_after = ""});
+      nats, {.name = o.consumer,
+             .source = source,
+             .stream = stream,
+             .subject = subject,
+             .cursors = o.cursors.empty()
+                            ? nullptr
+                            : open_cursor_store(o.cursors, {.buffered = true, .create = true}),
+             .start_after = ""});
   SignalStop signals;
   std::stop_source stop;
   std::stop_callback forward(signals.token(), [&] { stop.request_stop(); });
   std::jthread watcher;
   if (o.to_head) {
-    const std::string head = open_events_table(o.source).head();
+    const std::string head = open_events_table(o.source, Access::read).head();
     // Ends the run once the relay's cursor (recovered from the stream at start, then each
     // acknowledgement) reaches the head; woken by the relay, no polling.
     watcher = std::jthread([&relay, &stop, head](std::stop_token own) {
@@ -74,7 +140,12 @@ int relay(const RelayCommandOptions& o) {
       }
     });
   }
+  std::jthread outages([&](std::stop_token own) {
+    watch_outages(own, relay, source, nats, stream, "source " + shown(o.source),
+                  "JetStream stream \"" + stream + "\" at " + shown(o.target));
+  });
   relay.run(stop.get_token());
+  outages = {};  // joined: its lines come before the summary
   const auto stats = relay.stats();
   std::fprintf(stderr, "relay %s: %llu new events acknowledged, cursor %s\n", o.consumer.c_str(),
                static_cast<unsigned long long>(stats.acknowledged),
@@ -103,11 +174,16 @@ Run add_relay(CLI::App& app) {
       ->type_name("STORE");
   cmd->add_flag("--to-head", o->to_head,
                 "exit 0 once the SQL source's newest event (at start) is acknowledged");
+  cmd->add_flag("--create-stream", o->create_stream,
+                "create the JetStream stream S when it is missing, with the subject X (file "
+                "storage, no limits; `reflexctl streams ensure` sets more)");
   cmd->footer(text(R"(
 Relays SOURCE into the JetStream stream S, exactly once and in order (message ids "NAME:<event
 id>"); resumes from the stream itself after any stop or crash, so --to-head exits at once when
-the stream already holds the newest event. The NATS address keeps its user and password (or
-token), tls:// and comma-separated servers of one cluster.)"));
+the stream already holds the newest event. The stream must exist, or --create-stream creates
+it. The NATS address keeps its user and password (or token), tls:// and comma-separated
+servers of one cluster. The relay rides out outages of the source and of NATS by itself,
+retrying with backoff; reflexctl logs one line when one begins and one when it ends.)"));
   return [o] { return relay(*o); };
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "commands/commands.hpp"
 #include "errors.hpp"
@@ -17,6 +18,7 @@
 #include "serve_config.hpp"
 #include "serve_metrics.hpp"
 #include "signals.hpp"
+#include "sources.hpp"
 #if defined(REFLEXCTL_WITH_PROMETHEUS)
 #include "reflex/prometheus/metrics.hpp"
 #endif
@@ -65,13 +67,15 @@ int serve(const ServeOptions& o) {
   const auto options = server_options(config);
   SignalStop signals;
   reflex::rgrpc::Server server({endpoint}, options);
+  // Every source is probed at once, concurrently: a missing table or an unreachable server is
+  // said at start (below), not left for the first client to find. With --http the probes go on
+  // in the background for /readyz.
+  Readiness readiness(open_probes(config.streams), {.repeat = config.http.has_value()});
 
-  std::optional<Readiness> readiness;
   std::optional<HttpServer> http;  // after what its handlers use
   if (config.http) {
-    readiness.emplace(open_probes(config.streams));
     auto own = std::make_shared<ServeMetrics>([&server] { return server.stats(); });
-    http.emplace(*config.http, operator_routes(*readiness, {registry, own}));
+    http.emplace(*config.http, operator_routes(readiness, {registry, own}));
   }
   std::string names;
   for (const auto& stream : config.streams) names += (names.empty() ? "" : ", ") + stream.name;
@@ -79,6 +83,18 @@ int serve(const ServeOptions& o) {
                server.address().c_str(), names.c_str(), config.streams.front().name.c_str(),
                http ? (", HTTP on port " + std::to_string(http->port())).c_str() : "");
   std::fflush(stderr);
+  // The start-up check never holds the start back: its warnings follow the line above, within
+  // the probe timeout.
+  std::jthread startup_check([&](std::stop_token stop) {
+    for (const auto& [name, why] : readiness.unready(stop)) {
+      if (stop.stop_requested()) return;
+      std::string uri;
+      for (const auto& stream : config.streams) {
+        if (stream.name == name) uri = shown(stream.uri);
+      }
+      print_error("serve", "warning: stream " + name + " (" + uri + ") is not ready: " + why);
+    }
+  });
 
   while (reflex::sleep_for(signals.token(), std::chrono::hours(1))) {
   }
@@ -122,9 +138,10 @@ Run add_serve(CLI::App& app) {
 A reflexpb gRPC endpoint (/reflexpb.Reflex/Stream, wire-compatible with Go reflex clients). A
 call picks a stream other than the default with the metadata "reflex-stream: NAME" (reflexctl
 tail grpc://HOST:PORT?stream=NAME). Ports are 1-65535, or 0 for any free port (the one taken
-is printed). /healthz answers at once while the process lives; /readyz answers 503 naming each
-source that does not answer (sources are probed in the background every second); /metrics is
-Prometheus text. Each flag falls back to its environment variable when absent. SIGINT/SIGTERM
+is printed). Every source is probed at start: one warning line for each that does not answer
+(a missing table, an unreachable server), within 2 s; serving starts meanwhile. /healthz
+answers at once while the process lives; /readyz answers 503 naming each source that does not
+answer (sources are probed in the background every second); /metrics is Prometheus text. Each flag falls back to its environment variable when absent. SIGINT/SIGTERM
 drain: open streams end with Stopped, exit 0.)"));
   return [o] { return serve(*o); };
 }

@@ -15,6 +15,9 @@
 
 namespace grpc {
 class Service;
+namespace experimental {
+class ServerInterceptorFactoryInterface;
+}  // namespace experimental
 }  // namespace grpc
 
 namespace reflex::rgrpc {
@@ -90,6 +93,16 @@ struct ServerOptions {
   bool reflection = true;
   /// More services of yours to host on the same port (not owned; they must outlive the Server).
   std::vector<grpc::Service*> services{};
+  /// The full names of those services ("package.Service"), which the health service reports
+  /// SERVING until stop() like the endpoints' (and set_serving() can change).
+  std::vector<std::string> service_names{};
+  /// Interceptors of every call (request metrics, logging); shared, so that options stay
+  /// copyable.
+  std::vector<std::shared_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors{};
+  /// Called by stop() once health says NOT_SERVING and before the server's own streams end:
+  /// where the services of yours end their open streams (their own drain).
+  std::function<void()> on_stop{};
 };
 
 /// A ready-made gRPC server serving event streams: listens when constructed, serves each endpoint
@@ -109,7 +122,8 @@ class REFLEX_RGRPC_EXPORT Server final {
   /// Serves `stream` on /reflexpb.Reflex/Stream.
   explicit Server(StreamFunc stream, ServerOptions options = {});
   /// Serves each endpoint on its method. Throws ConfigError for a malformed or duplicate method
-  /// name or an empty stream function, and Unavailable when the address cannot be bound.
+  /// name or an empty stream function, or when there is neither an endpoint nor a service of
+  /// yours, and Unavailable when the address cannot be bound.
   explicit Server(std::vector<Endpoint> endpoints, ServerOptions options = {});
   ~Server();
   Server(const Server&) = delete;
@@ -127,6 +141,9 @@ class REFLEX_RGRPC_EXPORT Server final {
   void stop();
   /// Blocks until stop() has shut the server down.
   void wait();
+  /// What the health service reports for `service` ("" is the server as a whole): e.g.
+  /// NOT_SERVING while a service's backend is unreachable. stop() sets every one NOT_SERVING.
+  void set_serving(const std::string& service, bool serving);
 
   [[nodiscard]] StreamStats stats() const;
 
