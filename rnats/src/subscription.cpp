@@ -466,6 +466,14 @@ void Delivery::ack() {
   d.finish();
 }
 
+void Delivery::ack_nowait() {
+  auto& d = *state_;
+  std::lock_guard lock(d.mu);
+  d.require_open("acknowledge");
+  detail::check(d.ack_async(), "acknowledge " + d.name());
+  d.finish();
+}
+
 void Delivery::reject(const RejectOptions& options) {
   auto& d = *state_;
   std::lock_guard lock(d.mu);

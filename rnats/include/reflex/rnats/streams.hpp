@@ -286,6 +286,10 @@ class REFLEX_RNATS_EXPORT Delivery final {
   /// The event was processed: it is not delivered again. Waits for the server's confirmation
   /// (throws Unavailable when it does not come).
   void ack();
+  /// As ack(), without waiting for the server's confirmation (what windshift-server does): one
+  /// publish, no round trip, for consumers that ack at a high rate. A lost acknowledgement means
+  /// one redelivery after the processing timeout. Throws Unavailable when it cannot be sent.
+  void ack_nowait();
   /// The event was not processed; see RejectOptions.
   void reject(const RejectOptions& options = {});
   /// Still working on it: restarts the processing timeout.
