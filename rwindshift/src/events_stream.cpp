@@ -117,7 +117,8 @@ void EventsStream::pump(std::stop_token stop, pb::EventsRequest::Subscribe subsc
       {
         std::lock_guard lock(tracked_mu_);
         // A redelivery of an event this stream still tracks replaces the stale delivery.
-        tracked_.insert_or_assign(delivery->sequence(), Tracked{std::move(*delivery), now});
+        const auto sequence = delivery->sequence();
+        tracked_.insert_or_assign(sequence, Tracked{std::move(*delivery), now});
       }
       send(std::move(response));
     }
