@@ -115,6 +115,9 @@ int main(int argc, char** argv) {
   group("stream", bench::stream_scenarios);
   group("head", bench::head_scenarios);
   group("transport", bench::transport_scenarios);
+#ifdef REFLEX_BENCH_WINDSHIFT
+  group("windshift", bench::windshift_scenarios);
+#endif
   bench::print_table(rows);
   if (!json.empty()) {
     bench::write_json(json, rows, machine(cfg));

@@ -16,6 +16,8 @@ void stream_scenarios(const Config& config, std::vector<Row>& rows);
 void head_scenarios(const Config& config, std::vector<Row>& rows);
 /// G1, R1: the transports against bare gRPC and bare nats.c.
 void transport_scenarios(const Config& config, std::vector<Row>& rows);
+/// W1, W2: rwindshift's EventsService (publish, consume) against bare nats.c.
+void windshift_scenarios(const Config& config, std::vector<Row>& rows);
 
 /// The MEM child: streams `events` events of the S1 table and prints its peak RSS in KiB.
 int mem_child(const std::string& dsn, const std::string& table, long events);

@@ -19,6 +19,10 @@ struct Access final {
       const Connection& connection) noexcept {
     return connection.state_;
   }
+  /// A handle to the connection `state` belongs to.
+  [[nodiscard]] static Connection connection(std::shared_ptr<ConnectionState> state) {
+    return Connection(std::move(state));
+  }
   /// A Watch running on `state` (StateStore::watch).
   [[nodiscard]] static Watch watch(std::shared_ptr<WatchState> state) {
     return Watch(std::move(state));

@@ -31,6 +31,41 @@ OutgoingEvent event_message(std::string subject, const Event& event) {
   return out;
 }
 
+OutgoingEvent event_message(std::string subject, const Event& event, WireFormat format,
+                            const WindshiftOptions& windshift) {
+  if (format == WireFormat::reflex) return event_message(std::move(subject), event);
+  const auto when = event.timestamp != std::chrono::system_clock::time_point{}
+                        ? event.timestamp
+                        : std::chrono::system_clock::now();
+  OutgoingEvent out;
+  if (windshift.data_type) {
+    // The metadata is the Any's value; the reflex headers keep what windshift has no place for.
+    out = event_message(std::move(subject), event);
+    out.headers[windshift_header::data_type] = windshift.data_type(event);
+  } else {
+    out.subject = std::move(subject);
+    out.data = detail::encode_envelope(event);
+    out.headers[windshift_header::data_type] = kEventEnvelopeType;
+  }
+  out.headers[windshift_header::published_time] = detail::format_rfc3339(when);
+  if (detail::is_traceparent(event.trace)) {
+    out.headers[windshift_header::trace_parent] = event.trace;
+  }
+  return out;
+}
+
+OutgoingEvent windshift_message(const WindshiftEvent& event) {
+  OutgoingEvent out;
+  out.subject = event.subject;
+  out.data = event.data;
+  out.idempotency_key = event.idempotency_key;
+  out.headers[windshift_header::published_time] = detail::format_rfc3339(event.published);
+  out.headers[windshift_header::data_type] = event.data_type;
+  if (!event.trace_parent.empty()) out.headers[windshift_header::trace_parent] = event.trace_parent;
+  if (!event.trace_state.empty()) out.headers[windshift_header::trace_state] = event.trace_state;
+  return out;
+}
+
 namespace detail {
 
 std::string encode_header_value(std::string_view value) {
@@ -87,22 +122,81 @@ std::string header_value(natsMsg* msg, const char* name) {
   return value;
 }
 
-Event message_event(natsMsg* msg, std::uint64_t sequence,
-                    std::chrono::system_clock::time_point stored) {
-  Event event;
-  event.id = std::to_string(sequence);
+namespace {
+
+std::string_view payload(natsMsg* msg) {
   const char* data = natsMsg_GetData(msg);
   const int size = natsMsg_GetDataLength(msg);
-  if (data != nullptr && size > 0) event.metadata.assign(data, static_cast<std::size_t>(size));
+  if (data == nullptr || size <= 0) return {};
+  return {data, static_cast<std::size_t>(size)};
+}
+
+}  // namespace
+
+Event message_event(natsMsg* msg, std::uint64_t sequence,
+                    std::chrono::system_clock::time_point stored) {
+  if (header_value(msg, windshift_header::data_type) == kEventEnvelopeType) {
+    if (auto event = decode_envelope(payload(msg))) {
+      event->id = std::to_string(sequence);
+      if (event->timestamp == std::chrono::system_clock::time_point{}) event->timestamp = stored;
+      return std::move(*event);
+    }
+  }
+  Event event;
+  event.id = std::to_string(sequence);
+  event.metadata = payload(msg);
   if (const auto type = parse_int64(header_value(msg, header::type));
       type && *type >= INT32_MIN && *type <= INT32_MAX) {
     event.type = static_cast<int>(*type);
   }
   event.foreign_id = decode_header_value(header_value(msg, header::foreign_id));
   event.trace = decode_header_value(header_value(msg, header::trace));
-  const auto nanos = parse_int64(header_value(msg, header::timestamp));
-  event.timestamp = nanos ? from_unix_nanos(*nanos) : stored;
+  if (const auto nanos = parse_int64(header_value(msg, header::timestamp))) {
+    event.timestamp = from_unix_nanos(*nanos);
+  } else if (const auto published =
+                 parse_rfc3339(header_value(msg, windshift_header::published_time))) {
+    event.timestamp = *published;
+  } else {
+    event.timestamp = stored;
+  }
   return event;
+}
+
+WindshiftEvent windshift_event(natsMsg* msg, std::uint64_t sequence,
+                               std::chrono::system_clock::time_point stored) {
+  WindshiftEvent out;
+  out.subject = natsMsg_GetSubject(msg);
+  out.data_type = header_value(msg, windshift_header::data_type);
+  out.idempotency_key = header_value(msg, header::msg_id);
+  out.trace_parent = header_value(msg, windshift_header::trace_parent);
+  out.trace_state = header_value(msg, windshift_header::trace_state);
+  const std::string reflex_type = header_value(msg, header::type);
+  if (out.data_type.empty() && !reflex_type.empty()) {
+    // A reflex-format message (e.g. from a relay without the windshift format): its whole event
+    // travels as the envelope, named by its id at the source when it has one.
+    Event event = message_event(msg, sequence, stored);
+    if (const std::string source = header_value(msg, header::source_id); !source.empty()) {
+      event.id = decode_header_value(source);
+    }
+    out.data_type = kEventEnvelopeType;
+    out.data = encode_envelope(event);
+    out.published = event.timestamp;
+    if (out.trace_parent.empty() && is_traceparent(event.trace)) out.trace_parent = event.trace;
+    return out;
+  }
+  out.data = payload(msg);
+  if (const auto published = parse_rfc3339(header_value(msg, windshift_header::published_time))) {
+    out.published = *published;
+  } else if (const auto nanos = parse_int64(header_value(msg, header::timestamp))) {
+    out.published = from_unix_nanos(*nanos);
+  } else {
+    out.published = stored;
+  }
+  if (out.trace_parent.empty()) {
+    const std::string trace = decode_header_value(header_value(msg, header::trace));
+    if (is_traceparent(trace)) out.trace_parent = trace;
+  }
+  return out;
 }
 
 Headers read_headers(natsMsg* msg) {

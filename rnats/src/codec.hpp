@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,8 +35,11 @@ namespace reflex::rnats::detail {
 [[nodiscard]] MsgPtr event_message(const std::string& subject, const Event& event,
                                    const char* reply = nullptr);
 
-/// The event carried by a JetStream message whose stream sequence is `sequence`. The id is the
-/// sequence; the timestamp is the header's, else `stored` (the time JetStream stored it).
+/// The event carried by a JetStream message whose stream sequence is `sequence`, in either wire
+/// format. The id is the sequence; the timestamp is the header's (Reflex-Timestamp, else
+/// WS-Published-Time), else `stored` (the time JetStream stored it). A windshift message holding
+/// a kEventEnvelopeType envelope is that event; any other is an event of type 0 whose metadata is
+/// the payload (the Any's value).
 [[nodiscard]] Event message_event(natsMsg* msg, std::uint64_t sequence,
                                   std::chrono::system_clock::time_point stored);
 
@@ -43,6 +47,24 @@ namespace reflex::rnats::detail {
 [[nodiscard]] Headers read_headers(natsMsg* msg);
 /// The value of header `name`, or "" when absent.
 [[nodiscard]] std::string header_value(natsMsg* msg, const char* name);
+
+/// The event as windshift reads it (Delivery::windshift_event).
+[[nodiscard]] WindshiftEvent windshift_event(natsMsg* msg, std::uint64_t sequence,
+                                             std::chrono::system_clock::time_point stored);
+
+/// `t` as Go's time.RFC3339Nano writes it in UTC ("2024-05-01T12:00:00.5Z": trailing zeros of
+/// the fraction dropped). Throws ConfigError outside years 0001..9999.
+[[nodiscard]] std::string format_rfc3339(std::chrono::system_clock::time_point t);
+/// RFC 3339 text ("Z" or a numeric offset, up to 9 fraction digits), or nullopt.
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_rfc3339(
+    std::string_view text);
+/// True for a W3C traceparent: "00-<32 hex>-<16 hex>-<2 hex>" (lower-case hex).
+[[nodiscard]] bool is_traceparent(std::string_view text);
+
+/// `event` encoded as reflex.proto's reflexpb.Event (the kEventEnvelopeType envelope), and back
+/// (nullopt for bytes that are no such message).
+[[nodiscard]] std::string encode_envelope(const Event& event);
+[[nodiscard]] std::optional<Event> decode_envelope(std::string_view bytes);
 
 /// Nanoseconds since the Unix epoch as a time point, and back.
 [[nodiscard]] std::chrono::system_clock::time_point from_unix_nanos(std::int64_t nanos);

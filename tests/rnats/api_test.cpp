@@ -22,6 +22,9 @@ static_assert(!std::is_constructible_v<rnats::Watch, std::shared_ptr<rnats::deta
 static_assert(
     !std::is_constructible_v<rnats::Delivery, std::shared_ptr<rnats::detail::DeliveryState>>);
 
+static_assert(
+    !std::is_constructible_v<rnats::Connection, std::shared_ptr<rnats::detail::ConnectionState>>);
+
 static_assert(std::is_final_v<rnats::Connection>);
 static_assert(std::is_final_v<rnats::StateStore>);
 static_assert(std::is_final_v<rnats::Watch>);

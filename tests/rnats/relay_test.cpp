@@ -266,3 +266,45 @@ TEST(Relay, ValidatesItsOptions) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Relay, WritesWindshiftsFormatWhenAskedAndResumesFromIt) {
+  auto conn = rnats_test::connect();
+  TempStream stream(conn);
+  reflex::MemLog log;
+  append(log, 5);
+  const rnats::RelayOptions options{.name = "ws",
+                                    .source = log.stream_func(),
+                                    .stream = stream.name(),
+                                    .subject = stream.subject("events"),
+                                    .format = rnats::WireFormat::windshift};
+  {
+    rnats::Relay relay(conn, options);
+    ASSERT_EQ(relay_until(relay, [&] { return relay.stats().acknowledged >= 5; }), nullptr);
+  }
+  append(log, 2);
+  {
+    // Resumes after the last relayed event (its Nats-Msg-Id), whatever the format.
+    rnats::Relay relay(conn, options);
+    ASSERT_EQ(relay_until(relay, [&] { return relay.stats().cursor == "7"; }), nullptr);
+    EXPECT_EQ(relay.stats().acknowledged, 2u);
+  }
+  const auto info = rnats::ensure_consumer(conn, {.stream = stream.name(), .pull = true});
+  rnats::Subscription sub(conn, stream.name(), info.name);
+  for (int n = 1; n <= 7; ++n) {
+    auto d = sub.next({}, 5s);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->headers().at("WS-Data-Type"), "reflexpb.Event");
+    EXPECT_EQ(d->headers().at(rnats::header::msg_id), "ws:" + std::to_string(n));
+    EXPECT_EQ(d->headers().count(rnats::header::type), 0u);
+    const auto e = d->event();
+    EXPECT_EQ(e.foreign_id, "fid-" + std::to_string(n));
+    EXPECT_EQ(e.metadata, "e" + std::to_string(n));
+    EXPECT_EQ(e.type, n % 3);
+    d->ack();
+  }
+  EXPECT_FALSE(sub.next({}, 200ms));
+}
+
+}  // namespace

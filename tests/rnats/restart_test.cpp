@@ -32,6 +32,8 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
   rnats::ensure_stream(
       conn, {.name = "RELAYED", .subjects = {"relayed.>"}, .storage = rnats::Storage::file});
   rnats::ensure_consumer(conn, {.stream = name, .name = "durable", .processing_timeout = 2s});
+  rnats::ensure_consumer(
+      conn, {.stream = name, .name = "pulled", .processing_timeout = 2s, .pull = true});
   auto kv = rnats::StateStore::ensure(conn, {.name = "state", .storage = rnats::Storage::file});
 
   // 1. A durable subscription.
@@ -50,6 +52,23 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
         d->ack();
       } catch (const reflex::Error&) {
         // An ack lost in the restart: the event is redelivered.
+      }
+    }
+  });
+  // 1b. A subscription to a pull consumer (its pull requests die with the server).
+  rnats::Subscription pull_sub(conn, name, "pulled");
+  std::vector<std::string> pulled;
+  std::jthread puller([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      try {
+        auto d = pull_sub.next(stop, 100ms);
+        if (!d) continue;
+        {
+          std::lock_guard lock(mu);
+          pulled.push_back(d->data());
+        }
+        d->ack();
+      } catch (const reflex::Error&) {
       }
     }
   });
@@ -97,8 +116,8 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
   };
   publish_batch(0, 20);
   ASSERT_TRUE(rnats_test::eventually([&] {
-    return count(subscribed) >= 20 && count(sourced) >= 20 && relay.stats().acknowledged >= 20 &&
-           count(watched) >= 20;
+    return count(subscribed) >= 20 && count(pulled) >= 20 && count(sourced) >= 20 &&
+           relay.stats().acknowledged >= 20 && count(watched) >= 20;
   }));
 
   server.stop();
@@ -121,16 +140,19 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
 
   const bool all = rnats_test::eventually(
       [&] {
-        return count(subscribed) >= 40 && count(sourced) >= 40 &&
+        return count(subscribed) >= 40 && count(pulled) >= 40 && count(sourced) >= 40 &&
                relay.stats().acknowledged >= 40 && count(watched) >= 40;
       },
       30s);
-  EXPECT_TRUE(all) << "subscribed " << count(subscribed) << ", sourced " << count(sourced)
-                   << ", relayed " << relay.stats().acknowledged << ", watched " << count(watched);
+  EXPECT_TRUE(all) << "subscribed " << count(subscribed) << ", pulled " << count(pulled)
+                   << ", sourced " << count(sourced) << ", relayed " << relay.stats().acknowledged
+                   << ", watched " << count(watched);
   std::this_thread::sleep_for(300ms);  // a duplicate (checked below) would show up now
   subscriber.request_stop();
+  puller.request_stop();
   reader.request_stop();
   subscriber.join();
+  puller.join();
   reader.join();
   relaying.stop();
   watch.stop();
@@ -142,6 +164,7 @@ TEST(ServerRestart, SubscriptionsSourcesRelaysAndWatchesCarryOn) {
   for (int i = 0; i < 40; ++i) EXPECT_EQ(sourced[static_cast<std::size_t>(i)], std::to_string(i));
   // The durable subscription saw every event (an ack lost in the restart may redeliver one).
   EXPECT_EQ(std::set<std::string>(subscribed.begin(), subscribed.end()).size(), 40u);
+  EXPECT_EQ(std::set<std::string>(pulled.begin(), pulled.end()).size(), 40u);
   // The watch saw the last value.
   EXPECT_EQ(watched.back(), "39");
   // The relayed stream holds every event exactly once, in order.

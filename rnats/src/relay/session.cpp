@@ -128,7 +128,9 @@ std::string RelaySession::subject_for(const Event& event) const {
 void RelaySession::publish(Pending& p, std::uint64_t expect_seq, const std::string& expect_id) {
   p.number = next_number_++;
   const std::string reply = inbox_ + "." + std::to_string(p.number);
-  MsgPtr msg = detail::event_message(subject_for(p.event), p.event, reply.c_str());
+  MsgPtr msg = detail::message(
+      rnats::event_message(subject_for(p.event), p.event, options_.format, options_.windshift),
+      reply.c_str());
   check(natsMsgHeader_Set(msg.get(), header::msg_id, p.msg_id.c_str()), "relay: set Nats-Msg-Id");
   if (expect_seq > 0) {
     check(natsMsgHeader_Set(msg.get(), kExpectedLastSequence, std::to_string(expect_seq).c_str()),

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "reflex/rnats/export.hpp"
 
@@ -67,6 +68,7 @@ class REFLEX_RNATS_EXPORT Connection final {
 
  private:
   friend struct detail::Access;
+  explicit Connection(std::shared_ptr<detail::ConnectionState> state) : state_(std::move(state)) {}
   std::shared_ptr<detail::ConnectionState> state_;
 };
 

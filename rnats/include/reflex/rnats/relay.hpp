@@ -10,6 +10,7 @@
 #include <string>
 
 #include "reflex/cursor_store.hpp"
+#include "reflex/rnats/codec.hpp"
 #include "reflex/rnats/connection.hpp"
 #include "reflex/rnats/export.hpp"
 #include "reflex/stream.hpp"
@@ -35,6 +36,11 @@ struct RelayOptions {
   std::string subject{};
   /// ...or to "<subject_prefix>.<event type>" (set exactly one of the two).
   std::string subject_prefix{};
+  /// How events are written: reflex's headers (the default), or windshift's format so that
+  /// windshift clients consume the stream (see WireFormat and WindshiftOptions in codec.hpp).
+  /// Either way Nats-Msg-Id is "<name>:<event id>" and JetStream sources read both.
+  WireFormat format = WireFormat::reflex;
+  WindshiftOptions windshift{};
   /// Published events awaiting JetStream's acknowledgement at most (and events read ahead).
   std::size_t max_in_flight = 1024;
   /// A publish not acknowledged within this time counts as failed (and is republished).
