@@ -1,10 +1,12 @@
 #pragma once
-// Readiness of named sources, for /readyz: every source is probed in the background, each on a
-// thread of its own, again and again; a request reads the cached results. So a source that hangs
-// stalls neither a request nor the probes of the others.
+// Readiness of named backends (sources, a NATS connection), for /readyz: every backend is probed
+// in the background, each on a thread of its own, again and again; a request reads the cached
+// results. So a backend that hangs stalls neither a request nor the probes of the others.
 
 #include <chrono>
 #include <condition_variable>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -15,7 +17,7 @@
 
 #include "reflex/stream.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 
 struct ReadinessOptions {
   /// Pause between two probes of one source.
@@ -26,29 +28,42 @@ struct ReadinessOptions {
   std::chrono::milliseconds timeout{2000};
 };
 
-/// Probes each source by opening it at its head with to_head and reading once (an event or
-/// HeadReached both prove it answers).
+/// A backend probed for readiness: `probe` returns nullptr when it answers within the timeout, else
+/// what it failed with; it returns soon after `stop` is requested.
+struct ReadinessCheck {
+  std::string name;
+  std::function<std::exception_ptr(std::stop_token stop, std::chrono::milliseconds timeout)> probe;
+};
+
+/// The check of a source: opens it at its head with to_head and reads once (an event or
+/// HeadReached both prove it answers; see probe() in outages.hpp).
+[[nodiscard]] ReadinessCheck source_check(std::string name, reflex::StreamFunc stream);
+
+/// Probes each backend with its check; a probe without an answer for longer than the timeout
+/// counts as failed.
 ///
 /// Thread-safety: failures() from any thread. Lifetime: the destructor stops the probes and
 /// waits for them.
 class Readiness final {
  public:
+  explicit Readiness(std::vector<ReadinessCheck> checks, ReadinessOptions options = {});
+  /// Readiness of sources (source_check of each).
   explicit Readiness(std::vector<std::pair<std::string, reflex::StreamFunc>> sources,
                      ReadinessOptions options = {});
   ~Readiness();
   Readiness(const Readiness&) = delete;
   Readiness& operator=(const Readiness&) = delete;
 
-  /// A source that is not ready, and why.
+  /// A backend that is not ready, and why.
   struct Unready {
     std::string name;
     std::string why;
   };
 
-  /// Every source that is not ready: its last probe failed, or the running one has had no
-  /// answer for longer than the timeout. Empty when every source is ready. Right after the start
-  /// it waits (at most the timeout, or until `stop`) for the first probe of each source, so that
-  /// it never reports a source it has not tried.
+  /// Every backend that is not ready: its last probe failed, or the running one has had no
+  /// answer for longer than the timeout. Empty when every backend is ready. Right after the
+  /// start it waits (at most the timeout, or until `stop`) for the first probe of each, so that
+  /// it never reports a backend it has not tried.
   [[nodiscard]] std::vector<Unready> unready(std::stop_token stop = {}) const;
 
   /// unready() as lines "NAME: why".
@@ -57,8 +72,7 @@ class Readiness final {
  private:
   using Clock = std::chrono::steady_clock;
   struct Source {
-    std::string name;
-    reflex::StreamFunc stream;
+    ReadinessCheck check;
     // Guarded by mu_.
     bool probed = false;
     std::string why;              // of the last probe; "" = it answered
@@ -76,4 +90,4 @@ class Readiness final {
   std::vector<std::jthread> threads_;  // last: they use everything above
 };
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

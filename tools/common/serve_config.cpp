@@ -9,7 +9,7 @@
 #include "reflex/rgrpc/client.hpp"
 #include "sources.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 
 std::string ListenAddress::str() const {
   const bool v6 = host.find(':') != std::string::npos;
@@ -95,4 +95,4 @@ reflex::rgrpc::ServerOptions server_options(const ServeConfig& config) {
   return options;
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools
