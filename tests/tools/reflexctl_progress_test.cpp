@@ -3,7 +3,11 @@
 // what a job stopped by SIGTERM did.
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <regex>
 
