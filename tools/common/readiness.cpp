@@ -3,6 +3,7 @@
 #include "readiness.hpp"
 
 #include "outages.hpp"
+#include "reflex/errors.hpp"
 #include "reflex/wait.hpp"
 
 namespace reflex_tools {
@@ -36,6 +37,25 @@ ReadinessCheck source_check(std::string name, reflex::StreamFunc stream) {
             return probe(stop, stream, timeout);
           }};
 }
+
+#if defined(REFLEX_TOOLS_WITH_NATS)
+ReadinessCheck nats_check(reflex::rnats::Connection nats) {
+  return {.name = "nats",
+          .probe = [nats](std::stop_token,
+                          std::chrono::milliseconds timeout) mutable -> std::exception_ptr {
+            if (!nats.connected()) {
+              return std::make_exception_ptr(
+                  reflex::Unavailable("not connected to " + nats.url() + " (reconnecting)"));
+            }
+            try {
+              nats.flush(timeout);
+            } catch (...) {
+              return std::current_exception();
+            }
+            return nullptr;
+          }};
+}
+#endif
 
 Readiness::Readiness(std::vector<std::pair<std::string, reflex::StreamFunc>> sources,
                      ReadinessOptions options)

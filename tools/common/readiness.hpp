@@ -16,6 +16,9 @@
 #include <vector>
 
 #include "reflex/stream.hpp"
+#if defined(REFLEX_TOOLS_WITH_NATS)
+#include "reflex/rnats/connection.hpp"
+#endif
 
 namespace reflex_tools {
 
@@ -38,6 +41,12 @@ struct ReadinessCheck {
 /// The check of a source: opens it at its head with to_head and reads once (an event or
 /// HeadReached both prove it answers; see probe() in outages.hpp).
 [[nodiscard]] ReadinessCheck source_check(std::string name, reflex::StreamFunc stream);
+
+#if defined(REFLEX_TOOLS_WITH_NATS)
+/// The check of a NATS connection, named "nats": connected, and a round trip to the server
+/// within the timeout.
+[[nodiscard]] ReadinessCheck nats_check(reflex::rnats::Connection nats);
+#endif
 
 /// Probes each backend with its check; a probe without an answer for longer than the timeout
 /// counts as failed.
