@@ -4,8 +4,10 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/support/sync_stream.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -25,23 +27,20 @@ using namespace std::chrono_literals;
 using reflexctl_test::http_get;
 using reflexctl_test::LoopbackPort;
 
-/// Environment entries that leave no setting of reflexd to the test's own environment, then
-/// `more` (which win: later entries replace earlier ones of the same name).
+/// `more`, and an empty value for every other setting of reflexd, so that none comes from the
+/// test's own environment.
 inline std::vector<std::string> clean_env(std::vector<std::string> more = {}) {
-  std::vector<std::string> env{"NATS_URL=",
-                               "GRPC_PORT=",
-                               "HEALTH_PORT=",
-                               "DEVELOPMENT=",
-                               "REFLEX_LISTEN=",
-                               "REFLEX_HTTP=",
-                               "REFLEX_STREAMS=",
-                               "REFLEX_TLS_CERT=",
-                               "REFLEX_TLS_KEY=",
-                               "REFLEX_TOKEN_FILE=",
-                               "REFLEX_DRAIN_TIMEOUT=",
-                               "NATS_PUBLISH_ASYNC_MAX_PENDING=",
-                               "REFLEX_LOG_LEVEL="};
-  env.insert(env.end(), more.begin(), more.end());
+  std::vector<std::string> env = std::move(more);
+  for (const char* name :
+       {"NATS_URL", "GRPC_PORT", "HEALTH_PORT", "DEVELOPMENT", "REFLEX_LISTEN", "REFLEX_HTTP",
+        "REFLEX_STREAMS", "REFLEX_TLS_CERT", "REFLEX_TLS_KEY", "REFLEX_TOKEN_FILE",
+        "REFLEX_DRAIN_TIMEOUT", "NATS_PUBLISH_ASYNC_MAX_PENDING", "REFLEX_LOG_LEVEL"}) {
+    const std::string prefix = std::string(name) + "=";
+    if (std::none_of(env.begin(), env.end(),
+                     [&](const std::string& entry) { return entry.starts_with(prefix); })) {
+      env.push_back(prefix);
+    }
+  }
   return env;
 }
 
