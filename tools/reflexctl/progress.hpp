@@ -48,7 +48,7 @@ struct ProgressOptions {
   std::chrono::milliseconds every{std::chrono::seconds(5)};
   /// The source's head, refreshed at most every 2 s on the reporter's thread (never the job's);
   /// empty when the source cannot tell.
-  HeadFunc head{};
+  reflex_tools::HeadFunc head{};
   /// Prefix of the lines: "reflexctl backfill NAME".
   std::string label{};
 };

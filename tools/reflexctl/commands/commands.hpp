@@ -11,7 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "durations.hpp"
+
 namespace reflexctl {
+
+// The pieces reflexctl shares with reflexd (tools/common: sources, errors, outages, serving) are
+// reflexctl's own vocabulary: every command names them unqualified.
+using namespace reflex_tools;
 
 /// Runs a parsed command; returns its exit code. Throws on failure (see errors.hpp).
 using Run = std::function<int()>;
@@ -33,20 +39,6 @@ Run add_streams(CLI::App& app);
 /// integer_in(1, max).
 [[nodiscard]] CLI::Validator positive_integer(
     std::int64_t max = std::numeric_limits<std::int64_t>::max());
-
-/// The longest duration a flag takes unless told otherwise: reflex::kMaxLag, a century.
-[[nodiscard]] std::chrono::milliseconds max_duration();
-
-/// "500ms", "2s", "5m", "1h", at most `max`; UsageError naming `flag` otherwise (a number with
-/// no unit, a negative one, one that overflows or exceeds `max`).
-[[nodiscard]] std::chrono::milliseconds parse_duration(const std::string& flag,
-                                                       const std::string& text,
-                                                       std::chrono::milliseconds max);
-[[nodiscard]] std::chrono::milliseconds parse_duration(const std::string& flag,
-                                                       const std::string& text);
-
-/// `d` as an operator reads it: "250ms", "3.2s", "4m10s", "2h5m".
-[[nodiscard]] std::string format_duration(std::chrono::nanoseconds d);
 
 /// `raw` without its first character when that is a newline: a help text written as R"(
 /// starts on the line after the R"(, and CLI11 puts its own blank line before a footer.

@@ -14,6 +14,14 @@
 #include "reflex/rnats/rnats.hpp"
 #include "signals.hpp"
 #endif
+#if defined(REFLEXCTL_WITH_NATS) && defined(REFLEXCTL_WITH_GRPC)
+#include <optional>
+
+#include "http.hpp"
+#include "readiness.hpp"
+#include "relay_metrics.hpp"
+#define REFLEXCTL_RELAY_HTTP 1
+#endif
 
 namespace reflexctl {
 namespace {
@@ -25,6 +33,7 @@ struct RelayCommandOptions {
   std::string cursors;
   bool to_head = false;
   bool create_stream = false;
+  std::string http;
 };
 
 #if defined(REFLEXCTL_WITH_NATS)
@@ -124,6 +133,22 @@ int relay(const RelayCommandOptions& o) {
                             ? nullptr
                             : open_cursor_store(o.cursors, {.buffered = true, .create = true}),
              .start_after = ""});
+#if defined(REFLEXCTL_RELAY_HTTP)
+  // --http: /metrics (the relay's progress), /healthz, /readyz (the source and NATS answer).
+  std::optional<Readiness> readiness;
+  std::optional<HttpServer> http;
+  if (!o.http.empty()) {
+    const auto address = parse_listen_address(o.http, "--http");
+    readiness.emplace(std::vector<ReadinessCheck>{source_check("source", open_source(o.source)),
+                                                  nats_check(nats)});
+    http.emplace(address,
+                 operator_routes(*readiness, {std::make_shared<RelayMetrics>(
+                                                 o.consumer, [&relay] { return relay.stats(); })}));
+    print_error("relay", "HTTP on port " + std::to_string(http->port()));
+  }
+#else
+  if (!o.http.empty()) throw UsageError("--http needs a reflexctl built with gRPC");
+#endif
   SignalStop signals;
   std::stop_source stop;
   std::stop_callback forward(signals.token(), [&] { stop.request_stop(); });
@@ -177,13 +202,19 @@ Run add_relay(CLI::App& app) {
   cmd->add_flag("--create-stream", o->create_stream,
                 "create the JetStream stream S when it is missing, with the subject X (file "
                 "storage, no limits; `reflexctl streams ensure` sets more)");
+  cmd->add_option("--http", o->http,
+                  "serve /metrics (the relay's progress), /healthz and /readyz here; :0 picks a "
+                  "free port")
+      ->type_name("HOST:PORT");
   cmd->footer(text(R"(
 Relays SOURCE into the JetStream stream S, exactly once and in order (message ids "NAME:<event
 id>"); resumes from the stream itself after any stop or crash, so --to-head exits at once when
 the stream already holds the newest event. The stream must exist, or --create-stream creates
 it. The NATS address keeps its user and password (or token), tls:// and comma-separated
 servers of one cluster. The relay rides out outages of the source and of NATS by itself,
-retrying with backoff; reflexctl logs one line when one begins and one when it ends.)"));
+retrying with backoff; reflexctl logs one line when one begins and one when it ends. --http
+serves reflex_relay_* metrics (published, acknowledged, duplicates, republished, recoveries,
+cursor) on /metrics, and /healthz and /readyz.)"));
   return [o] { return relay(*o); };
 }
 

@@ -4,22 +4,22 @@
 
 #include <cstdlib>
 
-#if defined(REFLEXCTL_WITH_GRPC)
+#if defined(REFLEX_TOOLS_WITH_GRPC)
 #include <google/protobuf/stubs/logging.h>
 #include <grpc/support/log.h>
 #endif
 
-namespace reflexctl {
+namespace reflex_tools {
 namespace {
 
-#if defined(REFLEXCTL_WITH_GRPC)
+#if defined(REFLEX_TOOLS_WITH_GRPC)
 void drop_grpc_line(gpr_log_func_args*) {}
 #endif
 
 }  // namespace
 
 void quiet_library_logs() {
-#if defined(REFLEXCTL_WITH_GRPC)
+#if defined(REFLEX_TOOLS_WITH_GRPC)
   // A log function, not GRPC_VERBOSITY=NONE in our environment: backfill's COMMAND inherits the
   // environment and must get the operator's, not ours.
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(drop_grpc_line);
@@ -27,4 +27,4 @@ void quiet_library_logs() {
 #endif
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

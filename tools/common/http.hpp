@@ -15,7 +15,7 @@ namespace prometheus {
 class Collectable;
 }  // namespace prometheus
 
-namespace reflexctl {
+namespace reflex_tools {
 
 class Readiness;
 
@@ -59,4 +59,4 @@ class HttpServer final {
     const Readiness& readiness,
     std::vector<std::shared_ptr<const prometheus::Collectable>> collectables);
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

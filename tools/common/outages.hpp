@@ -1,5 +1,5 @@
 #pragma once
-// Riding out outages: the rule of reflex::rpatterns::run_forever for reflexctl's own loops
+// Riding out outages: the rule of reflex::rpatterns::run_forever for the tools' own loops
 // (retryable failures are retried with backoff, the others end the command), and the log of an
 // outage: one line when it starts and one when it ends. Nothing here knows about CLI11.
 
@@ -14,7 +14,7 @@
 
 #include "reflex/stream.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 
 /// True when retrying can heal `error` by itself (run_forever's rule): a retryable reflex::Error
 /// (a server down, a lost connection, a timeout) or an expected one (a source going away with
@@ -38,8 +38,8 @@ class Backoff {
   std::chrono::milliseconds first_, max_, next_;
 };
 
-/// What an operator's log shows of outages: "reflexctl COMMAND: WHAT is down (WHY); retrying"
-/// once when an outage begins, "reflexctl COMMAND: WHAT is back after 3.2s" once when it ends.
+/// What an operator's log shows of outages: "PROGRAM COMMAND: WHAT is down (WHY); retrying"
+/// once when an outage begins, "PROGRAM COMMAND: WHAT is back after 3.2s" once when it ends.
 /// Failures while it is down log nothing more, so a long outage is two lines, not one per retry.
 ///
 /// Thread-safety: every member may be called from any thread.
@@ -79,4 +79,4 @@ class OutageLog {
 [[nodiscard]] std::exception_ptr probe(std::stop_token stop, const reflex::StreamFunc& stream,
                                        std::chrono::milliseconds timeout);
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

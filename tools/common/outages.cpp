@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <thread>
 
-#include "commands/commands.hpp"
+#include "durations.hpp"
 #include "errors.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/wait.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 
 bool is_transient(const std::exception_ptr& error) noexcept {
   return reflex::is_retryable(error) || reflex::is_expected(error);
@@ -55,7 +55,7 @@ void OutageLog::log(const std::string& message) const {
     print_error(command_, message);
     return;
   }
-  sink_("reflexctl " + command_ + ": " + one_line(message));
+  sink_(program_name() + " " + command_ + ": " + one_line(message));
 }
 
 bool OutageLog::is_down() const {
@@ -95,4 +95,4 @@ std::exception_ptr probe(std::stop_token outer, const reflex::StreamFunc& stream
   }
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

@@ -5,7 +5,7 @@
 #include <stop_token>
 #include <thread>
 
-namespace reflexctl {
+namespace reflex_tools {
 
 /// Blocks SIGINT and SIGTERM in the calling thread and every thread it starts later, so that
 /// only SignalStop takes them. Call first thing in main(), before any thread exists.
@@ -25,4 +25,4 @@ class SignalStop {
   std::jthread watcher_;  // last: it uses source_
 };
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

@@ -1,7 +1,7 @@
 #pragma once
-// What `reflexctl serve` hosts, apart from its command line: listen addresses, streams by name,
-// the gRPC server's options. A daemon hosting the same reflexpb streams (reflexd) builds the same
-// pieces from its own configuration; nothing here knows about CLI11.
+// What `reflexctl serve` and reflexd host as reflexpb streams, apart from their command lines:
+// listen addresses, streams by name, the gRPC server's options. Each builds these pieces from its
+// own configuration; nothing here knows about CLI11.
 
 #include <cstdint>
 #include <memory>
@@ -14,7 +14,7 @@
 #include "reflex/metrics.hpp"
 #include "reflex/rgrpc/server.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 
 /// Where a server listens.
 struct ListenAddress {
@@ -72,4 +72,4 @@ void validate(const ServeConfig& config);
 /// The gRPC server's options: the address, TLS from the PEM files, the token from its file.
 [[nodiscard]] reflex::rgrpc::ServerOptions server_options(const ServeConfig& config);
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

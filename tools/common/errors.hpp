@@ -1,5 +1,6 @@
 #pragma once
-// How reflexctl reports a failure: the exit code a failure maps to and the single line it prints.
+// How the tools (reflexctl, reflexd) report a failure: the exit code a failure maps to and the
+// single line it prints.
 //
 // Exit codes: 0 success, 1 runtime error (a server down, a failed write), 2 usage error (bad
 // arguments, malformed URI, unknown scheme, missing table, invalid name, a cursor that is no id).
@@ -11,7 +12,7 @@
 
 #include "reflex/errors.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 
 /// A command line that cannot work as given; exit 2, like reflex::ConfigError.
 struct UsageError : std::runtime_error {
@@ -44,8 +45,13 @@ class CursorStoreFailure : public reflex::Error {
 /// running…" or a SQL error's "LINE 1: … ^"; an operator's log wants one line per failure.
 [[nodiscard]] std::string one_line(std::string_view text);
 
-/// Prints "reflexctl COMMAND: MESSAGE" as one line on stderr ("reflexctl: MESSAGE" without a
+/// The program named at the start of every line print_error() and OutageLog write: "reflexctl"
+/// unless set_program_name() said otherwise (first thing in main(), before any thread exists).
+[[nodiscard]] const std::string& program_name() noexcept;
+void set_program_name(std::string name);
+
+/// Prints "PROGRAM COMMAND: MESSAGE" as one line on stderr ("PROGRAM: MESSAGE" without a
 /// command).
 void print_error(std::string_view command, std::string_view message);
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-namespace reflexctl {
+namespace reflex_tools {
 
 int exit_code_of(const std::exception& error) noexcept {
   if (dynamic_cast<const UsageError*>(&error) || dynamic_cast<const reflex::ConfigError*>(&error) ||
@@ -45,12 +45,27 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
+namespace {
+std::string& program() {
+  static std::string name = "reflexctl";
+  return name;
+}
+}  // namespace
+
+const std::string& program_name() noexcept {
+  return program();
+}
+
+void set_program_name(std::string name) {
+  program() = std::move(name);
+}
+
 void print_error(std::string_view command, std::string_view message) {
-  std::string line = "reflexctl";
+  std::string line = program_name();
   if (!command.empty()) line.append(" ").append(command);
   line += ": " + one_line(message) + "\n";
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

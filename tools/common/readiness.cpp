@@ -3,27 +3,69 @@
 #include "readiness.hpp"
 
 #include "outages.hpp"
+#include "reflex/errors.hpp"
 #include "reflex/wait.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 namespace {
 
-/// "" when `stream` answers within `timeout`, else why not.
-std::string probe_once(std::stop_token stop, const reflex::StreamFunc& stream,
+/// "" when `check` answers within `timeout`, else why not.
+std::string probe_once(std::stop_token stop, const ReadinessCheck& check,
                        std::chrono::milliseconds timeout) {
-  const auto failure = probe(stop, stream, timeout);
+  std::exception_ptr failure;
+  try {
+    failure = check.probe(stop, timeout);
+  } catch (...) {
+    failure = std::current_exception();
+  }
   return failure ? describe(failure) : std::string();
+}
+
+std::vector<ReadinessCheck> source_checks(
+    std::vector<std::pair<std::string, reflex::StreamFunc>> sources) {
+  std::vector<ReadinessCheck> checks;
+  for (auto& [name, stream] : sources) checks.push_back(source_check(name, std::move(stream)));
+  return checks;
 }
 
 }  // namespace
 
+ReadinessCheck source_check(std::string name, reflex::StreamFunc stream) {
+  return {.name = std::move(name),
+          .probe = [stream = std::move(stream)](std::stop_token stop,
+                                                std::chrono::milliseconds timeout) {
+            return probe(stop, stream, timeout);
+          }};
+}
+
+#if defined(REFLEX_TOOLS_WITH_NATS)
+ReadinessCheck nats_check(reflex::rnats::Connection nats) {
+  return {.name = "nats",
+          .probe = [nats](std::stop_token,
+                          std::chrono::milliseconds timeout) mutable -> std::exception_ptr {
+            if (!nats.connected()) {
+              return std::make_exception_ptr(
+                  reflex::Unavailable("not connected to " + nats.url() + " (reconnecting)"));
+            }
+            try {
+              nats.flush(timeout);
+            } catch (...) {
+              return std::current_exception();
+            }
+            return nullptr;
+          }};
+}
+#endif
+
 Readiness::Readiness(std::vector<std::pair<std::string, reflex::StreamFunc>> sources,
                      ReadinessOptions options)
+    : Readiness(source_checks(std::move(sources)), options) {}
+
+Readiness::Readiness(std::vector<ReadinessCheck> checks, ReadinessOptions options)
     : options_(options), started_(Clock::now()) {
-  for (auto& [name, stream] : sources) {
+  for (auto& check : checks) {
     auto source = std::make_unique<Source>();
-    source->name = name;
-    source->stream = std::move(stream);
+    source->check = std::move(check);
     sources_.push_back(std::move(source));
   }
   for (auto& source : sources_) {
@@ -43,7 +85,7 @@ void Readiness::probe_forever(std::stop_token stop, Source& source) {
       source.running = Clock::now();
       source.is_running = true;
     }
-    std::string why = probe_once(stop, source.stream, options_.timeout);
+    std::string why = probe_once(stop, source.check, options_.timeout);
     {
       std::lock_guard lock(mu_);
       source.probed = true;
@@ -69,9 +111,9 @@ std::vector<Readiness::Unready> Readiness::unready(std::stop_token stop) const {
   std::vector<Unready> out;
   for (const auto& s : sources_) {
     if (!s->probed || (s->is_running && now - s->running > options_.timeout)) {
-      out.push_back({s->name, silent});
+      out.push_back({s->check.name, silent});
     } else if (!s->why.empty()) {
-      out.push_back({s->name, s->why});
+      out.push_back({s->check.name, s->why});
     }
   }
   return out;
@@ -83,4 +125,4 @@ std::vector<std::string> Readiness::failures() const {
   return lines;
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

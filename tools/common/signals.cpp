@@ -4,7 +4,7 @@
 
 #include <signal.h>
 
-namespace reflexctl {
+namespace reflex_tools {
 namespace {
 
 sigset_t stop_signals() {
@@ -36,4 +36,4 @@ SignalStop::SignalStop() {
   });
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

@@ -8,14 +8,14 @@
 
 #include "errors.hpp"
 #include "reflex/errors.hpp"
-#if defined(REFLEXCTL_WITH_GRPC)
+#if defined(REFLEX_TOOLS_WITH_GRPC)
 #include "reflex/rgrpc/client.hpp"
 #endif
-#if defined(REFLEXCTL_WITH_NATS)
+#if defined(REFLEX_TOOLS_WITH_NATS)
 #include "reflex/rnats/rnats.hpp"
 #endif
 
-namespace reflexctl {
+namespace reflex_tools {
 namespace {
 
 /// An SQL DSN with reflexctl's `?table=T`: the table's name (validated) and the database of the
@@ -37,7 +37,7 @@ SqlTable open_sql_table(std::string_view text, std::string_view what, Access acc
           .table = std::move(table)};
 }
 
-#if defined(REFLEXCTL_WITH_NATS)
+#if defined(REFLEX_TOOLS_WITH_NATS)
 /// The stream a NATS source address names (`?stream=S`, optionally `&subject=X`).
 std::string nats_stream_of(const NatsAddress& address) {
   address.uri.check_params({"stream", "subject"});
@@ -59,7 +59,7 @@ bool is_nats(std::string_view uri) {
   return uri.starts_with("nats://") || uri.starts_with("tls://");
 }
 
-#if defined(REFLEXCTL_WITH_NATS)
+#if defined(REFLEX_TOOLS_WITH_NATS)
 NatsAddress parse_nats_address(std::string_view text) {
   const auto query = text.find('?');
   NatsAddress address{.servers = std::string(text.substr(0, query)), .uri = {}};
@@ -86,22 +86,22 @@ reflex::StreamFunc open_source(std::string_view text,
                                std::shared_ptr<reflex::MetricsObserver> metrics) {
   if (is_sql(text)) return open_events_table(text, Access::read, std::move(metrics)).stream_func();
   if (is_nats(text)) {
-#if defined(REFLEXCTL_WITH_NATS)
+#if defined(REFLEX_TOOLS_WITH_NATS)
     const auto address = parse_nats_address(text);
     const std::string stream = nats_stream_of(address);
     return reflex::rnats::stream_func(
         connect_nats(address),
         {.stream = stream, .filter_subject = address.uri.param("subject").value_or("")});
 #else
-    throw reflex::ConfigError("this reflexctl was built without NATS support");
+    throw reflex::ConfigError("this " + program_name() + " was built without NATS support");
 #endif
   }
   const auto uri = reflex::parse_uri(text);
   if (uri.scheme == "grpc" || uri.scheme == "grpcs") {
-#if defined(REFLEXCTL_WITH_GRPC)
+#if defined(REFLEX_TOOLS_WITH_GRPC)
     return reflex::rgrpc::stream_func(reflex::rgrpc::client_options_from_uri(text));
 #else
-    throw reflex::ConfigError("this reflexctl was built without gRPC support");
+    throw reflex::ConfigError("this " + program_name() + " was built without gRPC support");
 #endif
   }
   throw reflex::ConfigError(
@@ -120,7 +120,7 @@ std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text, Cu
                                                                .flush_interval = flush_interval});
   }
   if (is_nats(text)) {
-#if defined(REFLEXCTL_WITH_NATS)
+#if defined(REFLEX_TOOLS_WITH_NATS)
     const auto address = parse_nats_address(text);
     address.uri.check_params({"bucket"});
     const std::string bucket =
@@ -138,7 +138,7 @@ std::shared_ptr<reflex::CursorStore> open_cursor_store(std::string_view text, Cu
                                 ": check ?bucket= (backfill and relay create it on first use)");
     }
 #else
-    throw reflex::ConfigError("this reflexctl was built without NATS support");
+    throw reflex::ConfigError("this " + program_name() + " was built without NATS support");
 #endif
   }
   const auto uri = reflex::parse_uri(text);
@@ -187,7 +187,7 @@ HeadFunc open_head(std::string_view text) {
       return reflex::parse_int64(table.head());
     };
   }
-#if defined(REFLEXCTL_WITH_NATS)
+#if defined(REFLEX_TOOLS_WITH_NATS)
   if (is_nats(text)) {
     const auto address = parse_nats_address(text);
     return [connection = connect_nats(address),
@@ -226,4 +226,4 @@ std::string shown(std::string_view text) {
   }
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

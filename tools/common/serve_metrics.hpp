@@ -10,7 +10,7 @@
 
 #include "reflex/rgrpc/server.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 
 /// reflex_serve_open_streams (gauge), reflex_serve_streams_total, reflex_serve_refused_total and
 /// reflex_serve_events_sent_total (counters), from `stats` at each Collect().
@@ -26,4 +26,4 @@ class ServeMetrics final : public prometheus::Collectable {
   std::function<reflex::rgrpc::StreamStats()> stats_;
 };
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

@@ -15,7 +15,7 @@
 #include "readiness.hpp"
 #include "reflex/errors.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 namespace {
 
 /// `path` as a regular expression matching only itself (cpp-httplib routes are patterns).
@@ -126,4 +126,4 @@ std::map<std::string, HttpHandler> operator_routes(
   return routes;
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

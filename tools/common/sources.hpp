@@ -13,16 +13,17 @@
 #include <string_view>
 #include <type_traits>
 
+#include "errors.hpp"
 #include "reflex/cursor_store.hpp"
 #include "reflex/metrics.hpp"
 #include "reflex/rsql/rsql.hpp"
 #include "reflex/stream.hpp"
 #include "reflex/uri.hpp"
-#if defined(REFLEXCTL_WITH_NATS)
+#if defined(REFLEX_TOOLS_WITH_NATS)
 #include "reflex/rnats/connection.hpp"
 #endif
 
-namespace reflexctl {
+namespace reflex_tools {
 
 /// True for postgresql://, postgres://, mysql://, mariadb://, sqlite://.
 [[nodiscard]] bool is_sql(std::string_view uri);
@@ -98,7 +99,7 @@ class JobCursorStore final : public reflex::CursorStore {
   std::shared_ptr<reflex::CursorStore> store_;
 };
 
-#if defined(REFLEXCTL_WITH_NATS)
+#if defined(REFLEX_TOOLS_WITH_NATS)
 /// A NATS address as reflexctl takes it: the servers as the URL gives them (user and password or
 /// a token, `tls://`, several comma-separated servers of one cluster), then reflexctl's own query
 /// parameters, e.g. `nats://u:p@10.0.0.1:4222,nats://u:p@10.0.0.2:4222?stream=ORDERS`.
@@ -114,7 +115,7 @@ struct NatsAddress {
 
 /// Connects to the servers of `address` (client name `name`), credentials and TLS as given.
 [[nodiscard]] reflex::rnats::Connection connect_nats(const NatsAddress& address,
-                                                     const std::string& name = "reflexctl");
+                                                     const std::string& name = program_name());
 #endif
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

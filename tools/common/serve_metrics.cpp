@@ -4,7 +4,7 @@
 
 #include <prometheus/metric_family.h>
 
-namespace reflexctl {
+namespace reflex_tools {
 namespace {
 
 prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type,
@@ -39,4 +39,4 @@ std::vector<prometheus::MetricFamily> ServeMetrics::Collect() const {
   };
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

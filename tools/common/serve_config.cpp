@@ -9,7 +9,7 @@
 #include "reflex/rgrpc/client.hpp"
 #include "sources.hpp"
 
-namespace reflexctl {
+namespace reflex_tools {
 
 std::string ListenAddress::str() const {
   const bool v6 = host.find(':') != std::string::npos;
@@ -88,11 +88,14 @@ std::vector<std::pair<std::string, reflex::StreamFunc>> open_probes(
 }
 
 reflex::rgrpc::ServerOptions server_options(const ServeConfig& config) {
-  reflex::rgrpc::ServerOptions options{.listen = config.listen.str()};
+  // gRPC takes no ":PORT": every interface is said as 0.0.0.0 (as the HTTP server does).
+  ListenAddress listen = config.listen;
+  if (listen.host.empty()) listen.host = "0.0.0.0";
+  reflex::rgrpc::ServerOptions options{.listen = listen.str()};
   if (!config.tls_cert.empty())
     options.tls = reflex::rgrpc::ServerTls::from_files(config.tls_cert, config.tls_key);
   if (!config.token_file.empty()) options.token = reflex::rgrpc::read_token_file(config.token_file);
   return options;
 }
 
-}  // namespace reflexctl
+}  // namespace reflex_tools

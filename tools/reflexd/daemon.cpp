@@ -1,0 +1,150 @@
+// reflexd's lifecycle (see daemon.hpp): the pieces are in tools/common (reflexpb serving,
+// readiness, HTTP), request_metrics, process_metrics and windshift_services; this file wires
+// them and runs them in order.
+
+#include "daemon.hpp"
+
+#include <grpcpp/impl/service_type.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "errors.hpp"
+#include "http.hpp"
+#include "process_metrics.hpp"
+#include "readiness.hpp"
+#include "reflex/errors.hpp"
+#include "reflex/rgrpc/server.hpp"
+#include "reflex/version.hpp"
+#include "reflex/wait.hpp"
+#include "request_metrics.hpp"
+#include "serve_config.hpp"
+#include "serve_metrics.hpp"
+#include "signals.hpp"
+#include "sources.hpp"
+#include "windshift_services.hpp"
+#if defined(REFLEXD_WITH_PROMETHEUS)
+#include "reflex/prometheus/metrics.hpp"
+#endif
+
+namespace reflexd {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& word : words) out += (out.empty() ? "" : ",") + word;
+  return out;
+}
+
+}  // namespace
+
+int run(const Config& config, Log& log) {
+  // First: it outlives every recorder the sources and the interceptor hold.
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::shared_ptr<reflex::MetricsObserver> metrics;
+#if defined(REFLEXD_WITH_PROMETHEUS)
+  metrics = std::make_shared<reflex::prometheus::Metrics>(*registry);
+#endif
+
+  std::vector<std::string> services;
+  std::vector<reflex_tools::ReadinessCheck> checks;
+  std::vector<reflex::rgrpc::Endpoint> endpoints;
+  if (!config.streams.empty()) {
+    services.emplace_back("reflexpb");
+    endpoints.push_back(reflex_tools::open_endpoint(config.streams, metrics));
+    for (auto& [name, stream] : reflex_tools::open_probes(config.streams)) {
+      checks.push_back(reflex_tools::source_check("stream " + name, std::move(stream)));
+    }
+  }
+
+  std::optional<reflex::rnats::Connection> nats;
+  std::unique_ptr<WindshiftServices> windshift;
+  if (!config.nats_url.empty()) {
+    // A NATS that is down at start is an outage like any other: reflexd starts, /readyz says
+    // so, and the connection keeps trying.
+    nats.emplace(reflex::rnats::ConnectOptions{
+        .url = config.nats_url, .name = "reflexd", .retry_on_failed_connect = true});
+    checks.push_back(reflex_tools::nats_check(*nats));
+    windshift = make_windshift_services(
+        *nats, {.publish_async_max_pending = config.publish_async_max_pending});
+    services.emplace_back(windshift ? "windshift" : "nats");
+  }
+
+  auto options = reflex_tools::server_options(config.serve());
+  options.stop_timeout = config.drain_timeout;
+  options.interceptors.push_back(request_metrics(*registry));
+  std::vector<std::string> windshift_names;
+  if (windshift) {
+    options.services = windshift->services();
+    windshift_names = windshift->names();
+    options.service_names = windshift_names;
+    options.on_stop = [&windshift] { windshift->shutdown(); };
+  }
+  // A server must host something; with NATS only and no windshift services in this build, it
+  // hosts health and reflection, over a service with no methods.
+  grpc::Service nothing;
+  if (endpoints.empty() && options.services.empty()) options.services.push_back(&nothing);
+
+  reflex_tools::SignalStop signals;
+  reflex::rgrpc::Server server(std::move(endpoints), options);
+  reflex_tools::Readiness readiness(std::move(checks));
+
+  std::vector<std::shared_ptr<const prometheus::Collectable>> collectables{registry};
+  if (!config.streams.empty()) {
+    collectables.push_back(
+        std::make_shared<reflex_tools::ServeMetrics>([&server] { return server.stats(); }));
+  }
+  ProcessFacts facts{.services = joined(services),
+                     .ready = [&readiness] { return readiness.unready().empty(); }};
+  if (nats) facts.nats_connected = [&nats] { return nats->connected(); };
+  collectables.push_back(std::make_shared<ProcessMetrics>(std::move(facts)));
+  reflex_tools::HttpServer http(config.http,
+                                reflex_tools::operator_routes(readiness, std::move(collectables)));
+
+  std::string streams;
+  for (const auto& stream : config.streams) streams += (streams.empty() ? "" : ",") + stream.name;
+  log.info("reflexd serving", {{"grpc", server.address()},
+                               {"http_port", http.port()},
+                               {"services", joined(services)},
+                               {"streams", streams},
+                               {"nats", nats ? nats->url() : std::string()},
+                               {"version", reflex::version_string}});
+  if (nats && !windshift) {
+    log.warn(
+        "this reflexd was built without reflex::rwindshift: NATS_URL is connected and checked "
+        "for /readyz, but no windshift services are served");
+  }
+
+  // Health follows readiness: the windshift services are NOT_SERVING while NATS does not
+  // answer. An unready backend is logged when it goes down and when it is back, not every poll.
+  std::set<std::string> down;
+  while (!signals.token().stop_requested()) {
+    std::set<std::string> now;
+    for (const auto& [name, why] : readiness.unready(signals.token())) {
+      if (signals.token().stop_requested()) break;
+      now.insert(name);
+      if (!down.contains(name)) log.warn("not ready", {{"backend", name}, {"error", why}});
+    }
+    for (const auto& name : down) {
+      if (!now.contains(name)) log.info("ready again", {{"backend", name}});
+    }
+    const bool nats_up = !now.contains("nats");
+    for (const auto& name : windshift_names) server.set_serving(name, nats_up);
+    down = std::move(now);
+    (void)reflex::sleep_for(signals.token(), 1s);
+  }
+
+  log.info("draining", {{"timeout_ms", config.drain_timeout.count()}});
+  server.stop();
+  const auto stats = server.stats();
+  log.info("stopped",
+           {{"streams_served", stats.streams_started}, {"events_sent", stats.events_sent}});
+  return 0;
+}
+
+}  // namespace reflexd
