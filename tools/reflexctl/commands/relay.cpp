@@ -34,6 +34,7 @@ struct RelayCommandOptions {
   bool to_head = false;
   bool create_stream = false;
   std::string http;
+  std::string format = "reflex";
 };
 
 #if defined(REFLEXCTL_WITH_NATS)
@@ -129,6 +130,8 @@ int relay(const RelayCommandOptions& o) {
              .source = source,
              .stream = stream,
              .subject = subject,
+             .format = o.format == "windshift" ? reflex::rnats::WireFormat::windshift
+                                               : reflex::rnats::WireFormat::reflex,
              .cursors = o.cursors.empty()
                             ? nullptr
                             : open_cursor_store(o.cursors, {.buffered = true, .create = true}),
@@ -202,6 +205,13 @@ Run add_relay(CLI::App& app) {
   cmd->add_flag("--create-stream", o->create_stream,
                 "create the JetStream stream S when it is missing, with the subject X (file "
                 "storage, no limits; `reflexctl streams ensure` sets more)");
+  cmd->add_option("--format", o->format,
+                  "how events are written: reflex (reflex's headers) or windshift (windshift's "
+                  "format: reflexd's EventsService and windshift-go read them; the Any is a "
+                  "reflexpb.Event)")
+      ->check(CLI::IsMember({"reflex", "windshift"}))
+      ->capture_default_str()
+      ->type_name("FORMAT");
   cmd->add_option("--http", o->http,
                   "serve /metrics (the relay's progress), /healthz and /readyz here; :0 picks a "
                   "free port")
