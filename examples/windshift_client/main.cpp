@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   auto events =
       ws::EventsService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
 
-  // [windshift-client]
+  // [snippet:client]
   // A stream collecting every "<stream>.>" subject, and a durable consumer of it.
   ws::EnsureStreamRequest declare;
   declare.set_name(stream);
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
       for (const auto id : response.ack_confirmation().ids()) unconfirmed.erase(id);
     }
   }
-  // [windshift-client]
+  // [end snippet]
   call->WritesDone();
   ctx->TryCancel();
   call->Finish();

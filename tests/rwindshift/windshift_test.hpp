@@ -37,19 +37,24 @@ class Server {
   explicit Server(reflex::rnats::Connection nats,
                   reflex::rwindshift::EventsServiceOptions events = {})
       : nats_(nats), events_(nats, std::move(events)), state_(nats) {
+    // [snippet:host]
+    // events_: reflex::rwindshift::EventsService(nats, options), state_: StateService(nats)
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(events_.service());
     builder.RegisterService(state_.service());
     server_ = builder.BuildAndStart();
+    // [end snippet]
     channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
   }
   ~Server() { stop(); }
 
   void stop() {
     if (!server_) return;
-    events_.shutdown();
+    // [snippet:drain]
+    events_.shutdown();  // open Events streams end: UNAVAILABLE "server shutting down"
     server_->Shutdown(std::chrono::system_clock::now() + 2s);
+    // [end snippet]
     server_->Wait();
     server_.reset();
   }
