@@ -15,52 +15,13 @@
 #include <string>
 #include <utility>
 
+#include "reflex/rgrpc/errors.hpp"
+
 namespace reflexd {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-const char* code_name(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
-      return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN";
-  }
-}
 
 /// "/pkg.Service/Method" as {"pkg.Service", "Method"}.
 std::pair<std::string, std::string> split_method(const char* full) {
@@ -122,8 +83,9 @@ class Families {
       std::lock_guard lock(mu_);
       auto& slot = counters_[{m.service + "/" + m.name, static_cast<int>(code)}];
       if (!slot) {
-        slot =
-            &requests_.Add({{"service", m.service}, {"method", m.name}, {"code", code_name(code)}});
+        slot = &requests_.Add({{"service", m.service},
+                               {"method", m.name},
+                               {"code", reflex::rgrpc::status_code_name(static_cast<int>(code))}});
       }
       counter = slot;
     }

@@ -7,6 +7,10 @@
 
 namespace reflex::rgrpc {
 
+/// The name of gRPC status code `code` as the gRPC spec spells it ("OK", "NOT_FOUND", ...),
+/// "UNKNOWN" for a number outside 0..16: for messages, logs and metric labels.
+[[nodiscard]] REFLEX_RGRPC_EXPORT const char* status_code_name(int code) noexcept;
+
 /// The server refused the call's credentials (gRPC UNAUTHENTICATED or PERMISSION_DENIED): the
 /// bearer token or client certificate is missing or wrong. Not retryable: fix the configuration.
 ///
