@@ -35,6 +35,29 @@ bool is_unavailable(natsStatus s) noexcept {
   }
 }
 
+namespace {
+
+// Cluster leadership changes and temporary unavailability heal by themselves.
+bool retryable_code(int code) noexcept {
+  return code == JSClusterNotAvailErr || code == JSClusterNotLeaderErr ||
+         code == JSClusterIncompleteErr || code == JSClusterNoPeersErr;
+}
+
+}  // namespace
+
+void throw_refusal(std::string_view what, std::string_view description, int err_code) {
+  const std::string message = std::string(what) + ": " + std::string(description) +
+                              " (JetStream error " + std::to_string(err_code) + ")";
+  if (err_code == JSStreamWrongLastSequenceErr || err_code == JSStreamWrongLastMsgIDErr) {
+    throw RevisionConflict(message);
+  }
+  if (err_code == JSStreamNotFoundErr || err_code == JSConsumerNotFoundErr ||
+      err_code == JSNoMessageFoundErr) {
+    throw NotFound(message);
+  }
+  throw JetStreamError(message, static_cast<int>(NATS_ERR), err_code, retryable_code(err_code));
+}
+
 void throw_status(natsStatus s, std::string_view what, jsErrCode code) {
   const std::string text = error_text(s);
   std::string message = std::string(what) + ": " + text;
@@ -57,10 +80,7 @@ void throw_status(natsStatus s, std::string_view what, jsErrCode code) {
       s == NATS_INVALID_TIMEOUT || s == NATS_MAX_PAYLOAD) {
     throw ConfigError(message);
   }
-  // Cluster leadership changes and temporary unavailability heal by themselves.
-  const bool retryable = code == JSClusterNotAvailErr || code == JSClusterNotLeaderErr ||
-                         code == JSClusterIncompleteErr || code == JSClusterNoPeersErr;
-  throw JetStreamError(message, static_cast<int>(s), static_cast<int>(code), retryable);
+  throw JetStreamError(message, static_cast<int>(s), static_cast<int>(code), retryable_code(code));
 }
 
 }  // namespace reflex::rnats::detail

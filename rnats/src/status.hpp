@@ -16,6 +16,11 @@ namespace reflex::rnats::detail {
 /// arguments, JetStreamError otherwise. `what` says what was attempted ("get stream info of X").
 [[noreturn]] void throw_status(natsStatus s, std::string_view what, jsErrCode code = jsErrCode{});
 
+/// Throws the reflex error for a message JetStream refused with API error `err_code` and its
+/// `description` (an acknowledgement read by hand): RevisionConflict for a wrong last sequence or
+/// message id, NotFound, JetStreamError otherwise.
+[[noreturn]] void throw_refusal(std::string_view what, std::string_view description, int err_code);
+
 inline void check(natsStatus s, std::string_view what, jsErrCode code = jsErrCode{}) {
   if (s != NATS_OK) throw_status(s, what, code);
 }

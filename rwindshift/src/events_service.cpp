@@ -53,7 +53,7 @@ std::optional<grpc::Status> check_source(const pb::EnsureStreamRequest::StreamSo
   return std::nullopt;
 }
 
-std::chrono::milliseconds remaining(const grpc::ServerContext& ctx,
+std::chrono::milliseconds remaining(const grpc::ServerContextBase& ctx,
                                     std::chrono::milliseconds limit) {
   const auto deadline = ctx.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) return limit;
@@ -63,7 +63,7 @@ std::chrono::milliseconds remaining(const grpc::ServerContext& ctx,
   return limit.count() > 0 ? std::min(left, limit) : left;
 }
 
-std::string metadata(const grpc::ServerContext& ctx, const char* key) {
+std::string metadata(const grpc::ServerContextBase& ctx, const char* key) {
   const auto& md = ctx.client_metadata();
   const auto it = md.find(key);
   return it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
@@ -74,8 +74,7 @@ std::string metadata(const grpc::ServerContext& ctx, const char* key) {
 EventsServiceImpl::EventsServiceImpl(rnats::Connection nats, EventsServiceOptions options)
     : nats_(std::move(nats)),
       options_(std::move(options)),
-      publish_slots_(static_cast<std::ptrdiff_t>(
-          std::max<std::size_t>(1, options_.publish_async_max_pending))) {}
+      publisher_(nats_, {.max_pending = options_.publish_async_max_pending}) {}
 
 EventsServiceImpl::~EventsServiceImpl() {
   shutdown();
@@ -203,13 +202,42 @@ grpc::Status EventsServiceImpl::DeleteConsumer(grpc::ServerContext*,
   }
 }
 
-grpc::Status EventsServiceImpl::PublishEvent(grpc::ServerContext* ctx,
-                                             const pb::PublishEventRequest* req,
-                                             pb::PublishEventResponse* res) {
-  if (!is_valid_subject(req->subject(), false)) {
-    return invalid("invalid subject: " + req->subject());
+namespace {
+
+// What a failed publish tells the client, as windshift-server says it.
+grpc::Status publish_status(const std::exception_ptr& error, const pb::PublishEventRequest& req,
+                            const rnats::Connection& nats) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const rnats::NoStreamForSubject&) {
+    return {grpc::StatusCode::NOT_FOUND,
+            "unbound subject, no stream found for subject: " + req.subject()};
+  } catch (const rnats::RevisionConflict& e) {
+    return {grpc::StatusCode::FAILED_PRECONDITION,
+            "wrong sequence: expected last id " + std::to_string(req.expected_last_id()) +
+                " on subject " + req.subject() + " (" + e.what() + ")"};
+  } catch (const Unavailable&) {
+    if (nats.connected()) return {grpc::StatusCode::DEADLINE_EXCEEDED, "publish timed out"};
+    return {grpc::StatusCode::UNAVAILABLE, "publish failed: NATS is not connected"};
+  } catch (...) {
+    return to_status(std::current_exception(), "publish to " + req.subject());
   }
-  if (!req->has_data()) return invalid("no data specified");
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* EventsServiceImpl::PublishEvent(grpc::CallbackServerContext* ctx,
+                                                          const pb::PublishEventRequest* req,
+                                                          pb::PublishEventResponse* res) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!is_valid_subject(req->subject(), false)) {
+    reactor->Finish(invalid("invalid subject: " + req->subject()));
+    return reactor;
+  }
+  if (!req->has_data()) {
+    reactor->Finish(invalid("no data specified"));
+    return reactor;
+  }
   rnats::WindshiftEvent event{.subject = req->subject()};
   const auto& type_url = req->data().type_url();
   const auto slash = type_url.rfind('/');
@@ -228,26 +256,20 @@ grpc::Status EventsServiceImpl::PublishEvent(grpc::ServerContext* ctx,
       message.expected_last_subject_sequence = req->expected_last_id();
     }
     message.timeout = remaining(*ctx, options_.publish_timeout);
-    publish_slots_.acquire();
-    struct Release {
-      std::counting_semaphore<>& slots;
-      ~Release() { slots.release(); }
-    } release{publish_slots_};
-    res->set_id(rnats::publish(nats_, message).sequence);
-    return grpc::Status::OK;
-  } catch (const rnats::NoStreamForSubject&) {
-    return {grpc::StatusCode::NOT_FOUND,
-            "unbound subject, no stream found for subject: " + req->subject()};
-  } catch (const rnats::RevisionConflict& e) {
-    return {grpc::StatusCode::FAILED_PRECONDITION,
-            "wrong sequence: expected last id " + std::to_string(req->expected_last_id()) +
-                " on subject " + req->subject() + " (" + e.what() + ")"};
-  } catch (const Unavailable&) {
-    if (nats_.connected()) return {grpc::StatusCode::DEADLINE_EXCEEDED, "publish timed out"};
-    return {grpc::StatusCode::UNAVAILABLE, "publish failed: NATS is not connected"};
+    // The request and response live until Finish; the callback runs once, on the publisher's
+    // thread, and only finishes the call.
+    publisher_.publish(message, [this, reactor, req, res](rnats::PublishOutcome outcome) {
+      if (outcome.error) {
+        reactor->Finish(publish_status(outcome.error, *req, nats_));
+        return;
+      }
+      res->set_id(outcome.result.sequence);
+      reactor->Finish(grpc::Status::OK);
+    });
   } catch (...) {
-    return to_status(std::current_exception(), "publish to " + req->subject());
+    reactor->Finish(publish_status(std::current_exception(), *req, nats_));
   }
+  return reactor;
 }
 
 grpc::ServerBidiReactor<pb::EventsRequest, pb::EventsResponse>* EventsServiceImpl::Events(

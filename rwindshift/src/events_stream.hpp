@@ -8,6 +8,7 @@
 #include <stop_token>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "events_impl.hpp"
 #include "reflex/rnats/streams.hpp"
@@ -49,6 +50,8 @@ class EventsStream final : public grpc::ServerBidiReactor<pb::EventsRequest, pb:
 
   void pump(std::stop_token stop, pb::EventsRequest::Subscribe subscribe);
   void send(pb::EventsResponse&& response);
+  // Queues every response (moved from; the vector keeps its capacity).
+  void send(std::vector<pb::EventsResponse>& responses);
   void start_write_locked();
   void handle_ack(const pb::EventsRequest::Ack& ack);
   void handle_reject(const pb::EventsRequest::Reject& reject);

@@ -9,17 +9,11 @@
 
 #include "access.hpp"
 #include "codec.hpp"
-#include "pub_ack.hpp"
 #include "reflex/rnats/errors.hpp"
 #include "reflex/wait.hpp"
 #include "status.hpp"
 
 namespace reflex::rnats::detail {
-
-namespace {
-constexpr const char* kExpectedLastMsgId = "Nats-Expected-Last-Msg-Id";
-constexpr const char* kExpectedLastSequence = "Nats-Expected-Last-Sequence";
-}  // namespace
 
 RelaySession::RelaySession(const Connection& connection, const RelayOptions& options,
                            std::shared_ptr<detail::RelayState> state, std::stop_token stop)
@@ -33,7 +27,7 @@ RelaySession::RelaySession(const Connection& connection, const RelayOptions& opt
 
 RelaySession::~RelaySession() {
   stop_reader();
-  if (sub_) natsSubscription_Unsubscribe(sub_.get());
+  inbox_.close();
 }
 
 void RelaySession::run() {
@@ -70,21 +64,7 @@ void RelaySession::run() {
 }
 
 void RelaySession::subscribe_responses() {
-  natsInbox* inbox = nullptr;
-  check(natsInbox_Create(&inbox), "relay: create an inbox");
-  inbox_ = inbox;
-  natsInbox_Destroy(inbox);
-  auto* closure = new std::shared_ptr<detail::RelayState>(st_);
-  natsSubscription* sub = nullptr;
-  const natsStatus s = natsConnection_Subscribe(&sub, conn_->nc.get(), (inbox_ + ".*").c_str(),
-                                                &detail::RelayState::on_response, closure);
-  if (s != NATS_OK) {
-    delete closure;
-    detail::throw_status(s, "relay \"" + options_.name + "\": subscribe to acknowledgements");
-  }
-  sub_.reset(sub);
-  natsSubscription_SetOnCompleteCB(sub, &detail::RelayState::on_complete, closure);
-  natsSubscription_SetPendingLimits(sub, -1, -1);
+  inbox_ = detail::AckInbox::open(conn_->nc.get(), st_, "relay \"" + options_.name + "\"");
 }
 
 void RelaySession::start_reader(std::string after) {
@@ -127,16 +107,17 @@ std::string RelaySession::subject_for(const Event& event) const {
 
 void RelaySession::publish(Pending& p, std::uint64_t expect_seq, const std::string& expect_id) {
   p.number = next_number_++;
-  const std::string reply = inbox_ + "." + std::to_string(p.number);
+  const std::string reply = inbox_.reply(p.number);
   MsgPtr msg = detail::message(
       rnats::event_message(subject_for(p.event), p.event, options_.format, options_.windshift),
       reply.c_str());
   check(natsMsgHeader_Set(msg.get(), header::msg_id, p.msg_id.c_str()), "relay: set Nats-Msg-Id");
   if (expect_seq > 0) {
-    check(natsMsgHeader_Set(msg.get(), kExpectedLastSequence, std::to_string(expect_seq).c_str()),
+    check(natsMsgHeader_Set(msg.get(), detail::expected_last_sequence_header,
+                            std::to_string(expect_seq).c_str()),
           "relay: set the expected last sequence");
   } else if (!expect_id.empty()) {
-    check(natsMsgHeader_Set(msg.get(), kExpectedLastMsgId, expect_id.c_str()),
+    check(natsMsgHeader_Set(msg.get(), detail::expected_last_msg_id_header, expect_id.c_str()),
           "relay: set the expected last message id");
   }
   p.deadline = Clock::now() + options_.ack_timeout;
@@ -205,50 +186,43 @@ Clock::time_point RelaySession::earliest_deadline() const {
 }
 
 void RelaySession::handle(natsMsg* msg) {
-  const std::string_view subject = natsMsg_GetSubject(msg);
-  const auto number = parse_int64(subject.substr(std::min(subject.size(), inbox_.size() + 1)));
+  const auto number = inbox_.number(msg);
   if (!number) return;
-  const auto it =
-      std::lower_bound(window_.begin(), window_.end(), static_cast<std::uint64_t>(*number),
-                       [](const Pending& p, std::uint64_t n) { return p.number < n; });
-  if (it == window_.end() || it->number != static_cast<std::uint64_t>(*number) ||
-      it->status != Pending::Status::in_flight) {
+  const auto it = std::lower_bound(window_.begin(), window_.end(), *number,
+                                   [](const Pending& p, std::uint64_t n) { return p.number < n; });
+  if (it == window_.end() || it->number != *number || it->status != Pending::Status::in_flight) {
     return;  // an answer to an earlier publish of a republished event, or after a timeout
   }
   Pending& p = *it;
-  if (natsMsg_IsNoResponders(msg)) {
-    fail(p, Failure::transient,
-         "no stream answered on \"" + subject_for(p.event) + "\" (stream \"" + options_.stream +
-             "\" missing or unavailable)");
-    return;
-  }
-  const std::string_view body(natsMsg_GetData(msg) ? natsMsg_GetData(msg) : "",
-                              static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-  detail::PubAck ack;
-  try {
-    ack = detail::parse_pub_ack(body);
-  } catch (const Error& e) {
-    // Whether the stream holds the message is unknown: recovery reads the stream.
-    fail(p, Failure::transient, e.what());
-    return;
-  }
-  if (ack.error) {
-    const int code = ack.error->err_code;
-    const std::string text =
-        ack.error->description + " (JetStream error " + std::to_string(code) + ")";
-    Failure kind = Failure::transient;
-    if (code == JSStreamWrongLastMsgIDErr || code == JSStreamWrongLastSequenceErr) {
-      kind = Failure::conflict;
-    } else if (code == JSStreamMessageExceedsMaximumErr || code == JSStreamNotMatchErr) {
-      kind = Failure::fatal;
+  const auto reply = detail::read_ack(msg);
+  switch (reply.kind) {
+    case detail::AckReply::Kind::no_stream:
+      fail(p, Failure::transient,
+           "no stream answered on \"" + subject_for(p.event) + "\" (stream \"" + options_.stream +
+               "\" missing or unavailable)");
+      return;
+    case detail::AckReply::Kind::unreadable:
+      // Whether the stream holds the message is unknown: recovery reads the stream.
+      fail(p, Failure::transient, reply.text);
+      return;
+    case detail::AckReply::Kind::refused: {
+      const int code = reply.ack.error->err_code;
+      Failure kind = Failure::transient;
+      if (code == JSStreamWrongLastMsgIDErr || code == JSStreamWrongLastSequenceErr) {
+        kind = Failure::conflict;
+      } else if (code == JSStreamMessageExceedsMaximumErr || code == JSStreamNotMatchErr) {
+        kind = Failure::fatal;
+      }
+      fail(p, kind, reply.text);
+      return;
     }
-    fail(p, kind, text);
-    return;
+    case detail::AckReply::Kind::stored:
+      break;
   }
   --in_flight_;
   p.status = Pending::Status::acked;
-  p.sequence = ack.sequence;
-  if (ack.duplicate) {
+  p.sequence = reply.ack.sequence;
+  if (reply.ack.duplicate) {
     std::lock_guard lock(st_->mu);
     ++st_->stats.duplicates;
   }

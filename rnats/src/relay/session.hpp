@@ -3,11 +3,9 @@
 // exactly once and in order. session.cpp holds the loop (read, publish, acknowledge, commit);
 // recovery.cpp how a run finds where to resume and what the stream holds after a failure.
 //
-// The relay talks to JetStream below nats.c's JetStream layer: it publishes plain NATS messages
-// with a reply subject of its own inbox and reads the acknowledgements from its own
-// subscription. That keeps every callback's lifetime under our control (nats.c's async-publish
-// handlers offer no way to know when the last callback has returned) and lets the expected-last
-// headers be set per message.
+// The relay talks to JetStream below nats.c's JetStream layer, through an AckInbox
+// (ack_inbox.hpp): plain NATS messages answered on an inbox of its own, so the expected-last
+// headers can be set per message.
 
 #include <nats/nats.h>
 
@@ -25,6 +23,7 @@
 #include <thread>
 #include <utility>
 
+#include "ack_inbox.hpp"
 #include "connection_state.hpp"
 #include "handles.hpp"
 #include "reflex/errors.hpp"
@@ -60,17 +59,13 @@ struct RelayState {
   std::string last_read;
   RelayStats stats;
 
-  static void on_response(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
-    MsgPtr owned(msg);
-    auto& st = **static_cast<std::shared_ptr<RelayState>*>(closure);
+  // An acknowledgement (AckInbox's callback, on nats.c's thread): handed to the run() thread.
+  void on_reply(MsgPtr msg) {
     {
-      std::lock_guard lock(st.mu);
-      st.responses.push_back(std::move(owned));
+      std::lock_guard lock(mu);
+      responses.push_back(std::move(msg));
     }
-    st.cv.notify_all();
-  }
-  static void on_complete(void* closure) {
-    delete static_cast<std::shared_ptr<RelayState>*>(closure);
+    cv.notify_all();
   }
 };
 
@@ -130,8 +125,7 @@ class RelaySession final {
   const std::string filter_;
   std::chrono::milliseconds backoff_;
 
-  detail::SubscriptionPtr sub_;
-  std::string inbox_;
+  detail::AckInbox inbox_;
   std::uint64_t next_number_ = 1;
   std::stop_source reader_stop_;
   std::optional<std::stop_callback<std::function<void()>>> stop_link_;

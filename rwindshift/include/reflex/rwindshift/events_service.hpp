@@ -52,8 +52,10 @@ struct EventsServiceOptions {
 /// DeleteConsumer, PublishEvent and the Events stream, with windshift-server's validation, status
 /// codes and NATS wire format (headers WS-Published-Time, WS-Data-Type, Nats-Msg-Id,
 /// WS-Trace-Parent, WS-Trace-State; the Any's value as payload), so windshift clients and
-/// windshift-go programs share its streams. Unary calls run on the gRPC server's threads; each
-/// Events stream is a callback reactor with one thread of its own that waits for JetStream.
+/// windshift-go programs share its streams. EnsureStream, EnsureConsumer and DeleteConsumer run on
+/// the gRPC server's threads; PublishEvent holds no thread while JetStream answers (an
+/// rnats::AsyncPublisher on the connection finishes it); each Events stream is a callback reactor
+/// with one thread of its own that waits for JetStream.
 ///
 /// Thread-safety: every member may be called from any thread. Lifetime: must outlive the
 /// grpc::Server it is registered with (stop that server first, or call shutdown() before
