@@ -47,16 +47,31 @@ void SubscriptionState::ping_live() {
 std::size_t SubscriptionState::unfinished() {
   const auto now = Steady::now();
   std::size_t n = 0;
+  std::size_t not_finished = 0;
   std::lock_guard lock(live_mu);
   std::erase_if(live, [&](const std::weak_ptr<DeliveryState>& weak) {
     auto d = weak.lock();
     if (!d) return true;
     std::lock_guard dlock(d->mu);
     if (d->finished) return true;
+    ++not_finished;
     if (now < d->expires) ++n;
     return false;
   });
+  // Deliveries finish under their own lock, which this scan took for each: what it counted is
+  // exact, and so is every decrement after it.
+  open.store(not_finished, std::memory_order_relaxed);
   return n;
+}
+
+void SubscriptionState::prune_live() {
+  if (live.size() < 2 * max_in_flight + 64) return;
+  std::erase_if(live, [](const std::weak_ptr<DeliveryState>& weak) {
+    auto d = weak.lock();
+    if (!d) return true;
+    std::lock_guard dlock(d->mu);
+    return d->finished;
+  });
 }
 
 void SubscriptionState::maybe_request() {
@@ -73,7 +88,10 @@ void SubscriptionState::maybe_request() {
     std::lock_guard lock(inbox->mu);
     queued = inbox->msgs.size();
   }
-  const std::size_t busy = unfinished() + queued;
+  // The count of open deliveries bounds what is busy; only when it says "full" does a scan find
+  // out which of them were dropped or timed out (and so free their slots).
+  std::size_t busy = open.load(std::memory_order_relaxed) + queued;
+  if (busy >= max_in_flight) busy = unfinished() + queued;
   if (busy >= max_in_flight) return;
   const std::size_t batch = max_in_flight - busy;
   const std::string reply = inbox_prefix + "." + std::to_string(++request_number);

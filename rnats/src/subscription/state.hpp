@@ -125,6 +125,9 @@ struct SubscriptionState {
 
   std::mutex live_mu;
   std::vector<std::weak_ptr<DeliveryState>> live;
+  // Pull: deliveries handed out and not finished (an upper bound of unfinished(): dropped and
+  // timed-out ones count until a scan finds them). Lets next() skip the scan while there is room.
+  std::atomic<std::size_t> open{0};
   std::jthread pinger;
 
   std::atomic<std::uint64_t> delivered{0};
@@ -152,8 +155,12 @@ struct SubscriptionState {
   }
 
   void ping_live();
-  // Deliveries handed out, not finished and within their processing timeout.
+  // Deliveries handed out, not finished and within their processing timeout (a scan of `live`,
+  // which also sets `open` to what it found handed out and not finished).
   std::size_t unfinished();
+  // Drops finished and dropped deliveries from `live` once it has grown past what is in flight
+  // (amortized: the scan runs once per max_in_flight deliveries). Under live_mu.
+  void prune_live();
   void maybe_request();
   // Handles a status message of a pull request; false when `msg` is an event.
   bool handle_status(natsMsg* msg);
@@ -225,8 +232,11 @@ struct DeliveryState {
     return natsConnection_Publish(owner->conn->nc.get(), reply.c_str(), body.data(),
                                   static_cast<int>(body.size()));
   }
+  // Under `mu` (every Delivery method holds it), so that a scan of the owner's deliveries sees
+  // `finished` and the count of open ones change together.
   void finish() {
     finished = true;
+    if (owner->pull) owner->open.fetch_sub(1, std::memory_order_relaxed);
     owner->wake();
   }
 };

@@ -234,6 +234,10 @@ std::optional<Delivery> Subscription::next(std::stop_token stop,
     if (st.pull || st.auto_ping.count() > 0) {
       std::lock_guard lock(st.live_mu);
       st.live.push_back(d);
+      if (st.pull) {
+        st.open.fetch_add(1, std::memory_order_relaxed);
+        st.prune_live();
+      }
     }
     ++st.delivered;
     return detail::Access::delivery(std::move(d));
