@@ -1,5 +1,7 @@
 # Helpers shared by every module: one target per module, exported as reflex::<name>.
 
+include(${CMAKE_CURRENT_LIST_DIR}/ReflexPkgConfig.cmake)
+
 # Warnings for our own code (generated code gets its own target without them).
 function(reflex_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
@@ -72,13 +74,15 @@ function(reflex_add_module name)
     install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
             ${excludes})
   endif()
+  reflex_pkgconfig_record(${target} PUBLIC_DEPS ${ARG_PUBLIC_DEPS} PRIVATE_DEPS ${ARG_PRIVATE_DEPS})
   set_property(GLOBAL APPEND PROPERTY REFLEX_MODULES ${name})
   foreach(dep IN LISTS ARG_FIND_DEPENDENCIES)
     set_property(GLOBAL APPEND PROPERTY REFLEX_FIND_DEPENDENCIES "${dep}")
   endforeach()
 endfunction()
 
-# Writes and installs reflexConfig.cmake, its version file and the exported targets.
+# Writes and installs reflexConfig.cmake, its version file, the exported targets and the
+# pkg-config files.
 function(reflex_install_package)
   include(CMakePackageConfigHelpers)
   get_property(REFLEX_MODULES GLOBAL PROPERTY REFLEX_MODULES)
@@ -98,4 +102,5 @@ function(reflex_install_package)
   install(EXPORT reflexTargets NAMESPACE reflex:: DESTINATION ${cmake_dir})
   install(FILES ${PROJECT_BINARY_DIR}/reflexConfig.cmake ${PROJECT_BINARY_DIR}/reflexConfigVersion.cmake
     DESTINATION ${cmake_dir})
+  reflex_install_pkgconfig()
 endfunction()
