@@ -71,7 +71,7 @@ void to_event(const rnats::Delivery& delivery, pb::EventsResponse& response) {
   auto& event = *response.mutable_event();
   auto ws = delivery.windshift_event();
   event.set_id(delivery.sequence());
-  event.set_subject(ws.subject);
+  event.set_subject(std::move(ws.subject));
   event.set_delivery_attempt(delivery.attempt());
   auto& headers = *event.mutable_headers();
   to_proto(ws.published, headers.mutable_timestamp());

@@ -11,13 +11,13 @@ void SubscriptionState::dead_letter(DeliveryState& d, const std::string& reason,
   const std::string& target = dead->stream;
   OutgoingEvent out;
   out.subject = target + "." + consumer + "." + d.subject;
-  out.data = d.data;
-  for (const auto& [key, value] : d.headers) {
+  out.data = d.data();
+  for (const auto& [key, value] : d.headers()) {
     // JetStream's own headers (the id, publish expectations) belong to the original publish.
     if (key.rfind("Nats-", 0) == 0) continue;
     out.headers[key] = value;
   }
-  if (auto it = d.headers.find(header::msg_id); it != d.headers.end()) {
+  if (auto it = d.headers().find(header::msg_id); it != d.headers().end()) {
     out.headers[header::dead_letter_msg_id] = it->second;
   }
   out.headers[header::dead_letter_stream] = stream;

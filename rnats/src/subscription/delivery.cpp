@@ -10,11 +10,11 @@ Delivery::Delivery(std::shared_ptr<detail::DeliveryState> state) : state_(std::m
 const std::string& Delivery::subject() const noexcept {
   return state_->subject;
 }
-const std::string& Delivery::data() const noexcept {
-  return state_->data;
+const std::string& Delivery::data() const {
+  return state_->data();
 }
-const Headers& Delivery::headers() const noexcept {
-  return state_->headers;
+const Headers& Delivery::headers() const {
+  return state_->headers();
 }
 std::uint64_t Delivery::sequence() const noexcept {
   return state_->sequence;

@@ -174,8 +174,6 @@ struct DeliveryState {
   MsgPtr msg;
   std::string reply;  // pull deliveries: where acknowledgements go
   std::string subject;
-  std::string data;
-  Headers headers;
   std::uint64_t sequence = 0;
   std::uint64_t attempt = 0;
   std::chrono::system_clock::time_point stored{};
@@ -186,6 +184,17 @@ struct DeliveryState {
 
   [[nodiscard]] std::string name() const {
     return "event " + std::to_string(sequence) + " of " + owner->name();
+  }
+  // The payload and headers, copied out of the message when first asked for (Delivery::data and
+  // headers, a dead letter): a reader that decodes the message itself (event(),
+  // windshift_event()) pays for no second copy and no map of headers per event.
+  const std::string& data() const {
+    copy_out();
+    return data_;
+  }
+  const Headers& headers() const {
+    copy_out();
+    return headers_;
   }
   void require_open(std::string_view action) const {
     if (finished) {
@@ -239,6 +248,19 @@ struct DeliveryState {
     if (owner->pull) owner->open.fetch_sub(1, std::memory_order_relaxed);
     owner->wake();
   }
+
+ private:
+  void copy_out() const {
+    std::call_once(copied_, [this] {
+      if (const char* bytes = natsMsg_GetData(msg.get()); bytes != nullptr) {
+        data_.assign(bytes, static_cast<std::size_t>(natsMsg_GetDataLength(msg.get())));
+      }
+      headers_ = read_headers(msg.get());
+    });
+  }
+  mutable std::once_flag copied_;
+  mutable std::string data_;
+  mutable Headers headers_;
 };
 
 }  // namespace reflex::rnats::detail

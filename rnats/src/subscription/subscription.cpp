@@ -202,10 +202,6 @@ std::optional<Delivery> Subscription::next(std::stop_token stop,
       d->stored = detail::from_unix_nanos(meta->Timestamp);
     }
     d->subject = natsMsg_GetSubject(msg->get());
-    if (const char* data = natsMsg_GetData(msg->get()); data != nullptr) {
-      d->data.assign(data, static_cast<std::size_t>(natsMsg_GetDataLength(msg->get())));
-    }
-    d->headers = detail::read_headers(msg->get());
     d->msg = std::move(*msg);
 
     if (!st.filters.empty() &&

@@ -266,8 +266,9 @@ struct SubscriptionState;
 class REFLEX_RNATS_EXPORT Delivery final {
  public:
   [[nodiscard]] const std::string& subject() const noexcept;
-  [[nodiscard]] const std::string& data() const noexcept;
-  [[nodiscard]] const Headers& headers() const noexcept;
+  /// The payload and the headers (copied out of the message on first use).
+  [[nodiscard]] const std::string& data() const;
+  [[nodiscard]] const Headers& headers() const;
   /// The event's stream sequence.
   [[nodiscard]] std::uint64_t sequence() const noexcept;
   /// 1 on first delivery, 2 on the first redelivery, ...
