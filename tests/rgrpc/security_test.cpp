@@ -20,6 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using rgrpc_test::health_check;
+using rgrpc_test::reflection_list;
 
 reflex::MemLog log_of(int n) {
   reflex::MemLog log;
@@ -149,31 +150,6 @@ TEST(GrpcTls, UnreadableCertificateFilesAreConfigErrorsNamingTheFile) {
   EXPECT_THROW(reflex::rgrpc::Server(reflex::MemLog().stream_func(),
                                      {.tls = reflex::rgrpc::ServerTls{.cert_chain_pem = "x"}}),
                reflex::ConfigError);
-}
-
-// Lists services through server reflection; returns the raw response bytes, or "" on error.
-std::string reflection_list(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::ClientContext context;
-  const grpc::internal::RpcMethod method(
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      grpc::internal::RpcMethod::BIDI_STREAMING);
-  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> call(
-      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
-          channel.get(), method, &context));
-  const std::string request = "\x3a\x01*";  // ServerReflectionRequest{list_services: "*"}
-  grpc::Slice slice(request);
-  grpc::ByteBuffer in(&slice, 1);
-  grpc::ByteBuffer out;
-  std::string response;
-  if (call->Write(in) && call->WritesDone() && call->Read(&out)) {
-    std::vector<grpc::Slice> slices;
-    (void)out.Dump(&slices);
-    for (const auto& s : slices) {
-      response.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-  }
-  (void)call->Finish();
-  return response;
 }
 
 TEST(GrpcServer, ServesHealthUntilStopped) {

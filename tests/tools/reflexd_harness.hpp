@@ -26,6 +26,7 @@ namespace reflexd_test {
 using namespace std::chrono_literals;
 using reflexctl_test::http_get;
 using reflexctl_test::LoopbackPort;
+using rgrpc_test::reflection_list;
 
 /// `more`, and an empty value for every other setting of reflexd, so that none comes from the
 /// test's own environment.
@@ -77,30 +78,6 @@ inline reflex_test::ProcessResult run_reflexd(std::vector<std::string> args,
                                               std::vector<std::string> env = {}) {
   args.insert(args.begin(), REFLEXD);
   return reflex_test::run_process(std::move(args), {.env = clean_env(std::move(env))}, 20s);
-}
-
-/// Every service that server reflection lists on `channel`, as the raw response ("" on error).
-inline std::string reflection_list(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::ClientContext context;
-  const grpc::internal::RpcMethod method(
-      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      grpc::internal::RpcMethod::BIDI_STREAMING);
-  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> call(
-      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
-          channel.get(), method, &context));
-  const std::string request = "\x3a\x01*";  // ServerReflectionRequest{list_services: "*"}
-  grpc::Slice slice(request);
-  grpc::ByteBuffer in(&slice, 1);
-  grpc::ByteBuffer out;
-  std::string response;
-  if (call->Write(in) && call->WritesDone() && call->Read(&out)) {
-    std::vector<grpc::Slice> slices;
-    (void)out.Dump(&slices);
-    for (const auto& s : slices)
-      response.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  (void)call->Finish();
-  return response;
 }
 
 /// A SQLite outbox in a temp dir, served as stream "orders".
