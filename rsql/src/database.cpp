@@ -80,5 +80,11 @@ void Database::create_cursors_table(const CursorsSchema& schema) const {
 void Database::create_errors_table(const ErrorsSchema& schema) const {
   execute(errors_ddl(dialect(), schema));
 }
+void Database::create_inbox_table(const InboxSchema& schema) const {
+  execute(inbox_ddl(dialect(), schema));
+}
+void Database::create_shards_tables(const ShardsSchema& schema) const {
+  execute(shards_ddl(dialect(), schema));
+}
 
 }  // namespace reflex::rsql

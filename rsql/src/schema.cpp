@@ -62,6 +62,15 @@ void validate(const CursorsSchema& schema) {
   validate_identifier("cursor updated_at column", schema.updated_at_column);
 }
 
+void validate(const InboxSchema& schema) {
+  validate_identifier("inbox table", schema.table);
+}
+
+void validate(const ShardsSchema& schema) {
+  validate_identifier("shards table", schema.table);
+  validate_identifier("shard members table", schema.members_table);
+}
+
 void validate(const ErrorsSchema& schema) {
   validate_identifier("errors table", schema.table);
   validate(EventsSchema{.table = schema.events_table});
@@ -142,6 +151,77 @@ std::string cursors_ddl(Dialect dialect, const CursorsSchema& s) {
              " TEXT NOT NULL PRIMARY KEY,\n  " + q(s.cursor_column) + " TEXT NOT NULL,\n  " +
              q(s.updated_at_column) + " INTEGER NOT NULL DEFAULT (" +
              std::string(detail::kSqliteNowMicros) + ")\n)";
+  }
+  return {};
+}
+
+std::string inbox_ddl(Dialect dialect, const InboxSchema& s) {
+  validate(s);
+  const std::string table = detail::quote(dialect, s.table);
+  const std::string index = detail::quote(dialect, s.table + "_created_at");
+  switch (dialect) {
+    case Dialect::postgres:
+      return "CREATE TABLE IF NOT EXISTS " + table +
+             " (\n  \"source\" text NOT NULL,\n  \"event_id\" text NOT NULL,\n  \"created_at\" "
+             "timestamptz NOT NULL DEFAULT now(),\n  PRIMARY KEY (\"source\", \"event_id\")\n);\n"
+             "CREATE INDEX IF NOT EXISTS " +
+             index + " ON " + table + " (\"created_at\")";
+    case Dialect::mysql:
+      // No IF NOT EXISTS for a separate index before MariaDB 10.1.4: it is declared inline.
+      return "CREATE TABLE IF NOT EXISTS " + table +
+             " (\n  `source` VARCHAR(255) NOT NULL,\n  `event_id` VARCHAR(255) NOT NULL,\n  "
+             "`created_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),\n  PRIMARY KEY "
+             "(`source`, `event_id`),\n  KEY " +
+             index + " (`created_at`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+    case Dialect::sqlite:
+      return "CREATE TABLE IF NOT EXISTS " + table +
+             " (\n  \"source\" TEXT NOT NULL,\n  \"event_id\" TEXT NOT NULL,\n  \"created_at\" "
+             "INTEGER NOT NULL DEFAULT (" +
+             std::string(detail::kSqliteNowMicros) +
+             "),\n  PRIMARY KEY (\"source\", \"event_id\")\n);\nCREATE INDEX IF NOT EXISTS " +
+             index + " ON " + table + " (\"created_at\")";
+  }
+  return {};
+}
+
+std::string shards_ddl(Dialect dialect, const ShardsSchema& s) {
+  validate(s);
+  const std::string shards = detail::quote(dialect, s.table);
+  const std::string members = detail::quote(dialect, s.members_table);
+  switch (dialect) {
+    case Dialect::postgres:
+      return "CREATE TABLE IF NOT EXISTS " + shards +
+             " (\n  \"consumer\" text NOT NULL,\n  \"shard\" integer NOT NULL,\n  \"owner\" text "
+             "NOT NULL DEFAULT '',\n  \"token\" bigint NOT NULL DEFAULT 0,\n  \"expires_at\" "
+             "bigint NOT NULL DEFAULT 0,\n  \"cursor\" text NOT NULL DEFAULT '',\n  "
+             "\"updated_at\" timestamptz NOT NULL DEFAULT now(),\n  PRIMARY KEY (\"consumer\", "
+             "\"shard\")\n);\nCREATE TABLE IF NOT EXISTS " +
+             members +
+             " (\n  \"consumer\" text NOT NULL,\n  \"member\" text NOT NULL,\n  \"expires_at\" "
+             "bigint NOT NULL,\n  PRIMARY KEY (\"consumer\", \"member\")\n)";
+    case Dialect::mysql:
+      return "CREATE TABLE IF NOT EXISTS " + shards +
+             " (\n  `consumer` VARCHAR(255) NOT NULL,\n  `shard` INT NOT NULL,\n  `owner` "
+             "VARCHAR(255) NOT NULL DEFAULT '',\n  `token` BIGINT NOT NULL DEFAULT 0,\n  "
+             "`expires_at` BIGINT NOT NULL DEFAULT 0,\n  `cursor` VARCHAR(255) NOT NULL DEFAULT "
+             "'',\n  `updated_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),\n  PRIMARY "
+             "KEY (`consumer`, `shard`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
+             "COLLATE=utf8mb4_bin;\nCREATE TABLE IF NOT EXISTS " +
+             members +
+             " (\n  `consumer` VARCHAR(255) NOT NULL,\n  `member` VARCHAR(255) NOT NULL,\n  "
+             "`expires_at` BIGINT NOT NULL,\n  PRIMARY KEY (`consumer`, `member`)\n) "
+             "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+    case Dialect::sqlite:
+      return "CREATE TABLE IF NOT EXISTS " + shards +
+             " (\n  \"consumer\" TEXT NOT NULL,\n  \"shard\" INTEGER NOT NULL,\n  \"owner\" TEXT "
+             "NOT NULL DEFAULT '',\n  \"token\" INTEGER NOT NULL DEFAULT 0,\n  \"expires_at\" "
+             "INTEGER NOT NULL DEFAULT 0,\n  \"cursor\" TEXT NOT NULL DEFAULT '',\n  "
+             "\"updated_at\" INTEGER NOT NULL DEFAULT (" +
+             std::string(detail::kSqliteNowMicros) +
+             "),\n  PRIMARY KEY (\"consumer\", \"shard\")\n);\nCREATE TABLE IF NOT EXISTS " +
+             members +
+             " (\n  \"consumer\" TEXT NOT NULL,\n  \"member\" TEXT NOT NULL,\n  \"expires_at\" "
+             "INTEGER NOT NULL,\n  PRIMARY KEY (\"consumer\", \"member\")\n)";
   }
   return {};
 }

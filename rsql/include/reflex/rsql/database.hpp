@@ -63,6 +63,8 @@ class REFLEX_RSQL_EXPORT Database final {
   void create_events_table(const EventsSchema& schema = {}) const;
   void create_cursors_table(const CursorsSchema& schema = {}) const;
   void create_errors_table(const ErrorsSchema& schema = {}) const;
+  void create_inbox_table(const InboxSchema& schema = {}) const;
+  void create_shards_tables(const ShardsSchema& schema = {}) const;
 
   ~Database();
   Database(const Database&) = delete;

@@ -44,6 +44,23 @@ struct ErrorsSchema {
   std::string events_table{"error_events"};
 };
 
+/// Names of an inbox table: which events a consumer handled, one row per (source, event id), with
+/// the time it was recorded (for retention). Its columns are fixed: `source`, `event_id`,
+/// `created_at`.
+struct InboxSchema {
+  std::string table{"inbox"};
+};
+
+/// Names of the tables of shared consumers (rpatterns/shared.hpp): `table` holds one row per
+/// shard (`consumer`, `shard`, `owner`, `token`, `expires_at`, `cursor`, `updated_at`; the lease,
+/// its fencing token and the shard's cursor), `members_table` one row per live member
+/// (`consumer`, `member`, `expires_at`). Expiry times are microseconds since the epoch by the
+/// database's clock, so members on different machines agree on them.
+struct ShardsSchema {
+  std::string table{"shards"};
+  std::string members_table{"shard_members"};
+};
+
 /// Throws ConfigError unless `name` is a plain identifier; `what` says what it names.
 REFLEX_RSQL_EXPORT void validate_identifier(std::string_view what, std::string_view name);
 
@@ -51,6 +68,8 @@ REFLEX_RSQL_EXPORT void validate_identifier(std::string_view what, std::string_v
 REFLEX_RSQL_EXPORT void validate(const EventsSchema& schema);
 REFLEX_RSQL_EXPORT void validate(const CursorsSchema& schema);
 REFLEX_RSQL_EXPORT void validate(const ErrorsSchema& schema);
+REFLEX_RSQL_EXPORT void validate(const InboxSchema& schema);
+REFLEX_RSQL_EXPORT void validate(const ShardsSchema& schema);
 
 /// DDL creating the events table (IF NOT EXISTS) and, on PostgreSQL, the id sequence and the id
 /// function that make streaming gap-safe (docs/rsql.md). Every column except foreign_id and type
@@ -64,5 +83,11 @@ REFLEX_RSQL_EXPORT void validate(const ErrorsSchema& schema);
 /// DDL creating the errors table and its events table (IF NOT EXISTS).
 [[nodiscard]] REFLEX_RSQL_EXPORT std::string errors_ddl(Dialect dialect,
                                                         const ErrorsSchema& schema = {});
+/// DDL creating the inbox table and its retention index (IF NOT EXISTS).
+[[nodiscard]] REFLEX_RSQL_EXPORT std::string inbox_ddl(Dialect dialect,
+                                                       const InboxSchema& schema = {});
+/// DDL creating the shards and shard members tables (IF NOT EXISTS).
+[[nodiscard]] REFLEX_RSQL_EXPORT std::string shards_ddl(Dialect dialect,
+                                                        const ShardsSchema& schema = {});
 
 }  // namespace reflex::rsql
