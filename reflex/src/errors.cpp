@@ -46,6 +46,20 @@ CursorConflict::CursorConflict(std::string consumer, std::string stored, std::st
       stored_(std::move(stored)),
       refused_(std::move(refused)) {}
 
+CursorConflict::CursorConflict(Message message, std::string consumer, std::string refused)
+    : CursorError(message.text), consumer_(std::move(consumer)), refused_(std::move(refused)) {}
+
+CursorConflict CursorConflict::fenced_out(std::string shard, std::uint64_t token,
+                                          std::string refused, std::string_view store) {
+  std::string text = "cursor " + (refused.empty() ? std::string("\"\"") : refused) + " of shard '" +
+                     shard + "' not written";
+  if (!store.empty()) text += " to " + std::string(store);
+  text += ": its lease (token " + std::to_string(token) +
+          ") was taken by another member after it expired (fenced out; this member stops the "
+          "shard, which its new owner continues from the shard's cursor)";
+  return CursorConflict(Message{std::move(text)}, std::move(shard), std::move(refused));
+}
+
 ConsumeError::ConsumeError(std::string consumer, std::string event_id, std::string foreign_id,
                            std::exception_ptr cause)
     : Error(consume_message(consumer, event_id, foreign_id, cause)),

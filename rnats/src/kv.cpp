@@ -471,4 +471,16 @@ std::string unescape_key(std::string_view key) {
   return out;
 }
 
+namespace detail {
+
+StateStore open_or_create(const Connection& connection, std::string_view bucket) {
+  try {
+    return StateStore::open(connection, bucket);
+  } catch (const NotFound&) {
+    return StateStore::ensure(connection, StoreConfig{.name = std::string(bucket)});
+  }
+}
+
+}  // namespace detail
+
 }  // namespace reflex::rnats

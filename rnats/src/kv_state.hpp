@@ -25,4 +25,8 @@ void check_key(std::string_view key, const std::string& bucket, bool pattern);
 
 [[nodiscard]] Entry to_entry(kvEntry* e);
 
+/// An existing bucket as it is (its history, TTL, replicas and limits are its owner's); a missing
+/// one created with the defaults (file storage, history 1).
+[[nodiscard]] StateStore open_or_create(const Connection& connection, std::string_view bucket);
+
 }  // namespace reflex::rnats::detail

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -74,6 +75,11 @@ class REFLEX_CORE_EXPORT CursorConflict final : public CursorError {
   /// `store` names where the cursor lives, for the message (e.g. "table 'cursors'").
   CursorConflict(std::string consumer, std::string stored, std::string refused,
                  std::string_view store = {});
+  /// The cursor `refused` of shard `shard` (its consumer name, e.g. "ledger_3_of_8") was not
+  /// written because lease token `token` no longer holds the shard: another member took it after
+  /// the lease expired. The owner must stop running the shard.
+  [[nodiscard]] static CursorConflict fenced_out(std::string shard, std::uint64_t token,
+                                                 std::string refused, std::string_view store);
   [[nodiscard]] const std::string& consumer() const noexcept { return consumer_; }
   /// The cursor the store holds ("" when unknown).
   [[nodiscard]] const std::string& stored() const noexcept { return stored_; }
@@ -81,6 +87,11 @@ class REFLEX_CORE_EXPORT CursorConflict final : public CursorError {
   [[nodiscard]] const std::string& refused() const noexcept { return refused_; }
 
  private:
+  struct Message {
+    std::string text;
+  };
+  CursorConflict(Message message, std::string consumer, std::string refused);
+
   std::string consumer_;
   std::string stored_;
   std::string refused_;

@@ -8,6 +8,7 @@
 #include "reflex/rnats/errors.hpp"
 #include "reflex/rnats/kv.hpp"
 #include "reflex/rnats/kv_cursor_store.hpp"
+#include "reflex/rnats/kv_shard_leases.hpp"
 #include "reflex/rnats/publisher.hpp"
 #include "reflex/rnats/relay.hpp"
 #include "reflex/rnats/source.hpp"
