@@ -9,7 +9,21 @@
 // Once the oldest transaction still running is >= X (xmin of a fresh snapshot), every such
 // transaction has ended, so every id <= M is final: committed (and visible to any later read) or
 // never to appear. The settled horizon moves to M and the reader reads again.
+//
+// Only the transactions that wrote the events table matter, though, and waiting for the oldest
+// transaction of the whole server would let any long write elsewhere (a batch job, a migration,
+// a session left idle in a transaction) stall every stream. So when the horizon says "not yet",
+// the probe asks which transactions older than X still hold a lock on the events table. An id
+// is drawn only by the table's id default, inside an INSERT (or COPY) into the table, which
+// holds RowExclusiveLock on it from before it evaluates the default until its transaction ends;
+// and the transaction took its xid (held as a lock on its own transactionid, in pg_locks too)
+// before it drew the id. So a transaction that can still commit an id <= M holds both locks,
+// its xid precedes X, and pg_locks shows it while it runs; one that holds no lock on the table
+// or whose xid is X or newer cannot. pg_locks is the lock manager's own view: visible to every
+// role (pg_stat_activity hides other roles' xids) and covering prepared transactions, which keep
+// their locks under a virtual transaction of their own.
 
+#include <cstdint>
 #include <string>
 
 #include "driver.hpp"
@@ -26,7 +40,15 @@ class PgPolicy final : public GapPolicy {
       : gap_(table.gap),
         metrics_(table.metrics),
         last_value_sql_("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " +
-                        quote(Dialect::postgres, table.schema.table + "_id_seq")) {}
+                        quote(Dialect::postgres, table.schema.table + "_id_seq")),
+        // The table name is a validated identifier, quoted: safe inside the literal.
+        writers_sql_(
+            "SELECT DISTINCT x.transactionid::text::bigint FROM pg_locks r JOIN pg_locks x ON "
+            "x.virtualtransaction = r.virtualtransaction WHERE r.locktype = 'relation' AND "
+            "r.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
+            "r.relation = '" +
+            quote(Dialect::postgres, table.schema.table) +
+            "'::regclass AND r.mode = 'RowExclusiveLock' AND x.locktype = 'transactionid'") {}
 
   HoleVerdict on_hole(Session& session, const Hole& hole) override {
     return {decide(session, hole.next()), hole.next()};
@@ -56,13 +78,28 @@ class PgPolicy final : public GapPolicy {
       }
       const std::int64_t xmin =
           scalar(session, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
-      if (xmin < g.probe_xmax) return HoleDecision::block;
+      if (xmin < g.probe_xmax && writer_older_than(session, g.probe_xmax)) {
+        return HoleDecision::block;
+      }
       g.probe_pending = false;
       if (g.probe_limit > g.settled.load()) {
         g.settled.store(g.probe_limit, std::memory_order_release);
       }
     }
     return next <= g.settled.load() ? HoleDecision::reread : HoleDecision::block;
+  }
+
+  /// True while a transaction whose xid precedes `xid` (a full xid8) holds a lock on the events
+  /// table. pg_locks shows 32-bit xids: they are compared modulo 2^32, as PostgreSQL does, which
+  /// is exact since no running transaction is 2^31 xids old.
+  bool writer_older_than(Session& session, std::int64_t xid) {
+    const auto bound = static_cast<std::uint32_t>(static_cast<std::uint64_t>(xid));
+    bool older = false;
+    session.query(writers_sql_, {}, [&](const Row& row) {
+      const auto held = static_cast<std::uint32_t>(static_cast<std::uint64_t>(row.int64(0)));
+      if (static_cast<std::int32_t>(held - bound) < 0) older = true;
+    });
+    return older;
   }
 
   static std::int64_t scalar(Session& session, const std::string& sql) {
@@ -74,6 +111,7 @@ class PgPolicy final : public GapPolicy {
   std::shared_ptr<GapState> gap_;
   std::shared_ptr<TableMetrics> metrics_;
   std::string last_value_sql_;
+  std::string writers_sql_;
   bool async_commit_ = false;
 };
 
