@@ -163,7 +163,7 @@ class PromTableMetrics final : public TableMetrics {
   PromTableMetrics(pm::Counter& polls, pm::Histogram& poll_duration, pm::Counter& rows,
                    pm::Counter& hits, pm::Counter& misses, pm::Counter& gaps_detected,
                    pm::Counter& gaps_filled, pm::Counter& probes, pm::Counter& probe_ids,
-                   pm::Gauge& blocked, pm::Counter& cursor_writes)
+                   pm::Gauge& blocked, pm::Gauge& blocker, pm::Counter& cursor_writes)
       : polls_(polls),
         poll_duration_(poll_duration),
         rows_(rows),
@@ -174,6 +174,7 @@ class PromTableMetrics final : public TableMetrics {
         probes_(probes),
         probe_ids_(probe_ids),
         blocked_(blocked),
+        blocker_(blocker),
         cursor_writes_(cursor_writes) {}
 
   void on_poll(std::chrono::nanoseconds duration, std::size_t rows) noexcept override {
@@ -189,6 +190,7 @@ class PromTableMetrics final : public TableMetrics {
     probe_ids_.Increment(static_cast<double>(ids));
   }
   void set_blocked(std::chrono::nanoseconds held) noexcept override { blocked_.Set(seconds(held)); }
+  void set_blocker(std::int64_t pid) noexcept override { blocker_.Set(static_cast<double>(pid)); }
   void on_cursor_writes(std::size_t count) noexcept override {
     cursor_writes_.Increment(static_cast<double>(count));
   }
@@ -204,6 +206,7 @@ class PromTableMetrics final : public TableMetrics {
   pm::Counter& probes_;
   pm::Counter& probe_ids_;
   pm::Gauge& blocked_;
+  pm::Gauge& blocker_;
   pm::Counter& cursor_writes_;
 };
 
@@ -285,6 +288,11 @@ struct Metrics::Impl {
                     .Name("reflex_table_blocked_seconds")
                     .Help("How long delivery has been held back by an open hole or horizon")
                     .Register(registry)),
+        blocker(pm::BuildGauge()
+                    .Name("reflex_table_blocker_pid")
+                    .Help("The server process (PostgreSQL backend pid) whose open transaction "
+                          "holds delivery back; 0 when none or unknown")
+                    .Register(registry)),
         cursor_writes(pm::BuildCounter()
                           .Name("reflex_table_cursor_writes_total")
                           .Help("Cursors written to a cursor table")
@@ -309,6 +317,7 @@ struct Metrics::Impl {
   pm::Family<pm::Counter>& probes;
   pm::Family<pm::Counter>& probe_ids;
   pm::Family<pm::Gauge>& blocked;
+  pm::Family<pm::Gauge>& blocker;
   pm::Family<pm::Counter>& cursor_writes;
 
   std::mutex mu;
@@ -366,7 +375,8 @@ std::shared_ptr<TableMetrics> Metrics::table(std::string_view table_name) {
       i.poll_duration.Add(labels, pm::Histogram::BucketBoundaries(i.options.latency_buckets)),
       i.rows.Add(labels), i.cache_hits.Add(labels), i.cache_misses.Add(labels),
       i.gaps_detected.Add(labels), i.gaps_filled.Add(labels), i.probes.Add(labels),
-      i.probe_ids.Add(labels), i.blocked.Add(labels), i.cursor_writes.Add(labels));
+      i.probe_ids.Add(labels), i.blocked.Add(labels), i.blocker.Add(labels),
+      i.cursor_writes.Add(labels));
 }
 
 void Metrics::refresh() {

@@ -50,6 +50,9 @@ struct GapState {
   std::map<std::int64_t, Sighting> sightings;
   /// When the current blocking hole was first seen (for the gauge).
   std::int64_t hole_at = -1;
+  /// PostgreSQL: the backend pid of the oldest writer older than the pending probe (0: none
+  /// known); reported with the gauge.
+  std::int64_t blocker_pid = 0;
   std::chrono::steady_clock::time_point hole_since{};
 };
 

@@ -133,6 +133,7 @@ void Reader::note_blocked(std::int64_t at) {
     table_->context.metrics->on_gap_detected();
   }
   table_->context.metrics->set_blocked(now - gap.hole_since);
+  table_->context.metrics->set_blocker(gap.blocker_pid);
 }
 
 void Reader::note_passed(std::int64_t position) {
@@ -142,6 +143,7 @@ void Reader::note_passed(std::int64_t position) {
     gap.hole_at = -1;
     table_->context.metrics->on_gap_filled();
     table_->context.metrics->set_blocked(std::chrono::nanoseconds{0});
+    table_->context.metrics->set_blocker(0);
   }
 }
 

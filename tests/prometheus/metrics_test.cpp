@@ -172,6 +172,7 @@ TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
   table->on_hole_probe(40);
   table->on_hole_probe(2);
   table->set_blocked(1500ms);
+  table->set_blocker(4242);
   table->on_cursor_writes(3);
   const auto text = scrape(registry);
   const std::string l = R"({table="user_events"})";
@@ -185,6 +186,7 @@ TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
   EXPECT_EQ(sample(text, "reflex_table_hole_probes_total" + l), 2) << text;
   EXPECT_EQ(sample(text, "reflex_table_hole_probe_ids_total" + l), 42) << text;
   EXPECT_DOUBLE_EQ(sample(text, "reflex_table_blocked_seconds" + l), 1.5) << text;
+  EXPECT_DOUBLE_EQ(sample(text, "reflex_table_blocker_pid" + l), 4242) << text;
   EXPECT_EQ(sample(text, "reflex_table_cursor_writes_total" + l), 3) << text;
 }
 

@@ -151,6 +151,10 @@ class TableRecorder final : public reflex::MetricsObserver {
       blocked_ns = held.count();
       if (held.count() > max_blocked_ns) max_blocked_ns = held.count();
     }
+    void set_blocker(std::int64_t pid) noexcept override {
+      blocker = pid;
+      if (pid != 0) last_blocker = pid;
+    }
     std::atomic<int> polls{0};
     /// Time between the last two polls: how far an idle stream's backoff has grown, for tests
     /// that must wait until it reached its idle interval.
@@ -167,6 +171,9 @@ class TableRecorder final : public reflex::MetricsObserver {
     std::atomic<int> blocked_reports{0};
     std::atomic<long long> blocked_ns{0};
     std::atomic<long long> max_blocked_ns{0};
+    std::atomic<std::int64_t> blocker{0};
+    /// The last non-zero blocker reported.
+    std::atomic<std::int64_t> last_blocker{0};
   };
   std::shared_ptr<reflex::ConsumerMetrics> consumer(
       std::string_view, const reflex::ConsumerMetricsOptions&) override {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "backend.hpp"
@@ -55,12 +56,24 @@ TEST_F(PostgresHorizon, ATransactionThatInsertedAnEventHoldsTheHoleUntilItEndsAn
   EXPECT_TRUE(follower.got().empty()) << "passed a hole its writer could still fill";
   EXPECT_GE(recorder->get().max_blocked_ns.load(), std::chrono::nanoseconds(200ms).count())
       << "the blocking gauge does not show the held stream";
+  // The gauge names the backend that holds the hole: the holder, idle in its transaction.
+  {
+    pqxx::connection observer(backend->dsn());
+    pqxx::nontransaction q(observer);
+    const auto rows = q.exec_params(
+        "SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE $1",
+        "%INSERT INTO \"" + name + "\"%");
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(recorder->get().blocker.load(), rows[0][0].as<std::int64_t>())
+        << "reflex_table_blocker_pid does not name the holder";
+  }
 
   holder->commit();
   follower.wait_for(2, 3s);
   EXPECT_EQ(follower.got(), (std::vector<std::string>{"slow", "kept"}));
   EXPECT_TRUE(eventually([&] { return recorder->get().blocked_ns.load() == 0; }, 1s))
       << "the gauge still shows a block";
+  EXPECT_EQ(recorder->get().blocker.load(), 0) << "the blocker gauge still names a process";
 }
 
 TEST_F(PostgresHorizon, TransactionsThatDidNotWriteTheEventsTableDoNotHoldAHole) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -53,6 +54,10 @@ class REFLEX_CORE_EXPORT TableMetrics {
   virtual void on_hole_probe(std::size_t /*ids*/) noexcept {}
   /// How long delivery has been held back by an open hole or transaction horizon (zero = not).
   virtual void set_blocked(std::chrono::nanoseconds /*held*/) noexcept {}
+  /// Who holds delivery back, reported with set_blocked: on PostgreSQL the backend pid
+  /// (`pg_stat_activity.pid`) of the oldest transaction that wrote the events table and may still
+  /// fill the hole; 0 when nothing holds it, or the dialect or a prepared transaction cannot say.
+  virtual void set_blocker(std::int64_t /*pid*/) noexcept {}
   /// `count` cursors were written to a cursor table.
   virtual void on_cursor_writes(std::size_t /*count*/) noexcept {}
 };

@@ -43,7 +43,8 @@ class PgPolicy final : public GapPolicy {
                         quote(Dialect::postgres, table.schema.table + "_id_seq")),
         // The table name is a validated identifier, quoted: safe inside the literal.
         writers_sql_(
-            "SELECT DISTINCT x.transactionid::text::bigint FROM pg_locks r JOIN pg_locks x ON "
+            "SELECT DISTINCT x.transactionid::text::bigint, coalesce(r.pid, 0) FROM pg_locks r "
+            "JOIN pg_locks x ON "
             "x.virtualtransaction = r.virtualtransaction WHERE r.locktype = 'relation' AND "
             "r.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
             "r.relation = '" +
@@ -78,9 +79,11 @@ class PgPolicy final : public GapPolicy {
       }
       const std::int64_t xmin =
           scalar(session, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
-      if (xmin < g.probe_xmax && writer_older_than(session, g.probe_xmax)) {
-        return HoleDecision::block;
+      if (xmin < g.probe_xmax) {
+        g.blocker_pid = oldest_writer_before(session, g.probe_xmax);
+        if (g.blocker_pid >= 0) return HoleDecision::block;
       }
+      g.blocker_pid = 0;
       g.probe_pending = false;
       if (g.probe_limit > g.settled.load()) {
         g.settled.store(g.probe_limit, std::memory_order_release);
@@ -89,17 +92,23 @@ class PgPolicy final : public GapPolicy {
     return next <= g.settled.load() ? HoleDecision::reread : HoleDecision::block;
   }
 
-  /// True while a transaction whose xid precedes `xid` (a full xid8) holds a lock on the events
-  /// table. pg_locks shows 32-bit xids: they are compared modulo 2^32, as PostgreSQL does, which
-  /// is exact since no running transaction is 2^31 xids old.
-  bool writer_older_than(Session& session, std::int64_t xid) {
+  /// The backend pid of the oldest transaction whose xid precedes `xid` (a full xid8) and that
+  /// holds a RowExclusiveLock on the events table (0 for a prepared transaction, which has no
+  /// backend); -1 when there is none. pg_locks shows 32-bit xids: they are compared modulo 2^32,
+  /// as PostgreSQL does, which is exact since no running transaction is 2^31 xids old.
+  std::int64_t oldest_writer_before(Session& session, std::int64_t xid) {
     const auto bound = static_cast<std::uint32_t>(static_cast<std::uint64_t>(xid));
-    bool older = false;
+    std::int64_t pid = -1;
+    std::int32_t oldest = 0;
     session.query(writers_sql_, {}, [&](const Row& row) {
       const auto held = static_cast<std::uint32_t>(static_cast<std::uint64_t>(row.int64(0)));
-      if (static_cast<std::int32_t>(held - bound) < 0) older = true;
+      const auto distance = static_cast<std::int32_t>(held - bound);
+      if (distance < 0 && (pid < 0 || distance < oldest)) {
+        oldest = distance;
+        pid = row.int64(1);
+      }
     });
-    return older;
+    return pid;
   }
 
   static std::int64_t scalar(Session& session, const std::string& sql) {
