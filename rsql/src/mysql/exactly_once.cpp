@@ -32,14 +32,7 @@ bool record(const Inbox& inbox, sql::Connection& conn, std::string_view source,
   impl.expect_dialect(Dialect::mysql, "record(sql::Connection&)");
   detail::InboxImpl::check(source, event_id);
   try {
-    // The server status of the last reply says it: no round trip.
-    if (conn.getAutoCommit()) {
-      throw ConfigError(
-          "inbox record needs a transaction: call setAutoCommit(false) on the connection so that "
-          "the record commits with your change");
-    }
-    auto* mysql = dynamic_cast<sql::mysql::MySQL_Connection*>(&conn);
-    if (mysql == nullptr) throw ConfigError("record(sql::Connection&) needs a MySQL connection");
+    auto* mysql = &detail::in_callers_transaction(conn, "record(sql::Connection&)", "record");
     // Literal values, escaped by the connection (its charset), as the producer's inserts: a
     // prepared statement would cost a round trip more.
     const auto literal = [&](std::string_view text) {
