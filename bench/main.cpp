@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   group("stream", bench::stream_scenarios);
   group("head", bench::head_scenarios);
   group("transport", bench::transport_scenarios);
+  group("exactly_once", bench::exactly_once_scenarios);
 #ifdef REFLEX_BENCH_WINDSHIFT
   group("windshift", bench::windshift_scenarios);
 #endif

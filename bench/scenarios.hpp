@@ -16,6 +16,8 @@ void stream_scenarios(const Config& config, std::vector<Row>& rows);
 void head_scenarios(const Config& config, std::vector<Row>& rows);
 /// G1, R1: the transports against bare gRPC and bare nats.c.
 void transport_scenarios(const Config& config, std::vector<Row>& rows);
+/// X1: a PG consumer with exactly-once effects (transactional cursor) against a buffered cursor.
+void exactly_once_scenarios(const Config& config, std::vector<Row>& rows);
 /// W1, W2: rwindshift's EventsService (publish, consume) against bare nats.c.
 void windshift_scenarios(const Config& config, std::vector<Row>& rows);
 

@@ -40,14 +40,7 @@ Notifier insert_events(const EventsTable& table, sql::Connection& conn,
   if (events.empty()) return t.notifier();
   for (const auto& e : events) t.check(e);
   try {
-    // The server status of the last reply says it: no round trip.
-    if (conn.getAutoCommit()) {
-      throw ConfigError(
-          "insert needs a transaction: call setAutoCommit(false) on the connection "
-          "so that the event commits with your change");
-    }
-    auto* mysql = dynamic_cast<sql::mysql::MySQL_Connection*>(&conn);
-    if (mysql == nullptr) throw ConfigError("insert(sql::Connection&) needs a MySQL connection");
+    auto* mysql = &detail::in_callers_transaction(conn, "insert(sql::Connection&)", "event");
     const bool metadata = !t.options.schema.metadata_column.empty();
     const bool trace = !t.options.schema.trace_column.empty();
     // Statements with literal values: a prepared statement would cost an extra round trip. Text

@@ -17,6 +17,19 @@
 
 namespace reflex::rsql::detail {
 
+sql::mysql::MySQL_Connection& in_callers_transaction(sql::Connection& conn, std::string_view what,
+                                                     std::string_view item) {
+  if (conn.getAutoCommit()) {
+    throw ConfigError(std::string(what) +
+                      " needs a transaction: call setAutoCommit(false) on the connection so that "
+                      "the " +
+                      std::string(item) + " commits with your change");
+  }
+  auto* mysql = dynamic_cast<sql::mysql::MySQL_Connection*>(&conn);
+  if (mysql == nullptr) throw ConfigError(std::string(what) + " needs a MySQL connection");
+  return *mysql;
+}
+
 namespace {
 
 DatabaseErrorKind kind_of(int code) {

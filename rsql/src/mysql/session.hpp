@@ -14,6 +14,9 @@
 namespace sql {
 class Connection;
 class PreparedStatement;
+namespace mysql {
+class MySQL_Connection;
+}  // namespace mysql
 }  // namespace sql
 
 namespace reflex::rsql::detail {
@@ -22,6 +25,13 @@ namespace reflex::rsql::detail {
 /// the server's error code; sets `*broken` for connection failures when given. Call inside a
 /// catch block.
 [[noreturn]] void rethrow_mysql(bool* broken);
+
+/// The caller's connection for a write that must commit with the caller's change (`what` names
+/// the call, `item` what it writes): ConfigError when autocommit is on or it is no MySQL
+/// connection. Reads the autocommit flag from the last reply's server status: no round trip.
+[[nodiscard]] sql::mysql::MySQL_Connection& in_callers_transaction(sql::Connection& conn,
+                                                                   std::string_view what,
+                                                                   std::string_view item);
 
 /// Where and as whom to connect, from a DSN.
 struct ConnectInfo {

@@ -6,4 +6,6 @@
 #include "reflex/rsql/errors.hpp"
 #include "reflex/rsql/errors_table.hpp"
 #include "reflex/rsql/events_table.hpp"
+#include "reflex/rsql/inbox.hpp"
 #include "reflex/rsql/schema.hpp"
+#include "reflex/rsql/transactional_cursors.hpp"
