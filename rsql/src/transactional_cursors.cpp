@@ -139,10 +139,8 @@ void TransactionalCursorsCore::commit(const rpatterns::CursorRef& ref,
     if (ref.shard && !stored) {
       // The row with our token is gone: the lease passed to another member, whose commits the
       // shard's cursor now follows. Nothing of this batch may be applied.
-      throw CursorConflict(ref.name + "#" + std::to_string(*ref.shard), "", std::string(last),
-                           describe(ref) + " (fenced out: shard " + std::to_string(*ref.shard) +
-                               " of " + ref.name + " is now leased to another owner; token " +
-                               std::to_string(ref.token) + " no longer holds it)");
+      throw CursorConflict::fenced_out(ref.name + " shard " + std::to_string(*ref.shard),
+                                       ref.token, std::string(last), describe(ref));
     }
     const auto fresh = events.subspan(replayed(stored.value_or(""), events));
     if (fresh.empty()) {
