@@ -2,6 +2,7 @@
 #include "reflex/rsql/cursors_table.hpp"
 
 #include "access.hpp"
+#include "cursor_order.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rsql/errors.hpp"
 #include "session_pool.hpp"
@@ -11,22 +12,9 @@ namespace reflex::rsql {
 
 namespace {
 
+using detail::is_number;
+using detail::number_less;
 using detail::Param;
-
-/// A cursor that compares as a number: decimal digits without a sign or leading zeros. Such
-/// cursors order by (length, text), which every dialect compares the same way without casts.
-bool is_number(std::string_view cursor) {
-  if (cursor.empty() || cursor.size() > 19) return false;
-  if (cursor.size() > 1 && cursor.front() == '0') return false;
-  for (const char c : cursor) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-bool number_less(std::string_view a, std::string_view b) {
-  return a.size() != b.size() ? a.size() < b.size() : a < b;
-}
 
 /// Thread-safety: every member may be called from any thread (each call leases its own session).
 class SqlCursorStorage final : public CursorStorage {
@@ -52,9 +40,8 @@ class SqlCursorStorage final : public CursorStorage {
     select_one_ = "SELECT " + cursor + " FROM " + table + " WHERE " + name + " = ?";
     select_all_ = "SELECT " + name + ", " + cursor + " FROM " + table + " ORDER BY " + name;
     update_forward_ = "UPDATE " + table + " SET " + cursor + " = ?, " +
-                      q(schema_.updated_at_column) + " = " + now + " WHERE " + name +
-                      " = ? AND (LENGTH(" + cursor + ") < ? OR (LENGTH(" + cursor + ") = ? AND " +
-                      cursor + " < ?))";
+                      q(schema_.updated_at_column) + " = " + now + " WHERE " + name + " = ? AND " +
+                      detail::forward_condition(cursor);
     update_any_ = "UPDATE " + table + " SET " + cursor + " = ?, " + q(schema_.updated_at_column) +
                   " = " + now + " WHERE " + name + " = ?";
     insert_ = "INSERT INTO " + table + " (" + name + ", " + cursor + ", " +

@@ -7,3 +7,4 @@
 #include "reflex/rsql/errors_table.hpp"
 #include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/schema.hpp"
+#include "reflex/rsql/shards_table.hpp"
