@@ -8,8 +8,10 @@
 
 #include "driver.hpp"
 #include "events_table_impl.hpp"
+#include "inbox_impl.hpp"
 #include "reflex/rsql/database.hpp"
 #include "reflex/rsql/events_table.hpp"
+#include "reflex/rsql/inbox.hpp"
 
 namespace reflex::rsql::detail {
 
@@ -27,6 +29,7 @@ struct Access final {
   [[nodiscard]] static EventsTableImpl& impl(const EventsTable& table) noexcept {
     return *table.impl_;
   }
+  [[nodiscard]] static InboxImpl& impl(const Inbox& inbox) noexcept { return *inbox.impl_; }
   [[nodiscard]] static const std::shared_ptr<EventsTableImpl>& impl_ptr(
       const EventsTable& table) noexcept {
     return table.impl_;

@@ -35,6 +35,9 @@ class SessionPool final {
     Session* operator->() const { return session_.get(); }
     /// The session was idle in the pool (its server may have restarted meanwhile).
     [[nodiscard]] bool reused() const noexcept { return reused_; }
+    /// Closes the session instead of giving it back: its connection failed in a statement the
+    /// session did not run itself (a caller's, on the driver handle), so it may not know.
+    void discard() noexcept { session_.reset(); }
 
    private:
     SessionPool* pool_;
@@ -78,31 +81,36 @@ auto with_table_session(SessionPool& pool, std::string_view table, std::string_v
   }
 }
 
+/// Leases a session and begins a transaction on it. A session that was idle in the pool and fails
+/// to begin (the server restarted) is replaced once by a fresh connection; nothing else is retried.
+[[nodiscard]] inline SessionPool::Lease begin_transaction(SessionPool& pool) {
+  for (int attempt = 0;; ++attempt) {
+    auto session = pool.lease();
+    try {
+      session->begin();
+      return session;
+    } catch (const DatabaseError& e) {
+      if (attempt > 0 || !session.reused() || e.kind() != DatabaseErrorKind::connection) throw;
+    }
+  }
+}
+
 /// Runs `fn(session)` inside a transaction on a pooled session and commits; rolls back when `fn`
 /// throws. Unlike with_table_session, nothing is run again once the transaction began: a
-/// connection lost after that leaves the commit in doubt, so it is the caller's to decide. Only a
-/// session that was idle in the pool and fails to begin (the server restarted) is replaced once.
-/// Missing tables and columns become SchemaErrors as in with_table_session.
+/// connection lost after that leaves the commit in doubt, so it is the caller's to decide (only
+/// the begin is retried, as begin_transaction does). Missing tables and columns become
+/// SchemaErrors as in with_table_session.
 template <class Fn>
 void with_table_transaction(SessionPool& pool, std::string_view table, std::string_view ddl_helper,
                             Dialect dialect, Fn&& fn) {
   try {
-    for (int attempt = 0;; ++attempt) {
-      auto session = pool.lease();
-      try {
-        session->begin();
-      } catch (const DatabaseError& e) {
-        if (attempt > 0 || !session.reused() || e.kind() != DatabaseErrorKind::connection) throw;
-        continue;
-      }
-      try {
-        fn(*session);
-        session->commit();
-      } catch (...) {
-        session->rollback();
-        throw;
-      }
-      return;
+    auto session = begin_transaction(pool);
+    try {
+      fn(*session);
+      session->commit();
+    } catch (...) {
+      session->rollback();
+      throw;
     }
   } catch (...) {
     rethrow_with_schema_hint(table, ddl_helper, dialect);

@@ -3,13 +3,16 @@
 // that connects to its dialect (a temp-file SQLite, or the throwaway PostgreSQL/MariaDB servers
 // started by scripts/services) and opens producer transactions the way a service would.
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "reflex/rpatterns/transactional.hpp"
 #include "reflex/rsql/rsql.hpp"
+#include "reflex/run.hpp"
 
 namespace reflex_test::rsql {
 
@@ -30,8 +33,64 @@ class Producer {
                                               std::span<const reflex::rsql::NewEvent> events) = 0;
   /// Runs plain SQL inside the open transaction (a producer that does not use reflex).
   virtual void exec(const std::string& sql) = 0;
+  /// Records (source, event_id) in the inbox inside the open transaction (the dialect's record).
+  virtual bool record(const reflex::rsql::Inbox& inbox, std::string_view source,
+                      std::string_view event_id) = 0;
   virtual void commit() = 0;
   virtual void rollback() = 0;
+};
+
+/// The driver handle a transactional cursor hands its consumer, for plain SQL (the effects).
+class Handle {
+ public:
+  virtual ~Handle() = default;
+  virtual void exec(const std::string& sql) = 0;
+};
+using HandleFunc = std::function<void(Handle& handle, std::span<const reflex::Event> events)>;
+
+/// The dialect's transactional cursors (rsql::transactional_cursors<its handle>), the handle
+/// wrapped as a Handle, so one test body runs on every dialect.
+class TxCursors {
+ public:
+  virtual ~TxCursors() = default;
+  [[nodiscard]] virtual std::string get(const reflex::rpatterns::CursorRef& ref) = 0;
+  virtual void commit(const reflex::rpatterns::CursorRef& ref,
+                      std::span<const reflex::Event> events, const HandleFunc& apply) = 0;
+  /// rpatterns::transactional_spec on these cursors, its consumer calling `fn`.
+  [[nodiscard]] virtual reflex::Spec spec(reflex::StreamFunc stream,
+                                          reflex::rpatterns::CursorRef ref, HandleFunc fn,
+                                          reflex::rpatterns::TransactionalOptions options) = 0;
+};
+
+/// TxCursors on the dialect's cursors, `H` being the Handle made from its `Transaction`.
+template <class Transaction, class H>
+class TxCursorsOf final : public TxCursors {
+ public:
+  explicit TxCursorsOf(
+      std::shared_ptr<reflex::rpatterns::TransactionalCursors<Transaction>> cursors)
+      : cursors_(std::move(cursors)) {}
+  std::string get(const reflex::rpatterns::CursorRef& ref) override { return cursors_->get(ref); }
+  void commit(const reflex::rpatterns::CursorRef& ref, std::span<const reflex::Event> events,
+              const HandleFunc& apply) override {
+    cursors_->commit(ref, events, [&](Transaction tx, std::span<const reflex::Event> fresh) {
+      H handle(tx);
+      apply(handle, fresh);
+    });
+  }
+  reflex::Spec spec(reflex::StreamFunc stream, reflex::rpatterns::CursorRef ref, HandleFunc fn,
+                    reflex::rpatterns::TransactionalOptions options) override {
+    return reflex::rpatterns::transactional_spec<Transaction>(
+        std::move(stream), cursors_, std::move(ref),
+        [fn = std::move(fn)](std::stop_token, Transaction tx,
+                             std::span<const reflex::Event> events) {
+          H handle(tx);
+          fn(handle, events);
+        },
+        std::move(options));
+  }
+
+ private:
+  std::shared_ptr<reflex::rpatterns::TransactionalCursors<Transaction>> cursors_;
 };
 
 /// A database of one dialect for one test.
@@ -42,6 +101,10 @@ class Backend {
   /// DSN of the test database.
   [[nodiscard]] virtual std::string dsn() const = 0;
   [[nodiscard]] virtual std::unique_ptr<Producer> producer() = 0;
+  [[nodiscard]] virtual std::unique_ptr<TxCursors> transactional_cursors(
+      reflex::rsql::TransactionalCursorsOptions options) = 0;
+  /// The first column of every row of `sql`, as text, on a connection of its own.
+  [[nodiscard]] virtual std::vector<std::string> query(const std::string& sql) = 0;
 
   [[nodiscard]] std::shared_ptr<reflex::rsql::Database> database() {
     if (!database_) database_ = reflex::rsql::Database::open(dsn());

@@ -23,6 +23,10 @@ class PgProducer final : public Producer {
     return table.insert_batch(*tx_, events);
   }
   void exec(const std::string& sql) override { tx_->exec(sql); }
+  bool record(const reflex::rsql::Inbox& inbox, std::string_view source,
+              std::string_view event_id) override {
+    return reflex::rsql::record(inbox, *tx_, source, event_id);
+  }
   void commit() override {
     tx_->commit();
     tx_.reset();
@@ -37,11 +41,33 @@ class PgProducer final : public Producer {
   std::unique_ptr<pqxx::work> tx_;
 };
 
+class PgHandle final : public Handle {
+ public:
+  explicit PgHandle(pqxx::transaction_base& tx) : tx_(tx) {}
+  void exec(const std::string& sql) override { tx_.exec(sql); }
+
+ private:
+  pqxx::transaction_base& tx_;
+};
+
 class PgBackend final : public Backend {
  public:
   reflex::rsql::Dialect dialect() const override { return reflex::rsql::Dialect::postgres; }
   std::string dsn() const override { return required_env("REFLEX_TEST_PG_DSN"); }
   std::unique_ptr<Producer> producer() override { return std::make_unique<PgProducer>(dsn()); }
+  std::unique_ptr<TxCursors> transactional_cursors(
+      reflex::rsql::TransactionalCursorsOptions options) override {
+    using T = pqxx::transaction_base&;
+    return std::make_unique<TxCursorsOf<T, PgHandle>>(
+        reflex::rsql::transactional_cursors<T>(database(), std::move(options)));
+  }
+  std::vector<std::string> query(const std::string& sql) override {
+    pqxx::connection conn(dsn());
+    pqxx::nontransaction tx(conn);
+    std::vector<std::string> out;
+    for (const auto& row : tx.exec(sql)) out.push_back(row[0].c_str());
+    return out;
+  }
 };
 
 }  // namespace

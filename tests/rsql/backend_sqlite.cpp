@@ -36,11 +36,27 @@ class SqliteProducer final : public Producer {
   void exec(const std::string& sql) override {
     check(db_, sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr), sql.c_str());
   }
+  bool record(const reflex::rsql::Inbox& inbox, std::string_view source,
+              std::string_view event_id) override {
+    return reflex::rsql::record(inbox, db_, source, event_id);
+  }
   void commit() override { exec("COMMIT"); }
   void rollback() override { exec("ROLLBACK"); }
+  [[nodiscard]] sqlite3* db() const noexcept { return db_; }
 
  private:
   sqlite3* db_ = nullptr;
+};
+
+class SqliteHandle final : public Handle {
+ public:
+  explicit SqliteHandle(sqlite3* db) : db_(db) {}
+  void exec(const std::string& sql) override {
+    check(db_, sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr), sql.c_str());
+  }
+
+ private:
+  sqlite3* db_;
 };
 
 class SqliteBackend final : public Backend {
@@ -48,6 +64,23 @@ class SqliteBackend final : public Backend {
   reflex::rsql::Dialect dialect() const override { return reflex::rsql::Dialect::sqlite; }
   std::string dsn() const override { return "sqlite://" + path(); }
   std::unique_ptr<Producer> producer() override { return std::make_unique<SqliteProducer>(path()); }
+  std::unique_ptr<TxCursors> transactional_cursors(
+      reflex::rsql::TransactionalCursorsOptions options) override {
+    return std::make_unique<TxCursorsOf<sqlite3*, SqliteHandle>>(
+        reflex::rsql::transactional_cursors<sqlite3*>(database(), std::move(options)));
+  }
+  std::vector<std::string> query(const std::string& sql) override {
+    SqliteProducer conn(path());
+    sqlite3_stmt* stmt = nullptr;
+    check(conn.db(), sqlite3_prepare_v2(conn.db(), sql.c_str(), -1, &stmt, nullptr), sql.c_str());
+    std::vector<std::string> out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      const auto* text = sqlite3_column_text(stmt, 0);
+      out.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
 
  private:
   std::string path() const { return (dir_.path() / "test.db").string(); }

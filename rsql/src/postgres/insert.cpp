@@ -49,16 +49,6 @@ void copy_events(detail::EventsTableImpl& t, pqxx::transaction_base& tx,
   out.complete();
 }
 
-/// A prepared statement's name derived from its text: the same text gets the same name on every
-/// connection (pqxx prepares it lazily on each, and again after a reconnect), and two texts
-/// practically never share one (if they did, pqxx refuses the redefinition: an error, never the
-/// wrong statement).
-std::string statement_name(std::string prefix, const std::string& sql) {
-  const std::size_t hash = std::hash<std::string>{}(sql);
-  hex_append(prefix, std::string_view(reinterpret_cast<const char*>(&hash), sizeof hash));
-  return prefix;
-}
-
 /// Runs an insert on the caller's transaction, its errors as reflex's: a missing table or column
 /// that PostgreSQL names as the events table's becomes a SchemaError with the DDL helper; one of
 /// another table (insert_with's statement is the caller's) stays the caller's to read.
@@ -129,7 +119,7 @@ Notifier insert_events(const EventsTable& table, pqxx::transaction_base& tx,
     // prepares it lazily on each connection and again after a reconnect).
     const auto& one = t.single_insert([&] {
       detail::EventsTableImpl::SingleInsert built{.sql = insert_sql(1), .name = {}};
-      built.name = statement_name("reflex_insert_", built.sql);
+      built.name = detail::statement_name("reflex_insert_", built.sql);
       return built;
     });
     run_insert(t, [&] {
@@ -181,7 +171,7 @@ Notifier insert_events_with(const EventsTable& table, pqxx::transaction_base& tr
   for (const auto& p : params) pointers.push_back(p ? p->c_str() : nullptr);
   for (const auto& v : values) pointers.push_back(v.c_str());
   // Prepared once per connection and statement, as a service's own statements are.
-  const std::string name = statement_name("reflex_with_", sql);
+  const std::string name = detail::statement_name("reflex_with_", sql);
   run_insert(t, [&] {
     transaction.conn().prepare(name, sql);
     transaction.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));

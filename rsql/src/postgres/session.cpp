@@ -130,6 +130,12 @@ void for_each_row(const pqxx::result& result, const RowCallback& on_row) {
 
 }  // namespace
 
+std::string statement_name(std::string prefix, const std::string& sql) {
+  const std::size_t hash = std::hash<std::string>{}(sql);
+  hex_append(prefix, std::string_view(reinterpret_cast<const char*>(&hash), sizeof hash));
+  return prefix;
+}
+
 std::string to_hex_bytea(std::string_view bytes) {
   std::string out = "\\x";
   hex_append(out, bytes);

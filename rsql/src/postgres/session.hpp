@@ -18,6 +18,12 @@ namespace reflex::rsql::detail {
 /// `*broken` for connection failures when given. Call inside a catch block.
 [[noreturn]] void rethrow_pg(bool* broken);
 
+/// A prepared statement's name derived from its text, for statements on a caller's transaction:
+/// the same text gets the same name on every connection (pqxx prepares it lazily on each, and
+/// again after a reconnect), and two texts practically never share one (if they did, pqxx refuses
+/// the redefinition: an error, never the wrong statement).
+[[nodiscard]] std::string statement_name(std::string prefix, const std::string& sql);
+
 /// Bytes as PostgreSQL's hex bytea input ("\\x0a1b…").
 [[nodiscard]] std::string to_hex_bytea(std::string_view bytes);
 

@@ -95,16 +95,16 @@ struct TransactionalHooks {
 /// ConsumeError; nothing of the batch is applied.
 ///
 /// "Exactly once" covers the effects `fn` makes through the transaction; anything else it does
-/// (a mail, an HTTP call) happens at least once. Throws ConfigError for an empty name or a null
-/// store.
+/// (a mail, an HTTP call) happens at least once. Throws ConfigError for an empty name, a null
+/// store, an empty `fn`, max_batch 0, or window 0 with max_batch > 1.
 template <class Transaction>
 [[nodiscard]] Spec transactional_spec(StreamFunc stream,
                                       std::shared_ptr<TransactionalCursors<Transaction>> cursors,
                                       CursorRef ref, TransactionalConsumeFunc<Transaction> fn,
                                       TransactionalOptions options = {}) {
   detail::TransactionalHooks hooks;
-  if (cursors) {
-    hooks.get = [cursors, ref] { return cursors->get(ref); };
+  if (cursors) hooks.get = [cursors, ref] { return cursors->get(ref); };
+  if (cursors && fn) {
     hooks.commit = [cursors, ref, fn = std::move(fn)](std::stop_token stop,
                                                       std::span<const Event> events) {
       cursors->commit(ref, events,

@@ -13,6 +13,8 @@
 #include "reflex/rsql/database.hpp"
 #include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/export.hpp"
+#include "reflex/rsql/inbox.hpp"
+#include "reflex/rsql/transactional_cursors.hpp"
 
 #if !REFLEX_RSQL_HAS_MYSQL
 #error "this reflex was built without MariaDB/MySQL: rebuild it with -DREFLEX_WITH_MYSQL=ON"
@@ -39,5 +41,22 @@ REFLEX_RSQL_EXPORT Notifier insert_events(const EventsTable& table, sql::Connect
 /// the server cannot be reached.
 [[nodiscard]] REFLEX_RSQL_EXPORT std::unique_ptr<sql::Connection> connect_mysql(
     std::string_view dsn, const DatabaseOptions& options = {});
+
+/// Transactional cursors whose consumers apply their effects on a connection (autocommit off) of
+/// reflex's own (see transactional_cursors.hpp): the effects and the cursor commit together. A lock
+/// wait of a commit gives up after a second (a retryable error): reflex's sessions wait briefly.
+template <>
+[[nodiscard]] REFLEX_RSQL_EXPORT std::shared_ptr<rpatterns::TransactionalCursors<sql::Connection&>>
+transactional_cursors<sql::Connection&>(std::shared_ptr<Database> database,
+                                        TransactionalCursorsOptions options);
+
+/// Records (source, event_id) in `inbox` inside the caller's open transaction, so that the record
+/// commits or rolls back with the caller's effects; true when it is new (false: handled before,
+/// skip the effects). One insert-if-absent statement (INSERT IGNORE) on the caller's connection,
+/// which must have autocommit off. Throws ConfigError for another dialect's inbox or an open
+/// transaction missing, SchemaError when the table is missing (inbox_ddl,
+/// Database::create_inbox_table).
+[[nodiscard]] REFLEX_RSQL_EXPORT bool record(const Inbox& inbox, sql::Connection& transaction,
+                                             std::string_view source, std::string_view event_id);
 
 }  // namespace reflex::rsql

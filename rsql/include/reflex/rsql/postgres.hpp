@@ -4,6 +4,7 @@
 /// transaction. Installed only when reflex is built with PostgreSQL (REFLEX_WITH_POSTGRES); the
 /// caller links libpqxx itself (pkg-config `libpqxx`), since reflex keeps it private.
 
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +14,8 @@
 #include "reflex/rsql/config.hpp"
 #include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/export.hpp"
+#include "reflex/rsql/inbox.hpp"
+#include "reflex/rsql/transactional_cursors.hpp"
 
 #if !REFLEX_RSQL_HAS_POSTGRES
 #error "this reflex was built without PostgreSQL: rebuild it with -DREFLEX_WITH_POSTGRES=ON"
@@ -37,5 +40,23 @@ REFLEX_RSQL_EXPORT Notifier insert_events(const EventsTable& table,
 REFLEX_RSQL_EXPORT Notifier insert_events_with(
     const EventsTable& table, pqxx::transaction_base& transaction, std::string_view statement,
     const std::vector<std::optional<std::string>>& params, const NewEvent& event);
+
+/// Transactional cursors whose consumers apply their effects on a libpqxx transaction of reflex's
+/// own (see transactional_cursors.hpp): the effects and the cursor commit together.
+template <>
+[[nodiscard]] REFLEX_RSQL_EXPORT
+    std::shared_ptr<rpatterns::TransactionalCursors<pqxx::transaction_base&>>
+    transactional_cursors<pqxx::transaction_base&>(std::shared_ptr<Database> database,
+                                                   TransactionalCursorsOptions options);
+
+/// Records (source, event_id) in `inbox` inside the caller's open transaction, so that the record
+/// commits or rolls back with the caller's effects; true when it is new (false: handled before,
+/// skip the effects). One insert-if-absent statement (ON CONFLICT DO NOTHING; a concurrent record
+/// of the same key waits for the other transaction). Throws ConfigError for another dialect's inbox
+/// or an open transaction missing, SchemaError when the table is missing (inbox_ddl,
+/// Database::create_inbox_table).
+[[nodiscard]] REFLEX_RSQL_EXPORT bool record(const Inbox& inbox,
+                                             pqxx::transaction_base& transaction,
+                                             std::string_view source, std::string_view event_id);
 
 }  // namespace reflex::rsql

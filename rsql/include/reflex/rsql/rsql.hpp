@@ -6,5 +6,7 @@
 #include "reflex/rsql/errors.hpp"
 #include "reflex/rsql/errors_table.hpp"
 #include "reflex/rsql/events_table.hpp"
+#include "reflex/rsql/inbox.hpp"
 #include "reflex/rsql/schema.hpp"
 #include "reflex/rsql/shards_table.hpp"
+#include "reflex/rsql/transactional_cursors.hpp"
