@@ -1,8 +1,11 @@
 // A member process of the shared-consumer process test: runs its share of the shared consumer
-// GROUP over an events table (shard leases in SHARDS/MEMBERS) until SIGTERM, and appends a line
-// "<steady ns> <event id> <foreign id>" to OUT for every event it processes, with one write(2)
-// each before the event's cursor may move, so a SIGKILL loses none of them.
-//   rsql_shared_member DSN EVENTS SHARDS MEMBERS GROUP MEMBER OUT WORK_US
+// GROUP over a PostgreSQL events table (shard leases in SHARDS/MEMBERS) until SIGTERM, spending
+// WORK_US on each event. It records every event it processes:
+// - MODE "file": appends "<steady ns> <event id> <foreign id>" to the file OUT, one write(2) each
+//   before the event's cursor may move, so a SIGKILL loses none of them;
+// - MODE "transactional": inserts (member, event id, foreign id, steady ns) into the table OUT
+//   in the transaction that moves the shard's cursor (transactional_shards).
+//   rsql_shared_member DSN EVENTS SHARDS MEMBERS GROUP MEMBER MODE OUT WORK_US
 // On start it prints "member MEMBER running" to stdout.
 
 #include <fcntl.h>
@@ -13,10 +16,12 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 
 #include "reflex/rpatterns/shared.hpp"
+#include "reflex/rsql/postgres.hpp"
 #include "reflex/rsql/rsql.hpp"
 
 namespace {
@@ -41,11 +46,16 @@ class Lines {
   int fd_;
 };
 
+long long steady_ns() {
+  return std::chrono::nanoseconds(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 9) {
-    std::cerr << "usage: rsql_shared_member DSN EVENTS SHARDS MEMBERS GROUP MEMBER OUT WORK_US\n";
+  if (argc != 10) {
+    std::cerr
+        << "usage: rsql_shared_member DSN EVENTS SHARDS MEMBERS GROUP MEMBER MODE OUT WORK_US\n";
     return 2;
   }
   // SIGTERM is waited for by a thread below, not delivered: block it before any thread starts.
@@ -61,15 +71,33 @@ int main(int argc, char** argv) {
         reflex::rsql::ShardsTableOptions{.schema = {.table = argv[3], .members_table = argv[4]}});
     const std::string group = argv[5];
     const std::string member = argv[6];
-    const Lines out(argv[7]);
-    const auto work = std::chrono::microseconds(std::atoll(argv[8]));
-    auto spec =
-        rp::shard_consumer(events.stream_func(), [&](std::stop_token, const reflex::Event& e) {
-          if (work.count() > 0) std::this_thread::sleep_for(work);
-          const auto now = std::chrono::steady_clock::now().time_since_epoch();
-          out.write(std::to_string(std::chrono::nanoseconds(now).count()) + " " + e.id + " " +
-                    e.foreign_id + "\n");
-        });
+    const std::string mode = argv[7];
+    const std::string out_name = argv[8];
+    const auto work = std::chrono::microseconds(std::atoll(argv[9]));
+    rp::ShardSpecFunc spec;
+    std::unique_ptr<Lines> lines;
+    if (mode == "file") {
+      lines = std::make_unique<Lines>(out_name);
+      spec = rp::shard_consumer(events.stream_func(), [&](std::stop_token, const reflex::Event& e) {
+        if (work.count() > 0) std::this_thread::sleep_for(work);
+        lines->write(std::to_string(steady_ns()) + " " + e.id + " " + e.foreign_id + "\n");
+      });
+    } else {
+      using Tx = pqxx::transaction_base&;
+      auto cursors = reflex::rsql::transactional_cursors<Tx>(
+          db, {.shards = {.table = argv[3], .members_table = argv[4]}});
+      spec = rp::transactional_shards<Tx>(
+          events.stream_func(), cursors,
+          [&](std::stop_token, Tx tx, std::span<const reflex::Event> batch) {
+            for (const auto& e : batch) {
+              if (work.count() > 0) std::this_thread::sleep_for(work);
+              tx.exec_params0("INSERT INTO " + tx.quote_name(out_name) +
+                                  " (member, event_id, foreign_id, at_ns) VALUES ($1, $2, $3, $4)",
+                              member, std::stol(e.id), e.foreign_id, steady_ns());
+            }
+          },
+          {.max_batch = 20});
+    }
     std::stop_source stop;
     // Detached: on an error main returns while it still waits, and the exit ends it.
     std::thread([&stop, term] {
