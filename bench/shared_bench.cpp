@@ -4,8 +4,6 @@
 // SIGUSR1 and, at its end, on SIGTERM. The rate is measured once the shares settled (every shard
 // held by its member of the round robin), so the window measures running, not joining.
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,66 +26,6 @@ using reflex::rsql::EventsTable;
 
 constexpr auto kWork = std::chrono::milliseconds(1);
 
-/// A member process: started, told to stop, and its count read from its stdout.
-class Child {
- public:
-  explicit Child(std::vector<std::string> args) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_addclose(&actions, out[0]);
-    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    if (rc != 0) {
-      close(out[0]);
-      throw std::runtime_error("cannot run " + args[0]);
-    }
-    out_ = out[0];
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) close(out_);
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  void stop() const { kill(pid_, SIGTERM); }
-  /// The events it consumed so far (it answers SIGUSR1 with a line).
-  long consumed_now() const {
-    kill(pid_, SIGUSR1);
-    std::string line;
-    char c = 0;
-    while (read(out_, &c, 1) == 1 && c != '\n') line += c;
-    return std::stol(line);
-  }
-  /// Waits for the exit; the events it consumed.
-  long consumed() {
-    std::string text;
-    char buf[256];
-    ssize_t n;
-    while ((n = read(out_, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-    int status = 0;
-    waitpid(std::exchange(pid_, -1), &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      throw std::runtime_error("shared member failed: " + text);
-    }
-    return std::stol(text);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-};
-
 /// Events per second of `processes` members sharing `shards` shards for a window, from a fresh
 /// shards table (every member starts at the beginning of the table).
 double shared_rate(const Config& cfg, const std::string& events, int processes, int shards,
@@ -96,10 +34,10 @@ double shared_rate(const Config& cfg, const std::string& events, int processes, 
   const std::string table = "bench_shards_" + suffix, members = "bench_members_" + suffix;
   auto db = Database::open(cfg.pg_dsn);
   db->create_shards_tables({.table = table, .members_table = members});
-  std::vector<std::unique_ptr<Child>> children;
+  std::vector<std::unique_ptr<ChildProcess>> children;
   const auto start = Clock::now();
   for (int i = 0; i < processes; ++i) {
-    children.push_back(std::make_unique<Child>(
+    children.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{cfg.self, "--shared-child", cfg.pg_dsn, events, table, members,
                                  std::to_string(shards), "m" + std::to_string(i)}));
   }
@@ -121,13 +59,14 @@ double shared_rate(const Config& cfg, const std::string& events, int processes, 
       std::to_string(std::chrono::duration<double>(Clock::now() - start).count()).substr(0, 4) +
       " s");
   long before = 0;
-  for (auto& child : children) before += child->consumed_now();
+  // A member answers SIGUSR1 with the count so far.
+  for (auto& child : children) before += std::stol(child->ask(SIGUSR1));
   const auto from = Clock::now();
   std::this_thread::sleep_for(cfg.window());
-  for (auto& child : children) child->stop();
+  for (auto& child : children) child->signal(SIGTERM);
   const double seconds = std::chrono::duration<double>(Clock::now() - from).count();
   long total = 0;
-  for (auto& child : children) total += child->consumed();
+  for (auto& child : children) total += std::stol(child->finish());
   db->execute("DROP TABLE " + table + ";\nDROP TABLE " + members);
   return static_cast<double>(total - before) / seconds;
 }
