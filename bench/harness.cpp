@@ -1,13 +1,20 @@
 #include "harness.hpp"
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <utility>
 
 namespace bench {
 
@@ -172,6 +179,61 @@ void write_json(const std::string& path, const std::vector<Row>& rows,
 
 void log(const std::string& text) {
   std::fprintf(stderr, "[bench] %s\n", text.c_str());
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    throw std::runtime_error("cannot run " + args[0]);
+  }
+  pid_ = pid;
+  out_ = out[0];
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (out_ >= 0) close(out_);
+}
+
+void ChildProcess::signal(int sig) const {
+  kill(pid_, sig);
+}
+
+std::string ChildProcess::ask(int sig) const {
+  kill(pid_, sig);
+  std::string line;
+  char c = 0;
+  while (read(out_, &c, 1) == 1 && c != '\n') line += c;
+  return line;
+}
+
+std::string ChildProcess::finish() {
+  std::string text;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(out_, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  int status = 0;
+  waitpid(std::exchange(pid_, -1), &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error("child " + std::to_string(status) + " failed: " + text);
+  }
+  return text;
 }
 
 }  // namespace bench

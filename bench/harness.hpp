@@ -72,6 +72,27 @@ void print_table(const std::vector<Row>& rows);
 void write_json(const std::string& path, const std::vector<Row>& rows,
                 const std::vector<std::pair<std::string, std::string>>& machine);
 
+/// A child process of the benchmark (this binary re-run in a child mode), its stdout on a pipe.
+/// Not thread-safe. Lifetime: the destructor kills (SIGKILL) and reaps it if it still runs.
+class ChildProcess final {
+ public:
+  /// Starts `args[0]` with the rest as arguments; throws when it cannot.
+  explicit ChildProcess(std::vector<std::string> args);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void signal(int sig) const;
+  /// Sends `sig` and returns the line the child answers with.
+  [[nodiscard]] std::string ask(int sig) const;
+  /// Reads the rest of its output and waits for its exit; throws unless it exited with 0.
+  [[nodiscard]] std::string finish();
+
+ private:
+  int pid_ = -1;
+  int out_ = -1;
+};
+
 /// Logs progress to stderr.
 void log(const std::string& text);
 

@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "--mem-child") {
     return bench::mem_child(argv[2], argv[3], std::atol(argv[4]));
   }
+  if (argc == 8 && std::string(argv[1]) == "--shared-child") {
+    return bench::shared_child(argv[2], argv[3], argv[4], argv[5], std::atoi(argv[6]), argv[7]);
+  }
   bench::Config cfg;
   cfg.self = "/proc/self/exe";
   std::string json;
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
   group("head", bench::head_scenarios);
   group("transport", bench::transport_scenarios);
   group("exactly_once", bench::exactly_once_scenarios);
+  group("shared", bench::shared_scenarios);
 #ifdef REFLEX_BENCH_WINDSHIFT
   group("windshift", bench::windshift_scenarios);
 #endif

@@ -21,6 +21,14 @@ void exactly_once_scenarios(const Config& config, std::vector<Row>& rows);
 /// W1, W2: rwindshift's EventsService (publish, consume) against bare nats.c.
 void windshift_scenarios(const Config& config, std::vector<Row>& rows);
 
+/// X2: a consumer shared by processes (run_shared) against one process and a plain consumer.
+void shared_scenarios(const Config& config, std::vector<Row>& rows);
+
+/// The X1 child: member `member` of the shared consumer "bench" over `events` with `shards`
+/// shards, until SIGTERM; prints how many events it consumed.
+int shared_child(const std::string& dsn, const std::string& events, const std::string& table,
+                 const std::string& members, int shards, const std::string& member);
+
 /// The MEM child: streams `events` events of the S1 table and prints its peak RSS in KiB.
 int mem_child(const std::string& dsn, const std::string& table, long events);
 

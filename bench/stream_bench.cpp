@@ -164,32 +164,8 @@ double connector_scan(const std::string& dsn, const std::string& table, long cou
 }
 
 long child_peak_kib(const Config& cfg, const std::string& table, long events) {
-  std::vector<std::string> args = {cfg.self, "--mem-child", cfg.pg_dsn, table,
-                                   std::to_string(events)};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int out[2];
-  if (pipe(out) != 0) throw std::runtime_error("pipe");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0)
-    throw std::runtime_error("cannot run " + cfg.self);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  std::string text;
-  char buf[256];
-  ssize_t n;
-  while ((n = read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-  close(out[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error("MEM child failed: " + text);
-  return std::stol(text);
+  ChildProcess child({cfg.self, "--mem-child", cfg.pg_dsn, table, std::to_string(events)});
+  return std::stol(child.finish());
 }
 
 }  // namespace

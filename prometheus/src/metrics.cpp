@@ -210,6 +210,34 @@ class PromTableMetrics final : public TableMetrics {
   pm::Counter& cursor_writes_;
 };
 
+class PromShardMetrics final : public ShardMetrics {
+ public:
+  PromShardMetrics(pm::Gauge& owned, pm::Counter& acquired, pm::Counter& released,
+                   pm::Counter& lost)
+      : owned_(owned), acquired_(acquired), released_(released), lost_(lost) {}
+
+  void set_owned(bool owned) noexcept override { owned_.Set(owned ? 1 : 0); }
+  void on_lease_change(LeaseChange change) noexcept override {
+    switch (change) {
+      case LeaseChange::acquired:
+        acquired_.Increment();
+        break;
+      case LeaseChange::released:
+        released_.Increment();
+        break;
+      case LeaseChange::lost:
+        lost_.Increment();
+        break;
+    }
+  }
+
+ private:
+  pm::Gauge& owned_;
+  pm::Counter& acquired_;
+  pm::Counter& released_;
+  pm::Counter& lost_;
+};
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -296,6 +324,15 @@ struct Metrics::Impl {
         cursor_writes(pm::BuildCounter()
                           .Name("reflex_table_cursor_writes_total")
                           .Help("Cursors written to a cursor table")
+                          .Register(registry)),
+        shard_owned(
+            pm::BuildGauge()
+                .Name("reflex_shard_owned")
+                .Help("1 while this process holds the lease of a shard of a shared consumer")
+                .Register(registry)),
+        lease_changes(pm::BuildCounter()
+                          .Name("reflex_shard_lease_changes_total")
+                          .Help("Shard leases this process acquired, released or lost")
                           .Register(registry)) {}
 
   MetricsOptions options;
@@ -319,6 +356,8 @@ struct Metrics::Impl {
   pm::Family<pm::Gauge>& blocked;
   pm::Family<pm::Gauge>& blocker;
   pm::Family<pm::Counter>& cursor_writes;
+  pm::Family<pm::Gauge>& shard_owned;
+  pm::Family<pm::Counter>& lease_changes;
 
   std::mutex mu;
   // Weak: a recorder dropped by its consumer stops being refreshed.
@@ -377,6 +416,20 @@ std::shared_ptr<TableMetrics> Metrics::table(std::string_view table_name) {
       i.gaps_detected.Add(labels), i.gaps_filled.Add(labels), i.probes.Add(labels),
       i.probe_ids.Add(labels), i.blocked.Add(labels), i.blocker.Add(labels),
       i.cursor_writes.Add(labels));
+}
+
+std::shared_ptr<ShardMetrics> Metrics::shard(std::string_view group, std::size_t shard) {
+  const pm::Labels labels{{"consumer", std::string(group)}, {"shard", std::to_string(shard)}};
+  const auto change = [&](const char* kind) {
+    pm::Labels with = labels;
+    with.emplace("change", kind);
+    return with;
+  };
+  auto& i = *impl_;
+  std::lock_guard lock(i.mu);
+  return std::make_shared<PromShardMetrics>(
+      i.shard_owned.Add(labels), i.lease_changes.Add(change("acquired")),
+      i.lease_changes.Add(change("released")), i.lease_changes.Add(change("lost")));
 }
 
 void Metrics::refresh() {

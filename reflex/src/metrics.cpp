@@ -10,6 +10,11 @@ class NullConsumerMetrics final : public ConsumerMetrics {
   void on_error(std::chrono::nanoseconds) noexcept override {}
 };
 class NullTableMetrics final : public TableMetrics {};
+class NullShardMetrics final : public ShardMetrics {
+ public:
+  void set_owned(bool) noexcept override {}
+  void on_lease_change(LeaseChange) noexcept override {}
+};
 }  // namespace
 
 std::shared_ptr<ConsumerMetrics> null_consumer_metrics() {
@@ -20,6 +25,15 @@ std::shared_ptr<ConsumerMetrics> null_consumer_metrics() {
 std::shared_ptr<TableMetrics> null_table_metrics() {
   static const auto instance = std::make_shared<NullTableMetrics>();
   return instance;
+}
+
+std::shared_ptr<ShardMetrics> null_shard_metrics() {
+  static const auto instance = std::make_shared<NullShardMetrics>();
+  return instance;
+}
+
+std::shared_ptr<ShardMetrics> MetricsObserver::shard(std::string_view, std::size_t) {
+  return null_shard_metrics();
 }
 
 }  // namespace reflex

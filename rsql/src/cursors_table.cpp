@@ -40,9 +40,8 @@ class SqlCursorStorage final : public CursorStorage {
     select_one_ = "SELECT " + cursor + " FROM " + table + " WHERE " + name + " = ?";
     select_all_ = "SELECT " + name + ", " + cursor + " FROM " + table + " ORDER BY " + name;
     update_forward_ = "UPDATE " + table + " SET " + cursor + " = ?, " +
-                      q(schema_.updated_at_column) + " = " + now + " WHERE " + name +
-                      " = ? AND (LENGTH(" + cursor + ") < ? OR (LENGTH(" + cursor + ") = ? AND " +
-                      cursor + " < ?))";
+                      q(schema_.updated_at_column) + " = " + now + " WHERE " + name + " = ? AND " +
+                      detail::forward_condition(cursor);
     update_any_ = "UPDATE " + table + " SET " + cursor + " = ?, " + q(schema_.updated_at_column) +
                   " = " + now + " WHERE " + name + " = ?";
     insert_ = "INSERT INTO " + table + " (" + name + ", " + cursor + ", " +

@@ -190,6 +190,42 @@ TEST(PrometheusMetrics, TableMetricsAreLabelledByTable) {
   EXPECT_EQ(sample(text, "reflex_table_cursor_writes_total" + l), 3) << text;
 }
 
+TEST(PrometheusMetrics, ShardMetricsShowTheOwnerAndCountLeaseChangesByKind) {
+  prometheus::Registry registry;
+  reflex::prometheus::Metrics metrics(registry, {.refresh_interval = 0ms});
+  auto shard = metrics.shard("mailer", 3);
+  shard->on_lease_change(reflex::LeaseChange::acquired);
+  shard->set_owned(true);
+  auto text = scrape(registry);
+  EXPECT_EQ(sample(text, R"(reflex_shard_owned{consumer="mailer",shard="3"})"), 1) << text;
+  shard->on_lease_change(reflex::LeaseChange::lost);
+  shard->set_owned(false);
+  shard->on_lease_change(reflex::LeaseChange::acquired);
+  shard->on_lease_change(reflex::LeaseChange::released);
+  text = scrape(registry);
+  EXPECT_EQ(sample(text, R"(reflex_shard_owned{consumer="mailer",shard="3"})"), 0) << text;
+  const auto changes = [&](const std::string& kind) {
+    return sample(text, R"(reflex_shard_lease_changes_total{change=")" + kind +
+                            R"(",consumer="mailer",shard="3"})");
+  };
+  EXPECT_EQ(changes("acquired"), 2) << text;
+  EXPECT_EQ(changes("released"), 1) << text;
+  EXPECT_EQ(changes("lost"), 1) << text;
+}
+
+TEST(PrometheusMetrics, AnObserverWithoutShardMetricsRecordsNothingForShards) {
+  struct Old final : reflex::MetricsObserver {
+    std::shared_ptr<reflex::ConsumerMetrics> consumer(
+        std::string_view, const reflex::ConsumerMetricsOptions&) override {
+      return reflex::null_consumer_metrics();
+    }
+    std::shared_ptr<reflex::TableMetrics> table(std::string_view) override {
+      return reflex::null_table_metrics();
+    }
+  } old;
+  EXPECT_EQ(old.shard("mailer", 0), reflex::null_shard_metrics());
+}
+
 /// The lines of `text` about `name` (its buckets, sum and count).
 std::vector<std::string> series_of(const std::string& text, const std::string& name) {
   std::vector<std::string> out;

@@ -96,6 +96,45 @@ TEST_F(Reflexctl, CursorsAreSetReadListedAndNeverRewoundWithoutForce) {
   EXPECT_EQ(gone.err, "reflexctl cursors: no cursor named 'billing'\n");
 }
 
+TEST_F(Reflexctl, CursorsListShowsTheShardsOfSharedConsumersInTextAndJson) {
+  EXPECT_EQ(run({"cursors", "set", store, "billing", "10"}).status, 0);
+  EXPECT_EQ(run({"cursors", "list", store}).out, "billing\t10\n") << "no shards table: no block";
+  db->create_shards_tables();
+  reflex::rsql::ShardsTable shards(db);
+  const auto lease = shards.acquire("mailer", 1, "host-1-ab", std::chrono::hours(1));
+  ASSERT_TRUE(lease);
+  shards.write_cursor("mailer", 1, lease->token, "42");
+  shards.force_cursor("mailer", 0, "7");
+  const auto text = run({"cursors", "list", store});
+  ASSERT_EQ(text.status, 0) << text.err;
+  const auto got = lines(text.out);
+  ASSERT_EQ(got.size(), 5u) << text.out;
+  EXPECT_EQ(got[0], "billing\t10");
+  EXPECT_EQ(got[1], "");
+  EXPECT_EQ(got[2], "CONSUMER\tSHARD\tOWNER\tTOKEN\tEXPIRES_IN\tCURSOR");
+  EXPECT_EQ(got[3], "mailer\t0\t-\t0\t-\t7");
+  EXPECT_TRUE(got[4].starts_with("mailer\t1\thost-1-ab\t1\t")) << got[4];
+  EXPECT_TRUE(got[4].ends_with("s\t42")) << got[4];
+
+  const auto json = run({"cursors", "list", store, "--json"});
+  ASSERT_EQ(json.status, 0) << json.err;
+  const auto out = nlohmann::json::parse(json.out);
+  ASSERT_EQ(out["cursors"].size(), 1u) << json.out;
+  EXPECT_EQ(out["cursors"][0]["name"], "billing");
+  ASSERT_EQ(out["shards"].size(), 2u) << json.out;
+  EXPECT_EQ(out["shards"][1]["consumer"], "mailer");
+  EXPECT_EQ(out["shards"][1]["shard"], 1);
+  EXPECT_EQ(out["shards"][1]["owner"], "host-1-ab");
+  EXPECT_EQ(out["shards"][1]["token"], 1);
+  EXPECT_EQ(out["shards"][1]["cursor"], "42");
+  EXPECT_GT(out["shards"][1]["expires_in_ms"].get<long long>(), 3'500'000) << json.out;
+  EXPECT_TRUE(out["shards"][0]["expires_in_ms"].is_null()) << "a free shard expires never";
+
+  // Another table name with ?shards=: none there.
+  db->create_shards_tables({.table = "other_shards", .members_table = "other_members"});
+  EXPECT_EQ(run({"cursors", "list", store + "&shards=other_shards"}).out, "billing\t10\n");
+}
+
 TEST_F(Reflexctl, BackfillStopsAtAFailingCommandAndResumesThere) {
   ASSERT_EQ(run({"publish", source},
                 "{\"foreign_id\":\"1\",\"type\":1}\n{\"foreign_id\":\"2\",\"type\":1}\n"

@@ -62,6 +62,29 @@ class REFLEX_CORE_EXPORT TableMetrics {
   virtual void on_cursor_writes(std::size_t /*count*/) noexcept {}
 };
 
+/// What happened to a shard's lease (rpatterns' shared consumers).
+enum class LeaseChange {
+  /// This process took the lease.
+  acquired,
+  /// This process gave the lease up (rebalancing, a clean stop).
+  released,
+  /// This process lost the lease: it could not renew it in time, or another took it.
+  lost,
+};
+
+/// Per-shard recorder of a shared consumer (rpatterns/shared.hpp), obtained once per shard. The
+/// lag of a shard is its consumer's (ConsumerMetrics of the shard's consumer name).
+///
+/// Thread-safety: implementations must accept calls from several threads at once.
+class REFLEX_CORE_EXPORT ShardMetrics {
+ public:
+  virtual ~ShardMetrics() = default;
+  /// Whether this process holds the shard's lease now.
+  virtual void set_owned(bool owned) noexcept = 0;
+  /// The lease changed hands.
+  virtual void on_lease_change(LeaseChange change) noexcept = 0;
+};
+
 /// Where reflex components report measurements. Core ships no implementation but the null one;
 /// reflex::prometheus implements it on a caller's prometheus::Registry.
 ///
@@ -73,10 +96,15 @@ class REFLEX_CORE_EXPORT MetricsObserver {
   [[nodiscard]] virtual std::shared_ptr<ConsumerMetrics> consumer(
       std::string_view consumer_name, const ConsumerMetricsOptions& options) = 0;
   [[nodiscard]] virtual std::shared_ptr<TableMetrics> table(std::string_view table_name) = 0;
+  /// The recorder of shard `shard` (0-based) of shared consumer `group`. Not pure, so that
+  /// observers written before shared consumers keep compiling: the default records nothing.
+  [[nodiscard]] virtual std::shared_ptr<ShardMetrics> shard(std::string_view group,
+                                                            std::size_t shard);
 };
 
 /// Recorders that do nothing (what components use when no observer is configured).
 [[nodiscard]] REFLEX_CORE_EXPORT std::shared_ptr<ConsumerMetrics> null_consumer_metrics();
 [[nodiscard]] REFLEX_CORE_EXPORT std::shared_ptr<TableMetrics> null_table_metrics();
+[[nodiscard]] REFLEX_CORE_EXPORT std::shared_ptr<ShardMetrics> null_shard_metrics();
 
 }  // namespace reflex

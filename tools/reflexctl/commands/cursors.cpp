@@ -1,12 +1,17 @@
 // reflexctl cursors: lists, reads, sets (an event id, never backwards, unless --force) and
-// deletes consumer cursors in an SQL cursors table or a NATS KV bucket.
+// deletes consumer cursors in an SQL cursors table or a NATS KV bucket; `list` also shows the
+// shards of shared consumers (their leases and cursors) kept beside an SQL cursors table.
 
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "commands/commands.hpp"
 #include "errors.hpp"
 #include "reflex/reflex.hpp"
+#include "reflex/rsql/rsql.hpp"
 #include "sources.hpp"
 
 namespace reflexctl {
@@ -18,6 +23,7 @@ struct CursorsOptions {
   std::string value;
   const CLI::Option* value_option = nullptr;  // to tell VALUE "" from no VALUE
   bool force = false;
+  bool json = false;
 };
 
 /// Calls `repair(concrete store)` for what reflex::CursorStore lacks (list, force_set, remove, a
@@ -38,10 +44,92 @@ std::shared_ptr<reflex::CursorStore> store_of(const CursorsOptions& o) {
   return open_cursor_store(o.store, {.buffered = false, .create = false});
 }
 
+/// The shards of shared consumers in an SQL store: the table `?shards=` names (default "shards")
+/// beside the cursors table; none when the store is not SQL or the table does not exist.
+struct SharedShards {
+  std::string consumer;
+  std::vector<reflex::rpatterns::ShardState> shards;
+};
+
+/// `store` without its `shards` parameter (which only reflexctl reads), and that table's name.
+std::pair<std::string, std::string> split_shards_param(const std::string& store) {
+  if (!is_sql(store)) return {store, ""};
+  auto uri = reflex::parse_uri(store);
+  std::string table = uri.param("shards").value_or("shards");
+  reflex::rsql::validate_identifier("shards table", table);
+  uri.remove_param("shards");
+  return {uri.str(), std::move(table)};
+}
+
+std::vector<SharedShards> shared_shards(const std::string& store, const std::string& table) {
+  if (table.empty()) return {};
+  auto uri = reflex::parse_uri(store);
+  uri.remove_param("table");
+  reflex::rsql::ShardsTable shards(
+      reflex::rsql::Database::open(uri.str(), {.create_missing = false}),
+      {.schema = {.table = table}});
+  std::vector<SharedShards> out;
+  try {
+    for (auto& consumer : shards.groups()) {
+      auto states = shards.list(consumer);
+      out.push_back({.consumer = std::move(consumer), .shards = std::move(states)});
+    }
+  } catch (const reflex::rsql::SchemaError&) {
+    return {};  // no shared consumers here
+  }
+  return out;
+}
+
+/// Milliseconds until `expires` by this machine's clock (the store's clock decides; they differ by
+/// the clocks' offset); nullopt for a free shard.
+std::optional<long long> expires_in_ms(const reflex::rpatterns::ShardState& state) {
+  if (state.owner.empty()) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(state.expires -
+                                                               std::chrono::system_clock::now())
+      .count();
+}
+
+std::string expires_text(const reflex::rpatterns::ShardState& state) {
+  const auto ms = expires_in_ms(state);
+  if (!ms) return "-";
+  if (*ms < 0) return "expired";
+  return std::to_string(*ms / 1000) + "." + std::to_string(*ms % 1000 / 100) + "s";
+}
+
 int list(const CursorsOptions& o) {
-  const auto store = store_of(o);
-  for (const auto& [name, cursor] : with_repairable(*store, [](auto& s) { return s.list(); })) {
-    std::cout << name << '\t' << cursor << '\n';
+  require(o.store, "needs a STORE (reflexctl help cursors)");
+  const auto [store_text, shards_table] = split_shards_param(o.store);
+  const auto store = open_cursor_store(store_text, {.buffered = false, .create = false});
+  const auto cursors = with_repairable(*store, [](auto& s) { return s.list(); });
+  const auto shared = shared_shards(store_text, shards_table);
+  if (o.json) {
+    nlohmann::ordered_json out;
+    out["cursors"] = nlohmann::ordered_json::array();
+    for (const auto& [name, cursor] : cursors) {
+      out["cursors"].push_back({{"name", name}, {"cursor", cursor}});
+    }
+    out["shards"] = nlohmann::ordered_json::array();
+    for (const auto& group : shared) {
+      for (const auto& s : group.shards) {
+        nlohmann::ordered_json shard{{"consumer", group.consumer}, {"shard", s.shard},
+                                     {"owner", s.owner},           {"token", s.token},
+                                     {"expires_in_ms", nullptr},   {"cursor", s.cursor}};
+        if (const auto ms = expires_in_ms(s)) shard["expires_in_ms"] = *ms;
+        out["shards"].push_back(std::move(shard));
+      }
+    }
+    std::cout << out.dump() << '\n';
+    return 0;
+  }
+  for (const auto& [name, cursor] : cursors) std::cout << name << '\t' << cursor << '\n';
+  if (shared.empty()) return 0;
+  // A block of its own, after a blank line, so that the NAME<TAB>CURSOR lines stay as they were.
+  std::cout << "\nCONSUMER\tSHARD\tOWNER\tTOKEN\tEXPIRES_IN\tCURSOR\n";
+  for (const auto& group : shared) {
+    for (const auto& s : group.shards) {
+      std::cout << group.consumer << '\t' << s.shard << '\t' << (s.owner.empty() ? "-" : s.owner)
+                << '\t' << s.token << '\t' << expires_text(s) << '\t' << s.cursor << '\n';
+    }
   }
   return 0;
 }
@@ -104,7 +192,9 @@ Run add_cursors(CLI::App& app) {
   auto action = std::make_shared<std::function<int(const CursorsOptions&)>>();
   auto* cmd = app.add_subcommand("cursors", "list, get, set or delete consumer cursors");
   cmd->footer(text(R"(
-STORE: an SQL DSN with ?table=CURSORS_TABLE, or nats://HOST:PORT?bucket=B (a KV bucket).)"));
+STORE: an SQL DSN with ?table=CURSORS_TABLE, or nats://HOST:PORT?bucket=B (a KV bucket).
+For an SQL store, list also shows the shards of shared consumers (rpatterns::run_shared) in the
+table ?shards=TABLE names (default: shards), when it exists.)"));
   const auto add_action = [&](const char* name, const char* what,
                               int (*run)(const CursorsOptions&)) {
     auto* sub = cmd->add_subcommand(name, what)->group("Actions");
@@ -112,7 +202,13 @@ STORE: an SQL DSN with ?table=CURSORS_TABLE, or nats://HOST:PORT?bucket=B (a KV 
     sub->callback([action, run] { *action = run; });
     return sub;
   };
-  add_action("list", "print one NAME<TAB>CURSOR line per cursor, by name", list);
+  add_action("list",
+             "print one NAME<TAB>CURSOR line per cursor, by name, then the shards of shared "
+             "consumers (CONSUMER SHARD OWNER TOKEN EXPIRES_IN CURSOR)",
+             list)
+      ->add_flag("--json", o->json,
+                 "print one JSON object: {\"cursors\":[{name,cursor}],\"shards\":[{consumer,"
+                 "shard,owner,token,expires_in_ms,cursor}]}");
   add_action("get", "print the cursor of NAME (exit 1 when it has none)", get)
       ->add_option("NAME", o->name, "the consumer");
   auto* set_cmd = add_action(

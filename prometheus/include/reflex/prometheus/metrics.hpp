@@ -40,6 +40,11 @@ struct MetricsOptions {
 /// reflex_table_hole_probes_total, reflex_table_hole_probe_ids_total, reflex_table_blocked_seconds,
 /// reflex_table_cursor_writes_total.
 ///
+/// Per shard of a shared consumer (labels `consumer`, `shard`, 0-based): reflex_shard_owned
+/// (gauge 0/1, this process holds the shard's lease), reflex_shard_lease_changes_total (label
+/// `change`: acquired, released, lost). A shard's lag is its consumer's
+/// (`consumer_name="<group>_<shard+1>_of_<count>"`).
+///
 /// Thread-safety: every member and every recorder it returns may be used from any thread.
 /// Lifetime: the registry must outlive this object and every recorder it returned; recorders may
 /// outlive this object.
@@ -53,6 +58,8 @@ class REFLEX_PROMETHEUS_EXPORT Metrics final : public reflex::MetricsObserver {
   [[nodiscard]] std::shared_ptr<ConsumerMetrics> consumer(
       std::string_view consumer_name, const ConsumerMetricsOptions& options) override;
   [[nodiscard]] std::shared_ptr<TableMetrics> table(std::string_view table_name) override;
+  [[nodiscard]] std::shared_ptr<ShardMetrics> shard(std::string_view group,
+                                                    std::size_t shard) override;
 
   /// Re-evaluates the time-based gauges now.
   void refresh();

@@ -15,7 +15,9 @@
 #include "reflex/cursor_store.hpp"
 #include "reflex/metrics.hpp"
 #include "reflex/rpatterns/export.hpp"
+#include "reflex/rpatterns/log.hpp"
 #include "reflex/rpatterns/parallel.hpp"
+#include "reflex/rpatterns/run_forever.hpp"
 #include "reflex/rpatterns/transactional.hpp"
 #include "reflex/run.hpp"
 
@@ -55,8 +57,9 @@ class REFLEX_RPATTERNS_EXPORT ShardLeases {
                                              std::chrono::milliseconds ttl) = 0;
   /// Removes `member` from `group` (a clean exit: the others rebalance at once).
   virtual void leave(std::string_view group, std::string_view member) = 0;
-  /// Takes `shard` of `group` for `member` for `ttl` when it is free or its lease expired, with a
-  /// new fencing token; nullopt while another member holds it.
+  /// Takes `shard` of `group` for `member` for `ttl` when it is free, its lease expired or
+  /// `member` itself holds it (a member that dropped a lease it could not confirm takes it back),
+  /// with a new fencing token; nullopt while another member holds it.
   [[nodiscard]] virtual std::optional<ShardState> acquire(std::string_view group, std::size_t shard,
                                                           std::string_view member,
                                                           std::chrono::milliseconds ttl) = 0;
@@ -98,6 +101,8 @@ struct ShardContext {
   std::shared_ptr<CursorStore> cursors{};
   /// The shard's cursor for transactional cursors (its fencing token included).
   CursorRef ref{};
+  /// SharedOptions::metrics, for the shard's consumer (which reports under `name`); may be null.
+  std::shared_ptr<MetricsObserver> metrics{};
 };
 
 /// Builds the spec a shard runs (a fresh one at each acquisition of its lease). The spec must use
@@ -142,7 +147,15 @@ struct SharedOptions {
   /// after this long.
   std::chrono::milliseconds lease_ttl{std::chrono::seconds(10)};
   /// How often leases and membership are renewed and the share recomputed; zero: lease_ttl / 4.
+  /// At most lease_ttl / 2, so that one late renewal does not cost a lease.
   std::chrono::milliseconds renew_interval{0};
+  /// How often a shard's buffered cursor is written through its lease (ShardContext::cursors);
+  /// zero: after every event. On the loss of a lease (a crash), at most the events consumed in
+  /// this time are consumed again by the next owner.
+  std::chrono::milliseconds cursor_flush_interval{std::chrono::seconds(1)};
+  /// How a failed shard run is restarted (backoff, log), as run_forever does; the log also gets
+  /// the coordinator's failures (a lease store that cannot be reached).
+  RunForeverOptions restart{};
   /// Where per-shard metrics go (each shard's consumer metrics carry the shard's name; the
   /// owner gauge `reflex_shard_owned`); nullptr records nothing.
   std::shared_ptr<MetricsObserver> metrics{};

@@ -8,4 +8,5 @@
 #include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/inbox.hpp"
 #include "reflex/rsql/schema.hpp"
+#include "reflex/rsql/shards_table.hpp"
 #include "reflex/rsql/transactional_cursors.hpp"
