@@ -203,10 +203,14 @@ void KvShardLeases::write_cursor(std::string_view group, std::size_t shard, std:
   const std::string key = shard_key(group, shard);
   (void)change_lease(store_, key, [&](const std::optional<Lease>& lease, Lease& next) {
     // The token decides, not the expiry: an owner whose lease ran out may still write until
-    // someone else takes the shard (which gives it a new token).
-    if (!lease || lease->token != token) {
-      throw CursorConflict::fenced_out(shard_name(group, shard), token, std::string(cursor),
-                                       describe());
+    // someone else takes the shard (which gives it a new token); a released lease writes no more.
+    if (!lease || lease->token != token || lease->owner.empty()) {
+      throw CursorConflict::fenced_out(
+          shard_name(group, shard), token, std::string(cursor),
+          describe() + (lease && !lease->owner.empty()
+                            ? ", now held by \"" + lease->owner + "\" with token " +
+                                  std::to_string(lease->token)
+                            : std::string()));
     }
     if (moves_backwards(lease->cursor, cursor)) {
       throw CursorConflict(shard_name(group, shard), lease->cursor, std::string(cursor),

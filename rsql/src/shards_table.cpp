@@ -230,12 +230,12 @@ void ShardsTable::write_cursor(std::string_view group, std::size_t shard, std::u
     }
     const auto state = i.read(session, group, shard);
     if (!state || state->token != token || state->owner.empty()) {
-      throw CursorConflict(
-          Impl::name_of(group, shard), state ? state->cursor : "", std::string(cursor),
-          describe() + " (fenced out: the lease of token " + std::to_string(token) +
-              " was lost; the shard is now held with token " +
-              std::to_string(state ? state->token : 0) + " by \"" +
-              (state ? state->owner : std::string()) + "\")");
+      throw CursorConflict::fenced_out(
+          Impl::name_of(group, shard), token, std::string(cursor),
+          describe() + (state && !state->owner.empty()
+                            ? ", now held by \"" + state->owner + "\" with token " +
+                                  std::to_string(state->token)
+                            : std::string()));
     }
     if (state->cursor == cursor) return 0;
     if (number && detail::is_number(state->cursor) && detail::number_less(cursor, state->cursor)) {

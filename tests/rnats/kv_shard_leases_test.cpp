@@ -2,13 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "nats_test.hpp"
 #include "reflex/errors.hpp"
+#include "reflex/rnats/publisher.hpp"
+#include "reflex/rnats/source.hpp"
+#include "reflex/rnats/streams.hpp"
+#include "reflex_test/wait.hpp"
 
 namespace {
 
@@ -49,6 +56,8 @@ TEST(KvShardLeases, RenewingKeepsTheShardAndReleasingFreesItAtOnce) {
   }
   EXPECT_FALSE(leases.acquire("ledger", 0, "b", 300ms).has_value());  // 600 ms on, still a's
   leases.release("ledger", 0, lease->token);
+  EXPECT_THROW(leases.write_cursor("ledger", 0, lease->token, "5"), reflex::CursorConflict)
+      << "a released lease still wrote its cursor";
   const auto next = leases.acquire("ledger", 0, "b", 300ms);
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->token, lease->token + 1);
@@ -124,6 +133,62 @@ TEST(KvShardLeases, AKeyThatIsNotALeaseIsAnErrorNamingIt) {
     FAIL() << "a foreign value was taken for a lease";
   } catch (const reflex::Error& e) {
     EXPECT_NE(std::string(e.what()).find("ledger.shard.0"), std::string::npos) << e.what();
+  }
+}
+
+TEST(KvShardLeases, TwoMembersShareAJetStreamConsumerEachEntityInOrder) {
+  auto conn = rnats_test::connect();
+  rnats_test::TempStream stream(conn);
+  constexpr int kEvents = 400;
+  for (int i = 0; i < kEvents; ++i) {
+    rnats::publish(conn, rnats::event_message(
+                             stream.subject(),
+                             reflex::Event{.id = std::to_string(i + 1),
+                                           .type = 1,
+                                           .foreign_id = "account-" + std::to_string(i % 13)}));
+  }
+  Bucket b;
+  auto leases = std::make_shared<rnats::KvShardLeases>(*b);
+  std::mutex mu;
+  std::map<std::string, std::vector<std::uint64_t>> by_account;
+  std::map<std::string, int> times;
+  auto spec =
+      reflex::rpatterns::shard_consumer(rnats::stream_func(conn, {.stream = stream.name()}),
+                                        [&](std::stop_token, const reflex::Event& e) {
+                                          std::lock_guard lock(mu);
+                                          by_account[e.foreign_id].push_back(std::stoull(e.id));
+                                          ++times[e.id];
+                                        });
+  const auto member = [&](std::string name) {
+    return std::jthread([&, name](std::stop_token stop) {
+      reflex::rpatterns::run_shared(stop, leases, "ledger", spec,
+                                    {.shards = 4,
+                                     .member = name,
+                                     .lease_ttl = 2s,
+                                     .cursor_flush_interval = 50ms,
+                                     .restart = {.log = [](std::string_view) {}}});
+    });
+  };
+  {
+    auto a = member("a");
+    auto c = member("c");
+    ASSERT_TRUE(reflex_test::eventually(
+        [&] {
+          std::lock_guard lock(mu);
+          return times.size() == static_cast<std::size_t>(kEvents);
+        },
+        20s));
+  }
+  for (const auto& [account, ids] : by_account) {
+    EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end())) << account << " out of order";
+  }
+  for (const auto& [id, n] : times) EXPECT_EQ(n, 1) << "event " << id << " consumed " << n << "x";
+  // Both left: every shard was released with its cursor, each shard's last event.
+  const auto shards = leases->list("ledger");
+  ASSERT_EQ(shards.size(), 4u);
+  for (const auto& s : shards) {
+    EXPECT_EQ(s.owner, "") << "shard " << s.shard;
+    EXPECT_FALSE(s.cursor.empty()) << "shard " << s.shard;
   }
 }
 

@@ -70,9 +70,8 @@ class MemShardLeases final : public ShardLeases {
     std::lock_guard lock(mutex_);
     Row* row = find(group, shard);
     if (row == nullptr || row->token != token || row->owner.empty()) {
-      throw CursorConflict(
-          shard_name(group, shard), row ? row->cursor : "", std::string(cursor),
-          describe() + " (fenced out: the lease of token " + std::to_string(token) + " was lost)");
+      throw CursorConflict::fenced_out(shard_name(group, shard), token, std::string(cursor),
+                                       describe());
     }
     if (moves_backwards(row->cursor, cursor)) {
       throw CursorConflict(shard_name(group, shard), row->cursor, std::string(cursor), describe());
