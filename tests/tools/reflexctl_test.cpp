@@ -201,6 +201,11 @@ TEST_F(Reflexctl, SchemaPrintsTheDdlOfEachDialect) {
     EXPECT_EQ(r.status, 0) << dialect;
     EXPECT_NE(r.out.find("user_events"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("cursors"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("inbox"), std::string::npos) << "printed a table not asked for";
+    const auto more = run({"schema", dialect, "--inbox", "inbox", "--shards", "shards"});
+    EXPECT_EQ(more.status, 0) << dialect;
+    EXPECT_NE(more.out.find("inbox"), std::string::npos) << more.out;
+    EXPECT_NE(more.out.find("shard_members"), std::string::npos) << more.out;
   }
 }
 

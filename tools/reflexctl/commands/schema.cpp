@@ -1,4 +1,5 @@
-// reflexctl schema: prints the DDL of the events, cursors and errors tables of one dialect.
+// reflexctl schema: prints the DDL of the events, cursors and errors tables of one dialect, and
+// on request of the inbox and shards tables of exactly-once and shared consumers.
 
 #include <iostream>
 #include <memory>
@@ -15,6 +16,9 @@ struct SchemaOptions {
   std::string events = "events";
   std::string cursors = "cursors";
   std::string errors = "errors";
+  std::string inbox;
+  std::string shards;
+  std::string shard_members = reflex::rsql::ShardsSchema{}.members_table;
 };
 
 int schema(const SchemaOptions& o) {
@@ -31,6 +35,14 @@ int schema(const SchemaOptions& o) {
   std::cout << reflex::rsql::events_ddl(dialect, {.table = o.events}) << ";\n\n"
             << reflex::rsql::cursors_ddl(dialect, {.table = o.cursors}) << ";\n\n"
             << reflex::rsql::errors_ddl(dialect, {.table = o.errors}) << ";\n";
+  if (!o.inbox.empty())
+    std::cout << "\n" << reflex::rsql::inbox_ddl(dialect, {.table = o.inbox}) << ";\n";
+  if (!o.shards.empty()) {
+    std::cout << "\n"
+              << reflex::rsql::shards_ddl(dialect,
+                                          {.table = o.shards, .members_table = o.shard_members})
+              << ";\n";
+  }
   return 0;
 }
 
@@ -48,6 +60,13 @@ Run add_schema(CLI::App& app) {
       ->capture_default_str()
       ->type_name("NAME");
   cmd->add_option("--errors", o->errors, "name of the errors table")
+      ->capture_default_str()
+      ->type_name("NAME");
+  cmd->add_option("--inbox", o->inbox, "also the inbox table of exactly-once consumers")
+      ->type_name("NAME");
+  cmd->add_option("--shards", o->shards, "also the shards tables of shared consumers")
+      ->type_name("NAME");
+  cmd->add_option("--shard-members", o->shard_members, "name of the shard members table")
       ->capture_default_str()
       ->type_name("NAME");
   cmd->footer("Prints the DDL reflex expects (CREATE … IF NOT EXISTS).");
