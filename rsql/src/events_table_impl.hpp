@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "driver.hpp"
 #include "reflex/rsql/events_table.hpp"
@@ -87,6 +88,18 @@ class EventsTableImpl final : public Notifier::Target,
     std::chrono::steady_clock::time_point next_poll{};
     std::chrono::milliseconds backoff{1};
   };
+  /// Trail: the latest reads of streams behind the head cache (each one the exact, gap-safe
+  /// result of a read: every deliverable event with from < id <= to), kept while several
+  /// streams are open, so that streams catching up side by side (the shards of a consumer, which
+  /// each read the whole stream) share their reads instead of each querying every row.
+  struct TrailRead {
+    std::int64_t from = 0;
+    std::int64_t to = 0;
+    std::vector<Event> events;
+  };
+  std::deque<TrailRead> trail;
+  std::size_t trail_events = 0;
+  int open_streams = 0;
   /// The dialect's statement for inserting one event on a caller's transaction, built on first
   /// use (its text and, where the dialect prepares it, a statement name).
   struct SingleInsert {

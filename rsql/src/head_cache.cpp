@@ -11,6 +11,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 /// The longest wait between two reads while a hole holds the stream back.
 constexpr std::chrono::milliseconds kMaxGapBackoff{100};
+/// The most reads the trail keeps (each up to a batch).
+constexpr std::size_t kMaxTrailReads = 64;
 }  // namespace
 
 SqlStream::SqlStream(std::shared_ptr<EventsTableImpl> table, std::stop_token stop,
@@ -19,7 +21,18 @@ SqlStream::SqlStream(std::shared_ptr<EventsTableImpl> table, std::stop_token sto
       stop_(std::move(stop)),
       options_(options),
       position_(position),
-      reader_(table_) {}
+      reader_(table_) {
+  std::lock_guard lock(table_->mutex);
+  ++table_->open_streams;
+}
+
+SqlStream::~SqlStream() {
+  std::lock_guard lock(table_->mutex);
+  if (--table_->open_streams <= 1) {
+    table_->trail.clear();
+    table_->trail_events = 0;
+  }
+}
 
 Event SqlStream::recv() {
   while (next_ >= buffer_.size()) {
@@ -79,12 +92,19 @@ void SqlStream::fill() {
       held_by_hole = outcome == ReadOutcome::held_by_hole;
       continue;
     }
-    // Outside the cache: read on our own connection.
+    // Outside the cache: a read another stream made here serves us too; else read on our own
+    // connection.
+    if (copy_from_trail(batch)) {
+      t.context.metrics->on_cache(true);
+      if (!buffer_.empty()) return;
+      continue;
+    }
     lock.unlock();
     t.context.metrics->on_cache(false);
     ReadResult r = reader_.read(position_, batch);
     lock.lock();
     if (r.position != position_) {
+      if (t.open_streams > 1) keep_in_trail(position_, r);
       position_ = r.position;
       buffer_ = std::move(r.events);
       if (!buffer_.empty()) return;
@@ -173,6 +193,31 @@ void SqlStream::copy_from_cache(std::size_t batch) {
   buffer_.reserve(std::min<std::size_t>(batch, static_cast<std::size_t>(c.events.end() - it)));
   for (; it != c.events.end() && buffer_.size() < batch; ++it) buffer_.push_back(*it);
   position_ = it == c.events.end() ? c.end : buffer_.back().id_int();
+}
+
+bool SqlStream::copy_from_trail(std::size_t batch) {
+  auto& t = *table_;
+  for (auto read = t.trail.rbegin(); read != t.trail.rend(); ++read) {
+    if (position_ < read->from || position_ >= read->to) continue;
+    auto it = std::upper_bound(read->events.begin(), read->events.end(), position_,
+                               [](std::int64_t pos, const Event& e) { return pos < e.id_int(); });
+    for (; it != read->events.end() && buffer_.size() < batch; ++it) buffer_.push_back(*it);
+    position_ = it == read->events.end() ? read->to : buffer_.back().id_int();
+    return true;
+  }
+  return false;
+}
+
+void SqlStream::keep_in_trail(std::int64_t from, const ReadResult& r) {
+  auto& t = *table_;
+  t.trail.push_back({.from = from, .to = r.position, .events = r.events});
+  t.trail_events += r.events.size();
+  // As much as the head cache holds, and a bounded number of reads.
+  while (!t.trail.empty() &&
+         (t.trail_events > t.options.cache_size || t.trail.size() > kMaxTrailReads)) {
+    t.trail_events -= t.trail.front().events.size();
+    t.trail.pop_front();
+  }
 }
 
 }  // namespace reflex::rsql::detail

@@ -20,6 +20,10 @@ class SqlStream final : public StreamClient {
   SqlStream(std::shared_ptr<EventsTableImpl> table, std::stop_token stop, std::int64_t position,
             const StreamOptions& options);
 
+  ~SqlStream() override;
+  SqlStream(const SqlStream&) = delete;
+  SqlStream& operator=(const SqlStream&) = delete;
+
   Event recv() override;
   [[nodiscard]] std::optional<std::uint64_t> remaining() const override;
 
@@ -31,6 +35,8 @@ class SqlStream final : public StreamClient {
   static void schedule(EventsTableImpl::Cache& c, const ReadResult& r, EventsTableImpl& t,
                        bool progressed);
   void copy_from_cache(std::size_t batch);
+  bool copy_from_trail(std::size_t batch);
+  void keep_in_trail(std::int64_t from, const ReadResult& r);
 
   std::shared_ptr<EventsTableImpl> table_;
   std::stop_token stop_;

@@ -201,6 +201,45 @@ TEST_F(Outbox, NotifierWakesAWaitingStreamLongBeforeItsNextPoll) {
   stop.request_stop();
 }
 
+TEST_F(Outbox, StreamsCatchingUpSideBySideShareTheirReads) {
+  // The shards of a consumer each read the whole stream from behind the head: a read one of them
+  // made serves the others (the trail), instead of each querying every row.
+  constexpr int kEvents = 3000;
+  constexpr int kStreams = 6;
+  auto writer = make_table();
+  std::vector<NewEvent> events;
+  for (int i = 0; i < kEvents; ++i) {
+    events.push_back(NewEvent{.foreign_id = "e" + std::to_string(i), .type = 1});
+  }
+  insert_committed(*backend, writer, events);
+  auto metrics = std::make_shared<TableRecorder>();
+  auto table = make_table(EventsTableOptions{.batch_size = 100, .metrics = metrics});
+  std::vector<std::vector<std::string>> got(kStreams);
+  {
+    std::vector<std::unique_ptr<reflex::StreamClient>> streams;
+    for (int i = 0; i < kStreams; ++i) {
+      streams.push_back(table.stream({}, "", {.to_head = true}));
+    }
+    std::vector<std::jthread> readers;
+    for (int i = 0; i < kStreams; ++i) {
+      readers.emplace_back([&, i] {
+        try {
+          for (;;) got[i].push_back(streams[i]->recv().foreign_id);
+        } catch (const reflex::HeadReached&) {
+        }
+      });
+    }
+  }
+  for (int i = 0; i < kStreams; ++i) {
+    ASSERT_EQ(got[i].size(), static_cast<std::size_t>(kEvents)) << "stream " << i;
+    for (int n = 0; n < kEvents; ++n) ASSERT_EQ(got[i][n], "e" + std::to_string(n));
+  }
+  // 30 reads of 100 rows serve all of them, with a few more where streams race; unshared it
+  // would be 6 x 30.
+  EXPECT_LE(metrics->get().polls.load(), 3 * kEvents / 100)
+      << "streams behind the head do not share their reads";
+}
+
 TEST_F(Outbox, IdleStreamsAtTheHeadShareOneQueryPerPoll) {
   auto metrics = std::make_shared<TableRecorder>();
   auto table = make_table(EventsTableOptions{.poll_interval = 100ms, .metrics = metrics});
