@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,9 @@ class EventsTableImpl final : public Notifier::Target,
   };
   std::deque<TrailRead> trail;
   std::size_t trail_events = 0;
+  /// Where the reads of streams behind the head cache that are running now started (while
+  /// several streams are open): a stream about to make the same read waits for it instead.
+  std::multiset<std::int64_t> trail_reads;
   int open_streams = 0;
   /// The dialect's statement for inserting one event on a caller's transaction, built on first
   /// use (its text and, where the dialect prepares it, a statement name).

@@ -99,12 +99,34 @@ void SqlStream::fill() {
       if (!buffer_.empty()) return;
       continue;
     }
+    // Another stream is making that read right now: wait for it rather than make it too.
+    if (trail_read_near(batch)) {
+      t.wake.wait(lock, stop_, [&] { return !trail_read_near(batch); });
+      continue;
+    }
+    const bool shared = t.open_streams > 1;
+    const std::int64_t from = position_;
+    if (shared) t.trail_reads.insert(from);
     lock.unlock();
     t.context.metrics->on_cache(false);
-    ReadResult r = reader_.read(position_, batch);
+    ReadResult r;
+    try {
+      r = reader_.read(position_, batch);
+    } catch (...) {
+      if (shared) {
+        lock.lock();
+        t.trail_reads.erase(t.trail_reads.find(from));
+        t.wake.notify_all();
+      }
+      throw;
+    }
     lock.lock();
+    if (shared) {
+      t.trail_reads.erase(t.trail_reads.find(from));
+      if (r.position != position_) keep_in_trail(position_, r);
+      t.wake.notify_all();
+    }
     if (r.position != position_) {
-      if (t.open_streams > 1) keep_in_trail(position_, r);
       position_ = r.position;
       buffer_ = std::move(r.events);
       if (!buffer_.empty()) return;
@@ -193,6 +215,15 @@ void SqlStream::copy_from_cache(std::size_t batch) {
   buffer_.reserve(std::min<std::size_t>(batch, static_cast<std::size_t>(c.events.end() - it)));
   for (; it != c.events.end() && buffer_.size() < batch; ++it) buffer_.push_back(*it);
   position_ = it == c.events.end() ? c.end : buffer_.back().id_int();
+}
+
+bool SqlStream::trail_read_near(std::size_t batch) const {
+  // A read from `from` returns about `batch` ids after it: it will likely cover our position.
+  const auto& reads = table_->trail_reads;
+  auto it = reads.upper_bound(position_);
+  if (it == reads.begin()) return false;
+  --it;
+  return position_ < *it + static_cast<std::int64_t>(batch);
 }
 
 bool SqlStream::copy_from_trail(std::size_t batch) {

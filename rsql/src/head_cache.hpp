@@ -36,6 +36,7 @@ class SqlStream final : public StreamClient {
                        bool progressed);
   void copy_from_cache(std::size_t batch);
   bool copy_from_trail(std::size_t batch);
+  [[nodiscard]] bool trail_read_near(std::size_t batch) const;
   void keep_in_trail(std::int64_t from, const ReadResult& r);
 
   std::shared_ptr<EventsTableImpl> table_;
