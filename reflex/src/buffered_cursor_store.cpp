@@ -77,15 +77,18 @@ void BufferedCursorStore::set(std::string_view name, std::string_view cursor) {
   if (name.empty()) throw ConfigError("a cursor needs a consumer name");
   {
     std::lock_guard lock(mutex_);
-    rethrow_background_error();
     Slot& slot = slots_[std::string(name)];
     const std::optional<std::string>& last = slot.pending ? slot.pending : slot.known;
     if (last && moves_backwards(*last, cursor)) {
       throw CursorConflict(std::string(name), *last, std::string(cursor), storage_->describe());
     }
-    if (!slot.pending && slot.known == cursor) return;  // nothing new to write
-    slot.pending = std::string(cursor);
-    if (flusher_) return;
+    const bool changed = slot.pending || slot.known != cursor;
+    if (changed) slot.pending = std::string(cursor);
+    // A failure of the background writer surfaces here, once. The cursor is recorded all the
+    // same: its event was consumed, so a run that ends on this error resumes after it (from
+    // this store, or from the storage once a flush writes it) instead of delivering it again.
+    rethrow_background_error();
+    if (!changed || flusher_) return;
   }
   // Unbuffered: write now, and report this write's failure here.
   if (auto error = write_pending()) std::rethrow_exception(error);

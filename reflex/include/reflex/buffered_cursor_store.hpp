@@ -72,7 +72,8 @@ struct BufferedCursorStoreOptions {
 ///   them all. Only a refused cursor (CursorConflict) is dropped, since writing it again cannot
 ///   succeed.
 /// - **Failures surface.** A failure of the background writer is thrown once by the next set()
-///   or flush(), which then records or writes nothing.
+///   (which records its cursor all the same: its event was consumed, and must not be delivered
+///   again for the store's failure) or flush() (which then writes nothing).
 ///
 /// Thread-safety: every member may be called from any thread; one write round runs at a time, so
 /// cursors reach the storage in the order they were set. Lifetime: the destructor stops the
