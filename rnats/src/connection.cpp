@@ -179,6 +179,12 @@ bool Connection::connected() const {
   return natsConnection_Status(state_->nc.get()) == NATS_CONN_STATUS_CONNECTED;
 }
 
+std::string Connection::connected_url() const {
+  char buffer[512] = {};
+  if (natsConnection_GetConnectedUrl(state_->nc.get(), buffer, sizeof buffer) != NATS_OK) return {};
+  return buffer;
+}
+
 std::uint64_t Connection::reconnects() const {
   natsStatistics* stats = nullptr;
   if (natsStatistics_Create(&stats) != NATS_OK) return 0;

@@ -92,6 +92,13 @@ StreamInfo to_info(const jsStreamInfo& si) {
                   .last_sequence = si.State.LastSeq,
                   .consumers = si.State.Consumers};
   if (si.Config != nullptr) info.config = to_config(*si.Config);
+  if (si.Cluster != nullptr) {
+    info.leader = text(si.Cluster->Leader);
+    for (int i = 0; i < si.Cluster->ReplicasLen; ++i) {
+      if (si.Cluster->Replicas[i] != nullptr)
+        info.replicas.push_back(text(si.Cluster->Replicas[i]->Name));
+    }
+  }
   return info;
 }
 

@@ -21,6 +21,10 @@ void OwnServices::start() {
   command("start " + services_);
 }
 
+void OwnServices::kill_node(const std::string& node) {
+  command("kill nats-cluster/" + node);
+}
+
 void OwnServices::stop() {
   command("stop " + services_);
 }

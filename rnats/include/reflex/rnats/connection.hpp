@@ -60,6 +60,9 @@ class REFLEX_RNATS_EXPORT Connection final {
   [[nodiscard]] std::uint64_t reconnects() const;
   /// The URL with any password replaced by "***" (for logs).
   [[nodiscard]] const std::string& url() const noexcept;
+  /// The server this connection is connected to now (`nats://host:port`, one of a cluster's
+  /// URLs, or one the cluster announced); "" while disconnected.
+  [[nodiscard]] std::string connected_url() const;
   /// Sends everything buffered and waits for the server to confirm (a round trip), or throws
   /// Unavailable after `timeout`.
   void flush(std::chrono::milliseconds timeout = std::chrono::seconds(5));

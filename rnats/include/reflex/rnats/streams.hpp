@@ -111,6 +111,10 @@ struct StreamInfo {
   /// Sequence of the last message ever stored (0 when nothing was ever stored).
   std::uint64_t last_sequence = 0;
   std::int64_t consumers = 0;
+  /// In a JetStream cluster, the server that leads the stream (its `server_name`) and the
+  /// servers that replicate it; empty on a single server.
+  std::string leader{};
+  std::vector<std::string> replicas{};
   /// The configuration the server holds (zero for the limits it reports as unlimited).
   StreamConfig config{};
 };

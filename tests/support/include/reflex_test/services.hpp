@@ -21,6 +21,8 @@ class OwnServices {
 
   void start();
   void stop();
+  /// SIGKILLs one node of the JetStream cluster ("n1", "n2", "n3"); start() brings it back.
+  void kill_node(const std::string& node);
   /// The value the env file of these servers exports as `name` (e.g. REFLEX_TEST_PG_DSN), or ""
   /// when it exports none.
   [[nodiscard]] std::string env(const std::string& name) const;
