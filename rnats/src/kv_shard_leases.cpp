@@ -163,7 +163,12 @@ std::optional<ShardState> KvShardLeases::acquire(std::string_view group, std::si
   const bool done = change_lease(store_, shard_key(group, shard),
                                  [&](const std::optional<Lease>& lease, Lease& next) {
                                    const std::int64_t now = now_ms();
-                                   if (lease && lease->held(now)) return Decision::keep;
+                                   // Held by `member` itself: a lease it dropped (it could not
+                                   // confirm it) is taken back with a new token, which fences
+                                   // its earlier run.
+                                   if (lease && lease->held(now) && lease->owner != member) {
+                                     return Decision::keep;
+                                   }
                                    next.owner = std::string(member);
                                    next.token = (lease ? lease->token : 0) + 1;
                                    next.expires_ms = now + ttl.count();

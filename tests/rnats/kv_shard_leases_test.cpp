@@ -43,6 +43,11 @@ TEST(KvShardLeases, AShardHasOneOwnerUntilItsLeaseExpiresAndEachTakingRaisesTheT
   EXPECT_EQ(second->owner, "b");
   EXPECT_EQ(second->token, 2u);
   EXPECT_FALSE(leases.renew("ledger", 3, first->token, 300ms));  // a's lease is gone
+  // A member takes back a lease it holds (one it dropped) with a new token, fencing the old one.
+  const auto again = leases.acquire("ledger", 3, "b", 300ms);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->token, 3u);
+  EXPECT_FALSE(leases.renew("ledger", 3, second->token, 300ms));
 }
 
 TEST(KvShardLeases, RenewingKeepsTheShardAndReleasingFreesItAtOnce) {
