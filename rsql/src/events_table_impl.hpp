@@ -91,8 +91,9 @@ class EventsTableImpl final : public Notifier::Target,
   };
   /// Trail: the latest reads of streams behind the head cache (each one the exact, gap-safe
   /// result of a read: every deliverable event with from < id <= to), kept while several
-  /// streams are open, so that streams catching up side by side (the shards of a consumer, which
-  /// each read the whole stream) share their reads instead of each querying every row.
+  /// streams are behind the head, so that streams catching up side by side (the shards of a
+  /// consumer, which each read the whole stream) share their reads instead of each querying every
+  /// row.
   struct TrailRead {
     std::int64_t from = 0;
     std::int64_t to = 0;
@@ -101,9 +102,11 @@ class EventsTableImpl final : public Notifier::Target,
   std::deque<TrailRead> trail;
   std::size_t trail_events = 0;
   /// Where the reads of streams behind the head cache that are running now started (while
-  /// several streams are open): a stream about to make the same read waits for it instead.
+  /// several streams are behind the head): a stream about to make the same read waits for it
+  /// instead.
   std::multiset<std::int64_t> trail_reads;
-  int open_streams = 0;
+  /// Streams reading behind the head cache now (SqlStream::set_behind).
+  int behind_streams = 0;
   /// The dialect's statement for inserting one event on a caller's transaction, built on first
   /// use (its text and, where the dialect prepares it, a statement name).
   struct SingleInsert {

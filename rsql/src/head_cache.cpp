@@ -21,16 +21,23 @@ SqlStream::SqlStream(std::shared_ptr<EventsTableImpl> table, std::stop_token sto
       stop_(std::move(stop)),
       options_(options),
       position_(position),
-      reader_(table_) {
-  std::lock_guard lock(table_->mutex);
-  ++table_->open_streams;
-}
+      reader_(table_) {}
 
 SqlStream::~SqlStream() {
   std::lock_guard lock(table_->mutex);
-  if (--table_->open_streams <= 1) {
-    table_->trail.clear();
-    table_->trail_events = 0;
+  set_behind(false);
+}
+
+void SqlStream::set_behind(bool behind) {
+  if (behind == behind_) return;
+  behind_ = behind;
+  auto& t = *table_;
+  if (behind) {
+    ++t.behind_streams;
+  } else if (--t.behind_streams <= 1) {
+    // Alone behind the head (or nobody): no one to share reads with.
+    t.trail.clear();
+    t.trail_events = 0;
   }
 }
 
@@ -66,6 +73,7 @@ void SqlStream::fill() {
   for (;;) {
     if (stop_.stop_requested()) throw Canceled();
     if (c.valid && position_ >= c.begin && position_ < c.end) {
+      set_behind(false);
       copy_from_cache(batch);
       t.context.metrics->on_cache(true);
       return;
@@ -94,6 +102,7 @@ void SqlStream::fill() {
     }
     // Outside the cache: a read another stream made here serves us too; else read on our own
     // connection.
+    set_behind(true);
     if (copy_from_trail(batch)) {
       t.context.metrics->on_cache(true);
       if (!buffer_.empty()) return;
@@ -104,7 +113,9 @@ void SqlStream::fill() {
       t.wake.wait(lock, stop_, [&] { return !trail_read_near(batch); });
       continue;
     }
-    const bool shared = t.open_streams > 1;
+    // Kept for others only while another stream is behind the head too: a lone stream catching
+    // up copies nothing.
+    const bool shared = t.behind_streams > 1;
     const std::int64_t from = position_;
     if (shared) t.trail_reads.insert(from);
     lock.unlock();
@@ -134,6 +145,7 @@ void SqlStream::fill() {
     }
     if (options_.to_head && !r.blocked) throw HeadReached();
     held_by_hole = r.blocked;
+    set_behind(false);
     // Nothing after us (or a hole first): we are at the head. Seat the cache here unless it is
     // in use ahead.
     if (!c.fetching && (!c.valid || c.end < position_ || position_ < c.begin)) {

@@ -37,6 +37,9 @@ class SqlStream final : public StreamClient {
   void copy_from_cache(std::size_t batch);
   bool copy_from_trail(std::size_t batch);
   [[nodiscard]] bool trail_read_near(std::size_t batch) const;
+  /// Counts this stream among those reading behind the head cache (the trail's users). Call with
+  /// the table's mutex held.
+  void set_behind(bool behind);
   void keep_in_trail(std::int64_t from, const ReadResult& r);
 
   std::shared_ptr<EventsTableImpl> table_;
@@ -46,6 +49,7 @@ class SqlStream final : public StreamClient {
   Reader reader_;
   std::vector<Event> buffer_;
   std::size_t next_ = 0;
+  bool behind_ = false;
 };
 
 }  // namespace reflex::rsql::detail
