@@ -84,6 +84,9 @@ class Driver {
   /// Connects (Unavailable when the server is unreachable; ConfigError for bad credentials or
   /// an unknown database).
   [[nodiscard]] virtual std::unique_ptr<Session> connect() = 0;
+  /// False when what is set on a connection may not outlive a transaction (PostgreSQL behind a
+  /// transaction pooler): statements on a caller's transaction are then not prepared by name.
+  [[nodiscard]] virtual bool keeps_session_state() const noexcept { return true; }
 
   /// SQL expression giving the timestamp column as microseconds since the epoch (BIGINT).
   [[nodiscard]] virtual std::string micros_expr(std::string_view column) const = 0;

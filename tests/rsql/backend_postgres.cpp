@@ -50,11 +50,23 @@ class PgHandle final : public Handle {
   pqxx::transaction_base& tx_;
 };
 
+#ifdef REFLEX_TEST_THROUGH_PGBOUNCER
+/// Everything through PgBouncer in transaction pool mode: reflex told so by its DSN, the
+/// producers' and checks' own connections on the pooler's plain libpq DSN.
+const char* const kServerDsnVariable = "REFLEX_TEST_PGBOUNCER_DSN";
+const char* const kReflexDsnSuffix = "?pool_mode=transaction";
+#else
+const char* const kServerDsnVariable = "REFLEX_TEST_PG_DSN";
+const char* const kReflexDsnSuffix = "";
+#endif
+
 class PgBackend final : public Backend {
  public:
   reflex::rsql::Dialect dialect() const override { return reflex::rsql::Dialect::postgres; }
-  std::string dsn() const override { return required_env("REFLEX_TEST_PG_DSN"); }
-  std::unique_ptr<Producer> producer() override { return std::make_unique<PgProducer>(dsn()); }
+  std::string dsn() const override { return server_dsn() + kReflexDsnSuffix; }
+  std::unique_ptr<Producer> producer() override {
+    return std::make_unique<PgProducer>(server_dsn());
+  }
   std::unique_ptr<TxCursors> transactional_cursors(
       reflex::rsql::TransactionalCursorsOptions options) override {
     using T = pqxx::transaction_base&;
@@ -62,12 +74,15 @@ class PgBackend final : public Backend {
         reflex::rsql::transactional_cursors<T>(database(), std::move(options)));
   }
   std::vector<std::string> query(const std::string& sql) override {
-    pqxx::connection conn(dsn());
+    pqxx::connection conn(server_dsn());
     pqxx::nontransaction tx(conn);
     std::vector<std::string> out;
     for (const auto& row : tx.exec(sql)) out.push_back(row[0].c_str());
     return out;
   }
+
+ private:
+  static std::string server_dsn() { return required_env(kServerDsnVariable); }
 };
 
 }  // namespace

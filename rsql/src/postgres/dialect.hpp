@@ -15,10 +15,12 @@ namespace reflex::rsql::detail {
 
 /// LISTEN/NOTIFY on channel `channel`, on sessions of their own and never inside a producer's
 /// transaction: pokes are coalesced into NOTIFYs; notifications of other processes call
-/// `on_wake` once listening.
+/// `on_wake` once listening. Behind a transaction pooler it only sends: a LISTEN would end with
+/// the transaction that lent its session.
 [[nodiscard]] std::unique_ptr<CrossNotifier> make_pg_cross_notifier(std::string conninfo,
                                                                     std::string redacted,
                                                                     std::string channel,
+                                                                    PoolMode pool_mode,
                                                                     std::function<void()> on_wake);
 
 }  // namespace reflex::rsql::detail

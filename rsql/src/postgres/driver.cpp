@@ -26,14 +26,15 @@ std::string conninfo_value(std::string_view value) {
 
 class PgDriver final : public Driver {
  public:
-  PgDriver(std::string conninfo, std::string redacted)
-      : conninfo_(std::move(conninfo)), redacted_(std::move(redacted)) {}
+  PgDriver(std::string conninfo, std::string redacted, PoolMode pool_mode)
+      : conninfo_(std::move(conninfo)), redacted_(std::move(redacted)), pool_mode_(pool_mode) {}
 
   Dialect dialect() const noexcept override { return Dialect::postgres; }
   const std::string& redacted_dsn() const noexcept override { return redacted_; }
   std::unique_ptr<Session> connect() override {
-    return std::make_unique<PgSession>(conninfo_, redacted_);
+    return std::make_unique<PgSession>(conninfo_, redacted_, pool_mode_);
   }
+  bool keeps_session_state() const noexcept override { return pool_mode_ != PoolMode::transaction; }
   std::string micros_expr(std::string_view column) const override {
     return "(EXTRACT(EPOCH FROM " + std::string(column) + ") * 1000000)::bigint";
   }
@@ -51,13 +52,24 @@ class PgDriver final : public Driver {
     std::string channel = "reflex_" + schema.table;
     std::transform(channel.begin(), channel.end(), channel.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return make_pg_cross_notifier(conninfo_, redacted_, std::move(channel), std::move(on_wake));
+    return make_pg_cross_notifier(conninfo_, redacted_, std::move(channel), pool_mode_,
+                                  std::move(on_wake));
   }
 
  private:
   std::string conninfo_;
   std::string redacted_;
+  PoolMode pool_mode_;
 };
+
+PoolMode parse_pool_mode(const Uri& uri, std::string_view value) {
+  if (value == "direct") return PoolMode::direct;
+  if (value == "session") return PoolMode::session;
+  if (value == "transaction") return PoolMode::transaction;
+  throw ConfigError("PostgreSQL DSN " + uri.redacted() + " has pool_mode=" + std::string(value) +
+                    ": expected direct, session (a pooler lending a session per client) or "
+                    "transaction (one per transaction, as PgBouncer's transaction pooling)");
+}
 
 }  // namespace
 
@@ -79,11 +91,16 @@ std::shared_ptr<Driver> make_postgres_driver(const Uri& uri, const DatabaseOptio
   const auto timeout = std::max<long long>(
       1, std::chrono::duration_cast<std::chrono::seconds>(options.connect_timeout).count());
   conninfo += " connect_timeout=" + std::to_string(timeout);
+  PoolMode pool_mode = options.pool_mode;
   for (const auto& [key, value] : uri.query) {
+    if (key == "pool_mode") {  // reflex's own, not libpq's
+      pool_mode = parse_pool_mode(uri, value);
+      continue;
+    }
     validate_identifier("PostgreSQL connection option", key);
     conninfo += " " + key + "=" + conninfo_value(value);
   }
-  return std::make_shared<PgDriver>(std::move(conninfo), uri.redacted());
+  return std::make_shared<PgDriver>(std::move(conninfo), uri.redacted(), pool_mode);
 }
 
 }  // namespace reflex::rsql::detail

@@ -28,14 +28,16 @@ bool record(const Inbox& inbox, pqxx::transaction_base& transaction, std::string
   auto& impl = detail::Access::impl(inbox);
   impl.expect_dialect(Dialect::postgres, "record(pqxx::transaction_base&)");
   detail::InboxImpl::check(source, event_id);
-  // Prepared once per connection, its name derived from its text (as the producer's inserts).
+  // Prepared once per connection, its name derived from its text (as the producer's inserts;
+  // unnamed behind a transaction pooler).
   const std::string sql = impl.insert_sql("$1", "$2");
   const std::string name = detail::statement_name("reflex_inbox_", sql);
   try {
     try {
-      transaction.conn().prepare(name, sql);
-      const auto result =
-          transaction.exec_prepared(name, std::string(source), std::string(event_id));
+      const std::string values[] = {std::string(source), std::string(event_id)};
+      const auto result = detail::exec_statement(
+          transaction, detail::Access::driver(*impl.database).keeps_session_state(), name, sql,
+          {values[0].c_str(), values[1].c_str()});
       return result.affected_rows() > 0;
     } catch (...) {
       detail::rethrow_pg(nullptr);

@@ -67,12 +67,12 @@ class PgPolicy final : public GapPolicy {
         g.probe_limit = scalar(session, last_value_sql_);
         // Not a snapshot's xmax: that is one past the newest *completed* xid, and a transaction
         // with a newer xid may still be running. A fresh xid bounds every xid assigned before.
-        if (!async_commit_) {
-          // Taking an xid makes this statement a committing transaction: no WAL flush wait.
-          session.execute("SET synchronous_commit = off", {});
-          async_commit_ = true;
-        }
-        g.probe_xmax = scalar(session, "SELECT pg_current_xact_id()::text::bigint");
+        // Taking an xid makes this statement a committing transaction: no WAL flush wait. The
+        // setting is the statement's own (a session-wide SET would outlive it on a pooled
+        // server session and slow down, or weaken, its next client's commits).
+        g.probe_xmax = scalar(session,
+                              "SELECT pg_current_xact_id()::text::bigint, "
+                              "set_config('synchronous_commit', 'off', true)");
         metrics_->on_hole_probe(0);
         g.probe_pending = true;
         g.probe_since = std::chrono::steady_clock::now();
@@ -121,7 +121,6 @@ class PgPolicy final : public GapPolicy {
   std::shared_ptr<TableMetrics> metrics_;
   std::string last_value_sql_;
   std::string writers_sql_;
-  bool async_commit_ = false;
 };
 
 }  // namespace

@@ -116,15 +116,15 @@ Notifier insert_events(const EventsTable& table, pqxx::transaction_base& tx,
   if (events.size() == 1) {
     // The producer's hot path: a statement prepared once per connection, its text and name built
     // once per table (the name derives from the text, so tables and schemas never collide; pqxx
-    // prepares it lazily on each connection and again after a reconnect).
+    // prepares it lazily on each connection and again after a reconnect). Behind a transaction
+    // pooler it goes unnamed.
     const auto& one = t.single_insert([&] {
       detail::EventsTableImpl::SingleInsert built{.sql = insert_sql(1), .name = {}};
       built.name = detail::statement_name("reflex_insert_", built.sql);
       return built;
     });
     run_insert(t, [&] {
-      tx.conn().prepare(one.name, one.sql);
-      tx.exec_prepared(one.name, pqxx::prepare::make_dynamic_params(pointers));
+      (void)detail::exec_statement(tx, t.driver.keeps_session_state(), one.name, one.sql, pointers);
     });
   } else {
     const std::string sql = insert_sql(events.size());
@@ -173,8 +173,7 @@ Notifier insert_events_with(const EventsTable& table, pqxx::transaction_base& tr
   // Prepared once per connection and statement, as a service's own statements are.
   const std::string name = detail::statement_name("reflex_with_", sql);
   run_insert(t, [&] {
-    transaction.conn().prepare(name, sql);
-    transaction.exec_prepared(name, pqxx::prepare::make_dynamic_params(pointers));
+    (void)detail::exec_statement(transaction, t.driver.keeps_session_state(), name, sql, pointers);
   });
   return t.notifier();
 }

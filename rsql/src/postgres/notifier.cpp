@@ -29,10 +29,11 @@ constexpr std::chrono::milliseconds kNotifySpacing{5};
 class PgCrossNotifier final : public CrossNotifier {
  public:
   PgCrossNotifier(std::string conninfo, std::string redacted, std::string channel,
-                  std::function<void()> on_wake)
+                  PoolMode pool_mode, std::function<void()> on_wake)
       : conninfo_(std::move(conninfo)),
         redacted_(std::move(redacted)),
         channel_(std::move(channel)),
+        pool_mode_(pool_mode),
         on_wake_(std::move(on_wake)),
         wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     sender_ = std::jthread([this](std::stop_token stop) { send(stop); });
@@ -50,6 +51,9 @@ class PgCrossNotifier final : public CrossNotifier {
   }
 
   void listen() override {
+    // A LISTEN lasts as long as its session, and a transaction pooler lends one per transaction:
+    // the streams poll instead (listening() stays false, so they keep their short interval).
+    if (pool_mode_ == PoolMode::transaction) return;
     std::call_once(listen_once_, [this] {
       listener_ = std::jthread([this](std::stop_token stop) { listen(stop); });
     });
@@ -114,7 +118,13 @@ class PgCrossNotifier final : public CrossNotifier {
 
   void send(std::stop_token stop) {
     std::unique_ptr<pqxx::connection> conn;
-    const std::string sql = "NOTIFY " + channel_;
+    // A NOTIFY takes a transaction id, so its commit would wait for a WAL flush (and hold the
+    // server's notify lock meanwhile), adding to the producers' fsyncs. A wake-up need not be
+    // durable: the events it announces were committed before it was sent. The setting is local
+    // to the statement's own transaction: a session-wide SET would stay behind on a pooled server
+    // session for its next client.
+    const std::string sql =
+        "SELECT pg_notify($1, ''), set_config('synchronous_commit', 'off', true)";
     std::chrono::steady_clock::time_point last_sent{};
     std::uint64_t covered = 0;  // pokes the last NOTIFY answered
     auto backoff = std::chrono::milliseconds(100);
@@ -139,14 +149,11 @@ class PgCrossNotifier final : public CrossNotifier {
       try {
         if (!conn || !conn->is_open()) {
           conn = std::make_unique<pqxx::connection>(conninfo_);
-          // A NOTIFY takes a transaction id, so its commit would wait for a WAL flush (and hold
-          // the server's notify lock meanwhile), adding to the producers' fsyncs. A wake-up need
-          // not be durable: the events it announces were committed before it was sent.
-          pqxx::nontransaction(*conn).exec0("SET synchronous_commit = off");
-          sender_pid_ = conn->backendpid();
+          // The server's pid, which notifications carry (a pooler's backend key is its own).
+          sender_pid_ = pqxx::nontransaction(*conn).exec("SELECT pg_backend_pid()")[0][0].as<int>();
         }
         pqxx::nontransaction tx(*conn);
-        tx.exec0(sql);
+        tx.exec_params(sql, channel_);
         last_sent = std::chrono::steady_clock::now();
         backoff = std::chrono::milliseconds(100);
       } catch (...) {
@@ -168,6 +175,7 @@ class PgCrossNotifier final : public CrossNotifier {
   std::string conninfo_;
   std::string redacted_;
   std::string channel_;
+  PoolMode pool_mode_;
   std::function<void()> on_wake_;
   int wake_fd_;
   std::atomic<bool> listening_{false};
@@ -184,10 +192,10 @@ class PgCrossNotifier final : public CrossNotifier {
 }  // namespace
 
 std::unique_ptr<CrossNotifier> make_pg_cross_notifier(std::string conninfo, std::string redacted,
-                                                      std::string channel,
+                                                      std::string channel, PoolMode pool_mode,
                                                       std::function<void()> on_wake) {
   return std::make_unique<PgCrossNotifier>(std::move(conninfo), std::move(redacted),
-                                           std::move(channel), std::move(on_wake));
+                                           std::move(channel), pool_mode, std::move(on_wake));
 }
 
 }  // namespace reflex::rsql::detail

@@ -24,6 +24,13 @@ DatabaseErrorKind kind_of_sqlstate(const std::string& state) {
   return DatabaseErrorKind::other;
 }
 
+/// What a statement prepared by name and gone (or already there) in a later transaction means.
+std::string pooler_hint() {
+  return "named prepared statements do not outlive a transaction on this connection, as behind "
+         "PgBouncer in transaction pool mode: add ?pool_mode=transaction to reflex's DSN "
+         "(DatabaseOptions::pool_mode = PoolMode::transaction)";
+}
+
 }  // namespace
 
 [[noreturn]] void rethrow_pg(bool* broken) {
@@ -40,6 +47,10 @@ DatabaseErrorKind kind_of_sqlstate(const std::string& state) {
     throw DatabaseError(DatabaseErrorKind::connection,
                         "postgres: commit outcome unknown: " + one_line(e.what()));
   } catch (const pqxx::sql_error& e) {
+    // 26000: the prepared statement does not exist; 42P05: it already exists.
+    if (e.sqlstate() == "26000" || e.sqlstate() == "42P05") {
+      throw ConfigError("postgres: " + one_line(e.what()) + ": " + pooler_hint());
+    }
     const auto kind = kind_of_sqlstate(e.sqlstate());
     if (kind == DatabaseErrorKind::connection && broken) *broken = true;
     throw DatabaseError(kind, "postgres: " + one_line(e.what()));
@@ -181,8 +192,37 @@ void TextParams::assign(std::span<const Param> params) {
   }
 }
 
-PgSession::PgSession(const std::string& conninfo, const std::string& redacted)
-    : conn_(open_pg_connection(conninfo, redacted)) {}
+pqxx::result exec_statement(pqxx::transaction_base& tx, bool named, const std::string& name,
+                            const std::string& sql, const std::vector<const char*>& values) {
+  if (!named) return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(values));
+}
+
+PgSession::PgSession(const std::string& conninfo, const std::string& redacted, PoolMode pool_mode)
+    : conn_(open_pg_connection(conninfo, redacted)), named_(pool_mode != PoolMode::transaction) {
+  if (pool_mode != PoolMode::direct) return;
+  // A pooler answers the startup with a backend key of its own (PgBouncer: random bytes), while
+  // the server reports its process: they differ only when something stands between. One query
+  // per connection, so that a pooler nobody told reflex about is an error here, not statements
+  // vanishing (or worse, a LISTEN that never hears) later.
+  std::int64_t server_pid = 0;
+  try {
+    pqxx::nontransaction tx(*conn_);
+    server_pid = tx.exec("SELECT pg_backend_pid()")[0][0].as<std::int64_t>();
+  } catch (...) {
+    rethrow_pg(&broken_);
+  }
+  if (server_pid != conn_->backendpid()) {
+    throw ConfigError("PostgreSQL at " + redacted +
+                      " answers through a connection pooler (its backend key names process " +
+                      std::to_string(conn_->backendpid()) + ", the server's is " +
+                      std::to_string(server_pid) +
+                      "): add ?pool_mode=transaction to the DSN when it pools transactions (as "
+                      "PgBouncer's pool_mode = transaction), ?pool_mode=session when it keeps "
+                      "one server session per client");
+  }
+}
 
 void PgSession::query(std::string_view sql, std::span<const Param> params,
                       const RowCallback& on_row) {
@@ -238,19 +278,24 @@ void PgSession::rollback() noexcept {
 
 pqxx::result PgSession::run(std::string_view sql, std::span<const Param> params) {
   try {
-    const std::string& name = prepared(sql);
+    const std::string& statement = this->statement(sql);
     params_.assign(params);
-    if (tx_) return tx_->exec_prepared(name, params_.dynamic());
+    const auto exec = [&](pqxx::transaction_base& tx) {
+      return named_ ? tx.exec_prepared(statement, params_.dynamic())
+                    : tx.exec_params(statement, params_.dynamic());
+    };
+    if (tx_) return exec(*tx_);
     pqxx::nontransaction tx(*conn_);
-    return tx.exec_prepared(name, params_.dynamic());
+    return exec(tx);
   } catch (...) {
     rethrow_pg(&broken_);
   }
 }
 
-const std::string& PgSession::prepared(std::string_view sql) {
+const std::string& PgSession::statement(std::string_view sql) {
   auto it = statements_.find(std::string(sql));
   if (it != statements_.end()) return it->second;
+  if (!named_) return statements_.emplace(std::string(sql), number_placeholders(sql)).first->second;
   std::string name = "reflex_" + std::to_string(statements_.size());
   conn_->prepare(name, number_placeholders(sql));
   return statements_.emplace(std::string(sql), std::move(name)).first->second;

@@ -24,6 +24,12 @@ namespace reflex::rsql::detail {
 /// the redefinition: an error, never the wrong statement).
 [[nodiscard]] std::string statement_name(std::string prefix, const std::string& sql);
 
+/// Runs one of reflex's statements on a caller's transaction: prepared once per connection under
+/// `name` (statement_name of `sql`) when `named`, otherwise unnamed, parsed where it runs (behind
+/// a transaction pooler, a name prepared in one transaction is gone in the next).
+pqxx::result exec_statement(pqxx::transaction_base& tx, bool named, const std::string& name,
+                            const std::string& sql, const std::vector<const char*>& values);
+
 /// Bytes as PostgreSQL's hex bytea input ("\\x0a1b…").
 [[nodiscard]] std::string to_hex_bytea(std::string_view bytes);
 
@@ -46,7 +52,9 @@ class TextParams final {
 /// Thread-safety: one thread at a time.
 class PgSession final : public Session {
  public:
-  PgSession(const std::string& conninfo, const std::string& redacted);
+  /// Connects. With PoolMode::direct, refuses (ConfigError) a connection that comes through a
+  /// pooler; with PoolMode::transaction, prepares nothing by name.
+  PgSession(const std::string& conninfo, const std::string& redacted, PoolMode pool_mode);
 
   void query(std::string_view sql, std::span<const Param> params,
              const RowCallback& on_row) override;
@@ -62,10 +70,13 @@ class PgSession final : public Session {
 
  private:
   pqxx::result run(std::string_view sql, std::span<const Param> params);
-  const std::string& prepared(std::string_view sql);
+  /// The name `sql` is prepared under on this connection (preparing it the first time), or with
+  /// named statements off its text with `$n` placeholders.
+  const std::string& statement(std::string_view sql);
 
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::work> tx_;
+  const bool named_;
   std::unordered_map<std::string, std::string> statements_;
   TextParams params_;
   bool broken_ = false;

@@ -15,6 +15,24 @@ class Driver;
 struct Access;
 }  // namespace detail
 
+/// PostgreSQL only: what stands between reflex and the server.
+enum class PoolMode {
+  /// reflex's connections are the server's own sessions (the default). A connection found to
+  /// come through a pooler (its backend pid is not the server's, as with PgBouncer) is refused
+  /// with a ConfigError that names this option.
+  direct,
+  /// A pooler that gives each client one server session for as long as it is connected
+  /// (PgBouncer's `pool_mode = session`): everything works as on a direct connection.
+  session,
+  /// A pooler that lends a server session per transaction (PgBouncer's `pool_mode =
+  /// transaction`): nothing set on a session survives a commit. reflex then prepares no named
+  /// statements (each statement is parsed and planned where it runs) and does not LISTEN: streams
+  /// learn of other processes' commits by polling with their backoff (`poll_interval`), while a
+  /// producer's NOTIFY still wakes listeners connected directly. Its own commits still wake the
+  /// streams of its process at once.
+  transaction,
+};
+
 /// How reflex connects to a database.
 struct DatabaseOptions {
   /// Gives up connecting after this long (an unreachable server is an Unavailable error).
@@ -25,11 +43,15 @@ struct DatabaseOptions {
   /// ConfigError naming it: what tools that only read want (a mistyped path must not leave an
   /// empty database behind).
   bool create_missing = true;
+  /// PostgreSQL only: whether a pooler stands in front of the server. The DSN parameter
+  /// `?pool_mode=direct|session|transaction` sets it too (and wins), so tools that take a DSN
+  /// reach a server through PgBouncer.
+  PoolMode pool_mode = PoolMode::direct;
 };
 
 /// A database reflex reads and writes, named by a DSN:
 /// - `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `postgres://`; query parameters are
-///   passed to libpq, e.g. `?sslmode=require`),
+///   passed to libpq, e.g. `?sslmode=require`, except reflex's own `pool_mode`, see PoolMode),
 /// - `mysql://USER[:PASSWORD]@HOST[:PORT]/DB` (also `mariadb://`),
 /// - `sqlite:///ABSOLUTE/PATH` (the file is created when missing, unless told not to).
 /// A dialect is available when reflex was built with it (see `<reflex/rsql/config.hpp>`); its
