@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -99,6 +100,41 @@ TEST(PgBouncer, ACallersPooledTransactionUnderADirectDsnFailsWithTheHintAndWrite
   pqxx::nontransaction check(producer);
   EXPECT_EQ(check.exec("SELECT foreign_id FROM " + name + " ORDER BY id").size(), 1u)
       << "only the first, committed event is in the table";
+}
+
+TEST(PgBouncer, InsertWithAndInsertAcrossLentServerSessionsCommitEveryEventOnce) {
+  // Two producer connections whose transactions overlap, so PgBouncer lends each transaction
+  // another server session than its connection's last: a statement prepared by name would be
+  // missing there.
+  const std::string name = unique_name("pooled_with");
+  const std::string accounts = unique_name("pooled_accounts");
+  auto pooled = Database::open(pooled_dsn() + "?pool_mode=transaction");
+  pooled->create_events_table({.table = name});
+  pooled->execute("CREATE TABLE " + accounts + " (id bigint PRIMARY KEY)");
+  const EventsTable table(pooled, EventsTableOptions{.schema = {.table = name}});
+  pqxx::connection a(pooled_dsn());
+  pqxx::connection b(pooled_dsn());
+  std::vector<std::string> want;
+  for (int i = 0; i < 10; ++i) {
+    pqxx::work first(i % 2 ? a : b);
+    pqxx::work second(i % 2 ? b : a);
+    const std::string with = std::to_string(2 * i);
+    const std::string plain = std::to_string(2 * i + 1);
+    (void)table.insert_with(first, "INSERT INTO " + accounts + " (id) VALUES ($1)", {with},
+                            {.foreign_id = with, .type = 1});
+    (void)table.insert(second, {.foreign_id = plain, .type = 2});
+    first.commit();
+    second.commit();
+    want.push_back(with);
+    want.push_back(plain);
+  }
+  std::vector<std::string> got;
+  for (const auto& e : read_to_head(table)) got.push_back(e.foreign_id);
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  pqxx::nontransaction check(a);
+  EXPECT_EQ(check.exec("SELECT id FROM " + accounts).size(), 10u);
 }
 
 TEST(PgBouncer, ACommitThroughThePoolerWakesAStreamListeningOnTheServer) {
