@@ -66,7 +66,8 @@ TEST(PgBouncer, TheServerItselfIsNotMistakenForAPooler) {
 
 TEST(PgBouncer, ATransactionPoolerDeclaredAsASessionPoolerFailsWithTheHintNotAWrongResult) {
   // reflex takes `session` at its word and prepares by name; the pooler lends another server
-  // session to a later statement, where the name is missing or taken: the hint, every time.
+  // session to a later statement, where the name is missing (names are unique to a session of
+  // reflex, never another's statement): the hint, every time.
   const std::string name = unique_name("misdeclared");
   Database::open(direct_dsn())->create_events_table({.table = name});
   const EventsTable table(Database::open(pooled_dsn() + "?pool_mode=session"),

@@ -1,5 +1,8 @@
 #include "postgres/session.hpp"
 
+#include <atomic>
+#include <random>
+
 #include "error_mapping.hpp"
 #include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
@@ -29,6 +32,21 @@ std::string pooler_hint() {
   return "named prepared statements do not outlive a transaction on this connection, as behind "
          "PgBouncer in transaction pool mode: add ?pool_mode=transaction to reflex's DSN "
          "(DatabaseOptions::pool_mode = PoolMode::transaction)";
+}
+
+/// "reflex_<process>_<session>_": names no other session uses, so that a statement prepared by
+/// name and then run on a server session it was not prepared on (a transaction pooler declared a
+/// session pooler) fails as missing rather than meeting another session's statement of that name.
+std::string session_prefix() {
+  static const std::string process = [] {
+    std::random_device random;
+    std::string tag;
+    const std::uint32_t bits = random();
+    hex_append(tag, std::string_view(reinterpret_cast<const char*>(&bits), sizeof bits));
+    return tag;
+  }();
+  static std::atomic<std::uint64_t> sessions{0};
+  return "reflex_" + process + "_" + std::to_string(++sessions) + "_";
 }
 
 }  // namespace
@@ -200,7 +218,9 @@ pqxx::result exec_statement(pqxx::transaction_base& tx, bool named, const std::s
 }
 
 PgSession::PgSession(const std::string& conninfo, const std::string& redacted, PoolMode pool_mode)
-    : conn_(open_pg_connection(conninfo, redacted)), named_(pool_mode != PoolMode::transaction) {
+    : conn_(open_pg_connection(conninfo, redacted)),
+      named_(pool_mode != PoolMode::transaction),
+      name_prefix_(session_prefix()) {
   if (pool_mode != PoolMode::direct) return;
   // A pooler answers the startup with a backend key of its own (PgBouncer: random bytes), while
   // the server reports its process: they differ only when something stands between. One query
@@ -296,7 +316,7 @@ const std::string& PgSession::statement(std::string_view sql) {
   auto it = statements_.find(std::string(sql));
   if (it != statements_.end()) return it->second;
   if (!named_) return statements_.emplace(std::string(sql), number_placeholders(sql)).first->second;
-  std::string name = "reflex_" + std::to_string(statements_.size());
+  std::string name = name_prefix_ + std::to_string(statements_.size());
   conn_->prepare(name, number_placeholders(sql));
   return statements_.emplace(std::string(sql), std::move(name)).first->second;
 }

@@ -77,6 +77,7 @@ class PgSession final : public Session {
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::work> tx_;
   const bool named_;
+  const std::string name_prefix_;
   std::unordered_map<std::string, std::string> statements_;
   TextParams params_;
   bool broken_ = false;
