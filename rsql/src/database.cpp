@@ -25,6 +25,10 @@ namespace {
 
 std::shared_ptr<Database> Database::open(std::string_view dsn, const DatabaseOptions& options) {
   const Uri uri = parse_uri(dsn);
+  if (!options.primary_dsn.empty() && uri.scheme != "postgresql" && uri.scheme != "postgres") {
+    throw ConfigError("DatabaseOptions::primary_dsn is for PostgreSQL standbys, not " +
+                      uri.redacted());
+  }
   std::shared_ptr<detail::Driver> driver;
   if (uri.scheme == "sqlite") {
 #if REFLEX_RSQL_HAS_SQLITE

@@ -54,6 +54,20 @@ struct GapState {
   /// known); reported with the gauge.
   std::int64_t blocker_pid = 0;
   std::chrono::steady_clock::time_point hole_since{};
+  /// PostgreSQL standby (postgres/gap_policy.cpp): `settled` was decided on the primary when its
+  /// WAL insert position was `settled_lsn`; a standby session relies on it once it has replayed
+  /// that far. Guarded by mutex, like `settled` itself there.
+  std::int64_t settled_lsn = 0;
+  /// A decision the standby has not replayed yet: ids up to `replay_limit` were final on the
+  /// primary at its WAL position `replay_lsn`.
+  bool replay_pending = false;
+  std::int64_t replay_limit = 0;
+  std::int64_t replay_lsn = 0;
+  /// The table's one connection to the primary, which decides holes for its standby readers.
+  std::unique_ptr<Session> primary;
+  /// The primary's WAL page and segment sizes (bytes), read when `primary` connects.
+  std::int64_t wal_page = 0;
+  std::int64_t wal_segment = 0;
 };
 
 /// Everything a reader or gap policy needs to know about its table.
@@ -97,6 +111,14 @@ struct HoleVerdict {
 class GapPolicy {
  public:
   virtual ~GapPolicy() = default;
+  /// Once per session, before its first read (a ConfigError when the session's server cannot be
+  /// read gap-safely as configured).
+  virtual void on_connect(Session& session) { (void)session; }
+  /// The horizon this reader's next read may rely on: every id at or below it is final, and every
+  /// committed one among them is in the snapshot of any read the session starts from now on.
+  [[nodiscard]] virtual std::int64_t settled(const GapState& gap) const {
+    return gap.settled.load(std::memory_order_acquire);
+  }
   virtual HoleVerdict on_hole(Session& session, const Hole& hole) = 0;
 };
 

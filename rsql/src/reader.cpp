@@ -18,6 +18,8 @@ ReadResult Reader::read(std::int64_t after, std::size_t limit) {
   try {
     return read_checked(after, limit);
   } catch (...) {
+    // The next read asks the server again what it is (a standby may have been promoted).
+    policy_.reset();
     if (session_ && session_->broken()) session_.reset();
     rethrow_with_schema_hint(table_->options.schema.table, "events_ddl", table_->dialect);
   }
@@ -34,7 +36,10 @@ std::int64_t Reader::head() {
     });
     return id;
   } catch (...) {
-    if (session_ && session_->broken()) session_.reset();
+    if (session_ && session_->broken()) {
+      session_.reset();
+      policy_.reset();
+    }
     rethrow_with_schema_hint(table_->options.schema.table, "events_ddl", table_->dialect);
   }
 }
@@ -42,9 +47,19 @@ std::int64_t Reader::head() {
 Session& Reader::session() {
   if (!session_) {
     session_ = table_->driver.connect();
-    policy_ = table_->driver.make_gap_policy(table_->context);
+    policy_.reset();
   }
   return *session_;
+}
+
+GapPolicy& Reader::policy() {
+  if (!policy_) {
+    // Made for reads only: head() needs no gap decisions (nor, on a standby, a primary).
+    auto policy = table_->driver.make_gap_policy(table_->context);
+    policy->on_connect(session());
+    policy_ = std::move(policy);
+  }
+  return *policy_;
 }
 
 ReadResult Reader::read_checked(std::int64_t after, std::size_t limit) {
@@ -58,7 +73,7 @@ ReadResult Reader::read_checked(std::int64_t after, std::size_t limit) {
     // Loaded before the query: ids up to it are final, so every committed one among them is in
     // the query's snapshot. A value raised by another reader after our snapshot was taken does
     // not cover commits our snapshot missed.
-    const std::int64_t settled = gap.settled.load(std::memory_order_acquire);
+    const std::int64_t settled = policy().settled(gap);
     const auto started = Clock::now();
     const Param params[] = {after, static_cast<std::int64_t>(limit)};
     session().query(table_->select_sql, params, [&](const Row& row) {
@@ -86,7 +101,7 @@ ReadResult Reader::read_checked(std::int64_t after, std::size_t limit) {
       const std::int64_t id = ids_[i];
       if (id != prev + 1 && id > complete) {
         const HoleVerdict verdict =
-            policy_->on_hole(*session_, Hole{.prev = prev,
+            policy().on_hole(*session_, Hole{.prev = prev,
                                              .ids = std::span(ids_).subspan(i),
                                              .rows = std::span(rows_).subspan(i)});
         if (verdict.decision == HoleDecision::reread && attempt < 3) {

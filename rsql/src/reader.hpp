@@ -24,6 +24,8 @@ class Reader final {
 
  private:
   Session& session();
+  /// The gap policy of the current session.
+  GapPolicy& policy();
   ReadResult read_checked(std::int64_t after, std::size_t limit);
   void note_blocked(std::int64_t at);
   void note_passed(std::int64_t position);

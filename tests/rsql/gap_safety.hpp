@@ -34,15 +34,17 @@ struct Seen {
 };
 
 /// 16 writers commit out of id order for `write_for` (random transaction lengths, rollbacks,
-/// multi-event and long transactions) while 3 readers follow the head of the table `name`; then
-/// checks that every reader got every committed event exactly once, in the table's id order,
-/// and never a rolled-back one. Returns the longest time a reader was held at one hole.
-inline std::chrono::nanoseconds check_gap_safety(Backend& backend,
-                                                 std::shared_ptr<reflex::rsql::Database> db,
-                                                 const std::string& name,
-                                                 std::chrono::milliseconds write_for) {
+/// multi-event and long transactions) while 3 readers follow the head of the table `name`, and
+/// 2 more on `replica` when given (a standby of `db`, opened with its primary); then checks that
+/// every reader got every committed event exactly once, in the table's id order, and never a
+/// rolled-back one. Returns the longest time a reader of `db` was held at one hole.
+inline std::chrono::nanoseconds check_gap_safety(
+    Backend& backend, std::shared_ptr<reflex::rsql::Database> db, const std::string& name,
+    std::chrono::milliseconds write_for,
+    std::shared_ptr<reflex::rsql::Database> replica = nullptr) {
   constexpr int kWriters = 16;
-  constexpr int kReaders = 3;
+  const int kPrimaryReaders = 3;
+  const int kReaders = kPrimaryReaders + (replica ? 2 : 0);
   const auto kWriteFor = write_for;
   auto recorder = std::make_shared<TableRecorder>();
   // Small batches and fast polls make readers hit the head (and its holes) often. No gap grace
@@ -51,13 +53,32 @@ inline std::chrono::nanoseconds check_gap_safety(Backend& backend,
       db,
       EventsTableOptions{
           .schema = {.table = name}, .batch_size = 20, .poll_interval = 2ms, .metrics = recorder});
+  std::unique_ptr<EventsTable> on_replica;
+  if (replica) {
+    on_replica = std::make_unique<EventsTable>(
+        replica,
+        EventsTableOptions{.schema = {.table = name}, .batch_size = 20, .poll_interval = 2ms});
+    // The standby has the table once it replayed its creation.
+    EXPECT_TRUE(eventually(
+        [&] {
+          try {
+            on_replica->check();
+            return true;
+          } catch (const reflex::rsql::SchemaError&) {
+            return false;
+          }
+        },
+        10s))
+        << "the standby never replayed the events table's creation";
+  }
 
   std::stop_source stop_readers;
   std::vector<Seen> seen(kReaders);
   std::vector<std::jthread> readers;
   for (int r = 0; r < kReaders; ++r) {
     readers.emplace_back([&, r] {
-      auto stream = table.stream(stop_readers.get_token(), "");
+      const EventsTable& source = r < kPrimaryReaders ? table : *on_replica;
+      auto stream = source.stream(stop_readers.get_token(), "");
       try {
         for (;;) {
           const auto e = stream->recv();
@@ -66,6 +87,8 @@ inline std::chrono::nanoseconds check_gap_safety(Backend& backend,
           ++seen[r].count;
         }
       } catch (const reflex::Canceled&) {
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "reader " << r << ": " << e.what();
       }
     });
   }
@@ -164,7 +187,7 @@ inline std::chrono::nanoseconds check_gap_safety(Backend& backend,
   EXPECT_EQ(table_ids.size(), committed.size());
 
   for (int r = 0; r < kReaders; ++r) {
-    SCOPED_TRACE("reader " + std::to_string(r));
+    SCOPED_TRACE("reader " + std::to_string(r) + (r < kPrimaryReaders ? "" : " (on the standby)"));
     const auto& s = seen[r];
     const std::set<std::string> got(s.foreign_ids.begin(), s.foreign_ids.end());
     EXPECT_EQ(got.size(), s.foreign_ids.size()) << "an event was delivered twice";

@@ -10,8 +10,15 @@
 
 namespace reflex::rsql::detail {
 
-/// The gap policy of a PostgreSQL reader: holes resolved by the transaction-id horizon.
-[[nodiscard]] std::unique_ptr<GapPolicy> make_pg_gap_policy(const TableContext& table);
+/// Opens a session on a standby's primary (DatabaseOptions::primary_dsn).
+using PrimaryConnect = std::function<std::unique_ptr<Session>()>;
+
+/// The gap policy of a PostgreSQL reader: holes resolved by the transaction-id horizon. On a
+/// standby, decided on the primary `primary` connects to (`primary_shown` in messages); without
+/// it a reader on a standby fails with a ConfigError.
+[[nodiscard]] std::unique_ptr<GapPolicy> make_pg_gap_policy(const TableContext& table,
+                                                            PrimaryConnect primary,
+                                                            std::string primary_shown);
 
 /// LISTEN/NOTIFY on channel `channel`, on sessions of their own and never inside a producer's
 /// transaction: pokes are coalesced into NOTIFYs; notifications of other processes call

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <string>
+#include <utility>
 
 #include "postgres/dialect.hpp"
 #include "postgres/session.hpp"
@@ -29,6 +30,13 @@ class PgDriver final : public Driver {
   PgDriver(std::string conninfo, std::string redacted, PoolMode pool_mode)
       : conninfo_(std::move(conninfo)), redacted_(std::move(redacted)), pool_mode_(pool_mode) {}
 
+  /// The DSN names a standby of this primary (DatabaseOptions::primary_dsn).
+  void set_primary(std::string conninfo, std::string redacted, PoolMode pool_mode) {
+    primary_conninfo_ = std::move(conninfo);
+    primary_redacted_ = std::move(redacted);
+    primary_pool_mode_ = pool_mode;
+  }
+
   Dialect dialect() const noexcept override { return Dialect::postgres; }
   const std::string& redacted_dsn() const noexcept override { return redacted_; }
   std::unique_ptr<Session> connect() override {
@@ -45,10 +53,20 @@ class PgDriver final : public Driver {
     (void)rsql::insert_events(table, static_cast<PgSession&>(session).transaction(), events);
   }
   std::unique_ptr<GapPolicy> make_gap_policy(const TableContext& table) override {
-    return make_pg_gap_policy(table);
+    PrimaryConnect primary;
+    if (!primary_conninfo_.empty()) {
+      primary = [conninfo = primary_conninfo_, redacted = primary_redacted_,
+                 pool_mode = primary_pool_mode_] {
+        return std::make_unique<PgSession>(conninfo, redacted, pool_mode);
+      };
+    }
+    return make_pg_gap_policy(table, std::move(primary), primary_redacted_);
   }
   std::unique_ptr<CrossNotifier> make_cross_notifier(const EventsSchema& schema,
                                                      std::function<void()> on_wake) override {
+    // A standby runs no LISTEN, and a NOTIFY on the primary may come before the standby has
+    // replayed the commit it announces: its streams poll (EventsTableOptions::poll_interval).
+    if (!primary_conninfo_.empty()) return nullptr;
     std::string channel = "reflex_" + schema.table;
     std::transform(channel.begin(), channel.end(), channel.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -60,6 +78,9 @@ class PgDriver final : public Driver {
   std::string conninfo_;
   std::string redacted_;
   PoolMode pool_mode_;
+  std::string primary_conninfo_;
+  std::string primary_redacted_;
+  PoolMode primary_pool_mode_ = PoolMode::direct;
 };
 
 PoolMode parse_pool_mode(const Uri& uri, std::string_view value) {
@@ -71,9 +92,8 @@ PoolMode parse_pool_mode(const Uri& uri, std::string_view value) {
                     "transaction (one per transaction, as PgBouncer's transaction pooling)");
 }
 
-}  // namespace
-
-std::shared_ptr<Driver> make_postgres_driver(const Uri& uri, const DatabaseOptions& options) {
+/// The libpq conninfo of a postgresql:// DSN, and the pool mode it asks for.
+std::pair<std::string, PoolMode> pg_conninfo(const Uri& uri, const DatabaseOptions& options) {
   if (uri.host.empty()) {
     throw ConfigError("PostgreSQL DSN " + uri.redacted() +
                       " names no host: use postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
@@ -100,7 +120,27 @@ std::shared_ptr<Driver> make_postgres_driver(const Uri& uri, const DatabaseOptio
     validate_identifier("PostgreSQL connection option", key);
     conninfo += " " + key + "=" + conninfo_value(value);
   }
-  return std::make_shared<PgDriver>(std::move(conninfo), uri.redacted(), pool_mode);
+  return {std::move(conninfo), pool_mode};
+}
+
+}  // namespace
+
+std::shared_ptr<Driver> make_postgres_driver(const Uri& uri, const DatabaseOptions& options) {
+  auto [conninfo, pool_mode] = pg_conninfo(uri, options);
+  auto driver = std::make_shared<PgDriver>(std::move(conninfo), uri.redacted(), pool_mode);
+  if (!options.primary_dsn.empty()) {
+    const Uri primary = parse_uri(options.primary_dsn);
+    if (primary.scheme != "postgresql" && primary.scheme != "postgres") {
+      throw ConfigError("DatabaseOptions::primary_dsn " + primary.redacted() +
+                        " is not a PostgreSQL DSN: name the standby's primary, "
+                        "postgresql://USER@HOST:PORT/DATABASE");
+    }
+    // Not the standby's pool mode: the primary's DSN says its own.
+    auto [primary_conninfo, primary_pool_mode] =
+        pg_conninfo(primary, {.connect_timeout = options.connect_timeout});
+    driver->set_primary(std::move(primary_conninfo), primary.redacted(), primary_pool_mode);
+  }
+  return driver;
 }
 
 }  // namespace reflex::rsql::detail

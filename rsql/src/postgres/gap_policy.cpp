@@ -23,22 +23,51 @@
 // role (pg_stat_activity hides other roles' xids) and covering prepared transactions, which keep
 // their locks under a virtual transaction of their own.
 
+//
+// Reading from a standby (DatabaseOptions::primary_dsn). A standby cannot take an xid and its
+// pg_locks shows none of the primary's writers, so the hole is decided on the primary, exactly as
+// above, on one connection per table; the standby only reads. An id missing on the standby may
+// belong to a transaction still running on the primary, to one that rolled back, or to one that
+// committed on the primary but whose commit the standby has not replayed yet: the decision on
+// the primary says "every id <= M is final there", which rules out the first and says nothing of
+// the third. So the decision also records L, the primary's WAL insert position read after it.
+// Every transaction that committed an id <= M ended before the decision, and a transaction
+// writes its commit record before it releases its locks or leaves the running set, so that record
+// ends at or before L. The standby makes a commit visible to its snapshots once it has replayed
+// the commit record, and pg_last_wal_replay_lsn() is the end of the last record replayed: once a
+// standby session reads a replay position >= L, every later snapshot of it sees every committed
+// id <= M, and the others never appear. Only then does M become that session's horizon; until
+// then the stream stops before the hole (and the read after it re-reads the range). L is the
+// insert position, not pg_current_wal_lsn(): that is the write position, which an asynchronous
+// commit may be ahead of. Replay only grows while a session lives (a restarted or other standby
+// is a new session, which checks again before it relies on the shared horizon).
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "driver.hpp"
 #include "postgres/dialect.hpp"
+#include "reflex/errors.hpp"
+#include "reflex/rsql/errors.hpp"
 #include "sql_text.hpp"
 
 namespace reflex::rsql::detail {
 
 namespace {
 
+/// The sizes of a WAL page header: of a segment's first page, and of the others.
+constexpr std::int64_t kLongPageHeader = 40;
+constexpr std::int64_t kShortPageHeader = 24;
+
 class PgPolicy final : public GapPolicy {
  public:
-  explicit PgPolicy(const TableContext& table)
+  PgPolicy(const TableContext& table, PrimaryConnect primary, std::string primary_shown)
       : gap_(table.gap),
         metrics_(table.metrics),
+        table_(table.schema.table),
+        connect_primary_(std::move(primary)),
+        primary_shown_(std::move(primary_shown)),
         last_value_sql_("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " +
                         quote(Dialect::postgres, table.schema.table + "_id_seq")),
         // The table name is a validated identifier, quoted: safe inside the literal.
@@ -51,8 +80,24 @@ class PgPolicy final : public GapPolicy {
             quote(Dialect::postgres, table.schema.table) +
             "'::regclass AND r.mode = 'RowExclusiveLock' AND x.locktype = 'transactionid'") {}
 
+  void on_connect(Session& session) override {
+    standby_ = scalar(session, "SELECT CASE WHEN pg_is_in_recovery() THEN 1 ELSE 0 END") != 0;
+    if (standby_ && !connect_primary_) {
+      throw ConfigError(
+          "PostgreSQL server of events table '" + table_ +
+          "' is a standby (in recovery): a stream there decides holes in the ids on the "
+          "primary; set DatabaseOptions::primary_dsn to the primary's DSN (reflexctl: "
+          "--primary DSN)");
+    }
+  }
+
+  std::int64_t settled(const GapState& gap) const override {
+    return standby_ ? confirmed_ : gap.settled.load(std::memory_order_acquire);
+  }
+
   HoleVerdict on_hole(Session& session, const Hole& hole) override {
-    return {decide(session, hole.next()), hole.next()};
+    return {standby_ ? decide_on_standby(session, hole.next()) : decide(session, hole.next()),
+            hole.next()};
   }
 
  private:
@@ -63,33 +108,135 @@ class PgPolicy final : public GapPolicy {
     // since `next` is visible and so was drawn before the fresh probe reads the sequence.
     for (int round = 0; round < 2; ++round) {
       if (next <= g.settled.load()) return HoleDecision::reread;
-      if (!g.probe_pending) {
-        g.probe_limit = scalar(session, last_value_sql_);
-        // Not a snapshot's xmax: that is one past the newest *completed* xid, and a transaction
-        // with a newer xid may still be running. A fresh xid bounds every xid assigned before.
-        // Taking an xid makes this statement a committing transaction: no WAL flush wait. The
-        // setting is the statement's own (a session-wide SET would outlive it on a pooled
-        // server session and slow down, or weaken, its next client's commits).
-        g.probe_xmax = scalar(session,
-                              "SELECT pg_current_xact_id()::text::bigint, "
-                              "set_config('synchronous_commit', 'off', true)");
-        metrics_->on_hole_probe(0);
-        g.probe_pending = true;
-        g.probe_since = std::chrono::steady_clock::now();
-      }
-      const std::int64_t xmin =
-          scalar(session, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
-      if (xmin < g.probe_xmax) {
-        g.blocker_pid = oldest_writer_before(session, g.probe_xmax);
-        if (g.blocker_pid >= 0) return HoleDecision::block;
-      }
-      g.blocker_pid = 0;
-      g.probe_pending = false;
+      // Nobody waits for the probe's commit to be durable.
+      if (!probe_final(session, "off")) return HoleDecision::block;
       if (g.probe_limit > g.settled.load()) {
         g.settled.store(g.probe_limit, std::memory_order_release);
       }
     }
     return next <= g.settled.load() ? HoleDecision::reread : HoleDecision::block;
+  }
+
+  /// On a standby: the primary decides, the standby's replay position says when the decision
+  /// holds for this session (see the top of this file).
+  HoleDecision decide_on_standby(Session& standby, std::int64_t next) {
+    auto& g = *gap_;
+    std::lock_guard lock(g.mutex);
+    // Each step either answers or moves: a horizon confirmed, a decision replayed, a probe
+    // decided. A pending decision may predate `next`: a fresh probe after it covers `next`.
+    for (int step = 0; step < 4; ++step) {
+      if (next <= confirmed_) return HoleDecision::reread;
+      if (g.settled.load() > confirmed_) {
+        if (replayed(standby) < g.settled_lsn) return HoleDecision::block;
+        confirmed_ = g.settled.load();
+        continue;
+      }
+      if (g.replay_pending) {
+        if (replayed(standby) < g.replay_lsn) return HoleDecision::block;
+        if (g.replay_limit > g.settled.load()) {
+          g.settled.store(g.replay_limit, std::memory_order_release);
+          g.settled_lsn = g.replay_lsn;
+        }
+        g.replay_pending = false;
+        confirmed_ = std::max(confirmed_, g.replay_limit);  // this session replayed it
+        continue;
+      }
+      Session& primary = primary_session();
+      std::int64_t lsn = 0;
+      try {
+        // Flushed locally: the probe's commit record lies before the decision's WAL position,
+        // and the standby receives WAL only once it is flushed, which an asynchronous commit
+        // could put off for wal_writer_delay.
+        if (!probe_final(primary, "local")) return HoleDecision::block;
+        lsn = scalar(primary, "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint");
+      } catch (const DatabaseError& e) {
+        if (primary.broken()) g.primary.reset();
+        throw DatabaseError(e.kind(),
+                            "deciding a hole on the primary " + primary_shown_ + ": " + e.what());
+      }
+      g.replay_pending = true;
+      g.replay_limit = g.probe_limit;
+      g.replay_lsn = replay_target(lsn);
+    }
+    return next <= confirmed_ ? HoleDecision::reread : HoleDecision::block;
+  }
+
+  /// Starts a probe on `session` unless one is pending, and says whether every id up to its
+  /// limit (g.probe_limit) is final on that server now; if not, notes the oldest writer that
+  /// may still fill one. The probe's own commit runs with synchronous_commit `commit`. Needs
+  /// gap_->mutex.
+  bool probe_final(Session& session, std::string_view commit) {
+    auto& g = *gap_;
+    if (!g.probe_pending) {
+      g.probe_limit = scalar(session, last_value_sql_);
+      // Not a snapshot's xmax: that is one past the newest *completed* xid, and a transaction
+      // with a newer xid may still be running. A fresh xid bounds every xid assigned before.
+      // Taking an xid makes this statement a committing transaction. The setting is the
+      // statement's own (a session-wide SET would outlive it on a pooled server session and
+      // slow down, or weaken, its next client's commits).
+      g.probe_xmax = scalar(session,
+                            "SELECT pg_current_xact_id()::text::bigint, "
+                            "set_config('synchronous_commit', '" +
+                                std::string(commit) + "', true)");
+      metrics_->on_hole_probe(0);
+      g.probe_pending = true;
+      g.probe_since = std::chrono::steady_clock::now();
+    }
+    const std::int64_t xmin =
+        scalar(session, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+    if (xmin < g.probe_xmax) {
+      g.blocker_pid = oldest_writer_before(session, g.probe_xmax);
+      if (g.blocker_pid >= 0) return false;
+    }
+    g.blocker_pid = 0;
+    g.probe_pending = false;
+    return true;
+  }
+
+  /// The table's connection to the primary (connected on first use, again after it broke).
+  Session& primary_session() {
+    auto& g = *gap_;
+    if (!g.primary) {
+      auto session = connect_primary_();
+      g.wal_page = 0;
+      g.wal_segment = 0;
+      session->query(
+          "SELECT current_setting('wal_block_size')::bigint, "
+          "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size')",
+          {}, [&](const Row& row) {
+            g.wal_page = row.int64(0);
+            g.wal_segment = row.int64(1);
+          });
+      g.primary = std::move(session);
+    }
+    return *g.primary;
+  }
+
+  /// The replay position that covers every record before insert position `lsn`. At a page's
+  /// first byte after its header, the last record ended at the page boundary, and a standby's
+  /// replay position may stop there: waiting for `lsn` itself would wait for the next record,
+  /// which an idle primary may never write.
+  std::int64_t replay_target(std::int64_t lsn) const {
+    const auto& g = *gap_;
+    if (g.wal_page <= 0 || g.wal_segment <= 0) return lsn;
+    const std::int64_t header =
+        lsn % g.wal_segment < g.wal_page ? kLongPageHeader : kShortPageHeader;
+    return lsn % g.wal_page == header ? lsn - header : lsn;
+  }
+
+  /// The standby's replay position (bytes of WAL). A server that left recovery (promoted) has
+  /// none: its sessions are no longer a standby's, so the stream fails and reconnects.
+  std::int64_t replayed(Session& standby) {
+    std::int64_t lsn = -1;
+    standby.query("SELECT (pg_last_wal_replay_lsn() - '0/0')::bigint", {}, [&](const Row& row) {
+      if (!row.is_null(0)) lsn = row.int64(0);
+    });
+    if (lsn < 0) {
+      throw DatabaseError(DatabaseErrorKind::connection,
+                          "postgres: the standby of events table '" + table_ +
+                              "' left recovery (promoted): reading it again as it is now");
+    }
+    return lsn;
   }
 
   /// The backend pid of the oldest transaction whose xid precedes `xid` (a full xid8) and that
@@ -119,14 +266,22 @@ class PgPolicy final : public GapPolicy {
 
   std::shared_ptr<GapState> gap_;
   std::shared_ptr<TableMetrics> metrics_;
+  std::string table_;
+  PrimaryConnect connect_primary_;
+  std::string primary_shown_;
   std::string last_value_sql_;
   std::string writers_sql_;
+  /// This session's server is a standby (on_connect).
+  bool standby_ = false;
+  /// On a standby: the horizon this session has replayed the decision of.
+  std::int64_t confirmed_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<GapPolicy> make_pg_gap_policy(const TableContext& table) {
-  return std::make_unique<PgPolicy>(table);
+std::unique_ptr<GapPolicy> make_pg_gap_policy(const TableContext& table, PrimaryConnect primary,
+                                              std::string primary_shown) {
+  return std::make_unique<PgPolicy>(table, std::move(primary), std::move(primary_shown));
 }
 
 }  // namespace reflex::rsql::detail

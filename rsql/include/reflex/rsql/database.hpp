@@ -47,6 +47,14 @@ struct DatabaseOptions {
   /// `?pool_mode=direct|session|transaction` sets it too (and wins), so tools that take a DSN
   /// reach a server through PgBouncer.
   PoolMode pool_mode = PoolMode::direct;
+  /// PostgreSQL only: the DSN names a hot standby (a streaming replica), and this is the DSN of
+  /// its primary. Streams then read their events on the standby and decide holes in the ids on
+  /// one small connection of the table's own to the primary, which needs rights to read the
+  /// events table's sequence and pg_locks and to take a transaction id (a role that may connect
+  /// and read is enough). A stream on a standby without it fails with a ConfigError saying to set
+  /// it (reflexctl: `--primary DSN`). The standby must replay this primary's WAL (one standby per
+  /// DSN, not a pool of several). docs/rsql.md, "Reading from a replica", has the rule and costs.
+  std::string primary_dsn{};
 };
 
 /// A database reflex reads and writes, named by a DSN:
