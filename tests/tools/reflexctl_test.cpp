@@ -322,6 +322,34 @@ TEST(ReflexctlPostgres, ErrorsAreOneLineEvenWhenTheLibrarySaysMore) {
   EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
 }
 
+TEST(ReflexctlPostgres, TailsAStandbyWithPrimaryAndWithoutItSaysToConfigureIt) {
+  const std::string source = server_source("REFLEX_TEST_PG_DSN");
+  const std::string table = source.substr(source.find("?table=") + 7);
+  const std::string primary = reflex_test::required_env("REFLEX_TEST_PG_DSN");
+  const std::string standby =
+      reflex_test::required_env("REFLEX_TEST_PG_REPLICA_DSN") + "?table=" + table;
+  ASSERT_EQ(run({"publish", source},
+                "{\"foreign_id\":\"1\",\"type\":1}\n{\"foreign_id\":\"2\",\"type\":1}\n")
+                .status,
+            0);
+  // Once the standby replayed them, it tails both.
+  Result tailed;
+  EXPECT_TRUE(reflex_test::eventually(
+      [&] {
+        tailed = run({"tail", standby, "--to-head", "--primary", primary});
+        return lines(tailed.out).size() == 2;
+      },
+      10s))
+      << tailed.err << tailed.out;
+  EXPECT_EQ(tailed.status, 0) << tailed.err;
+
+  const auto without = run({"tail", standby, "--to-head"});
+  EXPECT_EQ(without.status, 2) << without.err;
+  EXPECT_EQ(lines(without.err).size(), 1u) << without.err;
+  EXPECT_NE(without.err.find("standby"), std::string::npos) << without.err;
+  EXPECT_NE(without.err.find("--primary"), std::string::npos) << without.err;
+}
+
 TEST(ReflexctlMariaDb, PublishesAndTailsAMariaDbOutbox) {
   publish_then_tail(server_source("REFLEX_TEST_MYSQL_DSN"));
 }

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "errors.hpp"
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #if defined(REFLEX_TOOLS_WITH_GRPC)
 #include "reflex/rgrpc/client.hpp"
@@ -32,9 +33,15 @@ SqlTable open_sql_table(std::string_view text, std::string_view what, Access acc
       uri.required_param("table", "name the " + name + " table, e.g. ?table=" + name);
   reflex::rsql::validate_identifier(name + " table", table);
   uri.remove_param("table");
-  return {.database =
-              reflex::rsql::Database::open(uri.str(), {.create_missing = access == Access::write}),
+  std::string primary = uri.param("primary").value_or("");
+  uri.remove_param("primary");
+  return {.database = reflex::rsql::Database::open(
+              uri.str(), {.create_missing = access == Access::write, .primary_dsn = primary}),
           .table = std::move(table)};
+}
+
+bool is_postgres(std::string_view uri) {
+  return uri.starts_with("postgresql://") || uri.starts_with("postgres://");
 }
 
 #if defined(REFLEX_TOOLS_WITH_NATS)
@@ -204,8 +211,30 @@ HeadFunc open_head(std::string_view text) {
   return {};
 }
 
+std::string with_primary(std::string uri, std::string_view primary) {
+  if (primary.empty()) return uri;
+  if (!is_postgres(uri) || !is_postgres(primary)) {
+    throw UsageError(
+        "--primary names the primary of a PostgreSQL standby: both it and the "
+        "source must be postgresql:// DSNs");
+  }
+  if (reflex::parse_uri(uri).param("primary")) {
+    throw UsageError("the source names its primary twice: with ?primary= and with --primary");
+  }
+  uri += uri.find('?') == std::string::npos ? '?' : '&';
+  return uri + "primary=" + reflex::percent_encode(primary);
+}
+
 std::string shown(std::string_view text) {
   try {
+    if (is_postgres(text)) {
+      // The primary's DSN rides in a parameter: its password must be masked too.
+      auto uri = reflex::parse_uri(text);
+      if (const auto primary = uri.param("primary")) {
+        uri.remove_param("primary");
+        return uri.redacted() + " (primary " + reflex::parse_uri(*primary).redacted() + ")";
+      }
+    }
     if (is_nats(text)) {
       // Several servers, each with its own credentials: mask every one of them.
       const auto query = text.find('?');

@@ -3,7 +3,9 @@
 // every command accepts the same addresses with the same errors.
 //
 // `?table=T` on an SQL DSN is reflexctl's parameter (which table to use), not the driver's: it is
-// taken off before the DSN reaches reflex::rsql::Database::open.
+// taken off before the DSN reaches reflex::rsql::Database::open. So is `&primary=DSN`
+// (percent-encoded) on a PostgreSQL DSN that names a hot standby: its primary, which decides holes
+// in the ids for streams reading the standby (rsql::DatabaseOptions::primary_dsn; `--primary`).
 
 #include <cstdint>
 #include <functional>
@@ -54,6 +56,10 @@ using HeadFunc = std::function<std::optional<std::int64_t>()>;
 
 /// The HeadFunc of `uri`; empty for sources that cannot tell (gRPC).
 [[nodiscard]] HeadFunc open_head(std::string_view uri);
+
+/// `uri` with `primary` as its `primary=` parameter (what `--primary DSN` does): "" leaves it as
+/// it is; a UsageError unless `uri` is a PostgreSQL DSN without one and `primary` is one too.
+[[nodiscard]] std::string with_primary(std::string uri, std::string_view primary);
 
 /// `uri` as messages show it: any password or token replaced by "***".
 [[nodiscard]] std::string shown(std::string_view uri);

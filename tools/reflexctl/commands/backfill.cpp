@@ -25,6 +25,7 @@ namespace {
 
 struct BackfillOptions {
   std::string source;
+  std::string primary;
   std::string consumer;
   std::string cursors;
   std::size_t batch = 1;
@@ -55,8 +56,9 @@ int backfill(const BackfillOptions& o, const std::vector<std::string>& command) 
   if (o.consumer.empty() || o.cursors.empty())
     throw UsageError("needs --consumer NAME and --cursors STORE");
   const auto every = parse_duration("--progress-every", o.progress_every);
-  const auto stream = open_source(o.source);
-  const std::string source_shown = "source " + shown(o.source);
+  const std::string source = with_primary(o.source, o.primary);
+  const auto stream = open_source(source);
+  const std::string source_shown = "source " + shown(source);
   const std::string store_shown = "cursor store " + shown(o.cursors);
   // The store's failures are told as the store's, not as the COMMAND's whose cursor it was.
   const auto cursors = std::make_shared<JobCursorStore>(
@@ -64,7 +66,7 @@ int backfill(const BackfillOptions& o, const std::vector<std::string>& command) 
 
   Progress progress({.terminal = isatty(2) != 0,
                      .every = every,
-                     .head = open_head(o.source),
+                     .head = open_head(source),
                      .label = "reflexctl backfill " + o.consumer});
   const auto spec = reflex::rpatterns::batch_spec(
       stream, cursors, o.consumer,
@@ -152,6 +154,9 @@ Run add_backfill(CLI::App& app, const std::vector<std::string>& command) {
   // Only for the help: main.cpp hands the words after "--" over as `command`, so a word that
   // lands here came before the "--".
   cmd->add_option("COMMAND", o->misplaced, "after \"--\": the program to run and its arguments");
+  cmd->add_option("--primary", o->primary,
+                  "the primary of a PostgreSQL standby SOURCE, which decides holes in the ids")
+      ->type_name("DSN");
   cmd->add_option("--consumer", o->consumer, "the consumer's name: its cursor's key")
       ->type_name("NAME");
   cmd->add_option("--cursors", o->cursors,

@@ -29,6 +29,7 @@ namespace {
 struct ServeOptions {
   std::string listen;
   std::vector<std::string> streams;
+  std::string primary;
   std::string http;
   std::string tls_cert;
   std::string tls_key;
@@ -45,6 +46,12 @@ ServeConfig config_of(const ServeOptions& o) {
   }
   if (config.streams.empty())
     throw UsageError("needs at least one --stream NAME=SOURCE (or REFLEX_STREAMS)");
+  if (!o.primary.empty()) {
+    // Every PostgreSQL stream then reads the standby of that primary.
+    for (auto& stream : config.streams) {
+      if (stream.uri.starts_with("postgres")) stream.uri = with_primary(stream.uri, o.primary);
+    }
+  }
   if (!o.http.empty()) config.http = parse_listen_address(o.http, "--http");
   if (o.tls_cert.empty() != o.tls_key.empty())
     throw UsageError("TLS needs both --tls-cert and --tls-key");
@@ -120,6 +127,11 @@ Run add_serve(CLI::App& app) {
                   "separated by spaces or newlines)")
       ->envname("REFLEX_STREAMS")
       ->type_name("NAME=SOURCE");
+  cmd->add_option("--primary", o->primary,
+                  "the primary of the PostgreSQL standby the SQL streams read (it decides holes "
+                  "in the ids)")
+      ->envname("REFLEX_PRIMARY")
+      ->type_name("DSN");
   cmd->add_option("--http", o->http,
                   "address of /metrics, /healthz and /readyz; :0 picks a free port")
       ->envname("REFLEX_HTTP")

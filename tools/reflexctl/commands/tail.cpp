@@ -19,6 +19,7 @@ namespace {
 
 struct TailOptions {
   std::string source;
+  std::string primary;
   std::string after;
   bool from_head = false;
   bool to_head = false;
@@ -35,8 +36,9 @@ int tail(const TailOptions& o) {
       .lag = o.lag.empty() ? std::chrono::milliseconds{} : parse_duration("--lag", o.lag),
       .from_head = o.from_head,
       .to_head = o.to_head};
-  const auto stream = open_source(o.source);
-  const std::string what = "source " + shown(o.source);
+  const std::string source = with_primary(o.source, o.primary);
+  const auto stream = open_source(source);
+  const std::string what = "source " + shown(source);
   SignalStop signals;
   const auto stop = signals.token();
   OutageLog outage("tail");
@@ -87,6 +89,9 @@ Run add_tail(CLI::App& app) {
   cmd->add_option("SOURCE", o->source, "the stream (see reflexctl --help for the URIs)");
   cmd->add_option("--after", o->after, "start after this cursor (exclusive; default: the start)")
       ->type_name("CURSOR");
+  cmd->add_option("--primary", o->primary,
+                  "the primary of a PostgreSQL standby SOURCE, which decides holes in the ids")
+      ->type_name("DSN");
   cmd->add_flag("--from-head", o->from_head, "start at the newest event");
   cmd->add_flag("--to-head", o->to_head, "exit 0 once the newest event is printed");
   cmd->add_option("--lag", o->lag, "only events at least this old: 500ms, 2s, 5m, 1h")
@@ -109,7 +114,9 @@ metadata and trace are omitted when empty. A foreign id that is not valid UTF-8 
 SIGINT/SIGTERM unless --to-head or --limit ends it. When the source goes away (a server down, a
 lost connection) tail logs one line, retries with backoff (100ms doubling to 5s) and, once the
 source answers again, logs one more line and goes on after the last event it printed; errors
-that retrying cannot heal (a missing table, a bad cursor) end it with exit 1 or 2.)"));
+that retrying cannot heal (a missing table, a bad cursor) end it with exit 1 or 2. A SOURCE on a
+PostgreSQL hot standby needs --primary (or &primary=DSN, percent-encoded, in SOURCE): the events
+are read on the standby, holes in the ids are decided on one small connection to the primary.)"));
   return [o] { return tail(*o); };
 }
 
