@@ -87,12 +87,14 @@ std::int64_t to_unix_nanos(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-MsgPtr message(const OutgoingEvent& event, const char* reply) {
-  natsMsg* raw = nullptr;
-  check(natsMsg_Create(&raw, event.subject.c_str(), reply, event.data.data(),
-                       static_cast<int>(event.data.size())),
-        "create a NATS message on subject \"" + event.subject + "\"");
-  MsgPtr msg(raw);
+void append_headers(MessageBuilder& builder, const OutgoingEvent& event,
+                    std::initializer_list<std::string_view> skip) {
+  const auto skipped = [&](std::string_view name) {
+    if (event.timestamp && name == header::timestamp) return true;
+    for (const auto s : skip)
+      if (name == s) return true;
+    return false;
+  };
   for (const auto& [name, value] : event.headers) {
     if (name.empty() || name.find_first_of(": \r\n") != std::string::npos) {
       throw ConfigError("header name \"" + name +
@@ -101,19 +103,31 @@ MsgPtr message(const OutgoingEvent& event, const char* reply) {
     if (value.find_first_of("\r\n") != std::string::npos) {
       throw ConfigError("header \"" + name + "\" has a line break in its value; encode it");
     }
-    check(natsMsgHeader_Set(msg.get(), name.c_str(), value.c_str()),
-          "set header " + name + " of a NATS message");
+    if (!skipped(name)) builder.header(name, value);
   }
-  if (event.timestamp) {
-    check(natsMsgHeader_Set(msg.get(), header::timestamp,
-                            std::to_string(to_unix_nanos(*event.timestamp)).c_str()),
-          "set the timestamp header of a NATS message");
+  if (event.timestamp) builder.number_header(header::timestamp, to_unix_nanos(*event.timestamp));
+}
+
+void append_event_headers(MessageBuilder& builder, const Event& event) {
+  builder.number_header(header::type, event.type);
+  if (!event.foreign_id.empty()) builder.encoded_header(header::foreign_id, event.foreign_id);
+  if (!event.trace.empty()) builder.encoded_header(header::trace, event.trace);
+  if (!event.id.empty()) builder.encoded_header(header::source_id, event.id);
+  if (event.timestamp != std::chrono::system_clock::time_point{}) {
+    builder.number_header(header::timestamp, to_unix_nanos(event.timestamp));
   }
-  return msg;
+}
+
+MsgPtr message(const OutgoingEvent& event, const char* reply) {
+  MessageBuilder builder;
+  append_headers(builder, event);
+  return builder.build(event.subject, reply != nullptr ? reply : "", event.data);
 }
 
 MsgPtr event_message(const std::string& subject, const Event& event, const char* reply) {
-  return message(rnats::event_message(subject, event), reply);
+  MessageBuilder builder;
+  append_event_headers(builder, event);
+  return builder.build(subject, reply != nullptr ? reply : "", event.metadata);
 }
 
 std::string header_value(natsMsg* msg, const char* name) {

@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "handles.hpp"
+#include "message_builder.hpp"
 #include "reflex/event.hpp"
 #include "reflex/rnats/codec.hpp"
 #include "reflex/rnats/streams.hpp"
@@ -26,12 +28,20 @@ namespace reflex::rnats::detail {
 /// literal '%') is kept as it is.
 [[nodiscard]] std::string decode_header_value(std::string_view value);
 
-/// The message `event` is sent as: its data as payload, its headers (checked: ConfigError naming
-/// a bad one) and header::timestamp when it has a timestamp; answered on `reply` if given. The
-/// idempotency key and expectations are the sender's (jsPubOptions or headers of its own).
+/// Writes the headers of `event` (checked: ConfigError naming a bad one) and header::timestamp
+/// when it has a timestamp, except those named in `skip`: headers the caller writes itself
+/// (an idempotency key, expectations), which take their place as natsMsgHeader_Set would.
+void append_headers(MessageBuilder& builder, const OutgoingEvent& event,
+                    std::initializer_list<std::string_view> skip = {});
+/// Writes the headers rnats::event_message(subject, event) gives `event` (the reflex format)
+/// without making the OutgoingEvent.
+void append_event_headers(MessageBuilder& builder, const Event& event);
+
+/// The message `event` is sent as: its data as payload, its headers (append_headers); answered
+/// on `reply` if given. The idempotency key and expectations are the sender's.
 [[nodiscard]] MsgPtr message(const OutgoingEvent& event, const char* reply = nullptr);
 
-/// message(rnats::event_message(subject, event), reply): the message the relay sends.
+/// message(rnats::event_message(subject, event), reply), written directly.
 [[nodiscard]] MsgPtr event_message(const std::string& subject, const Event& event,
                                    const char* reply = nullptr);
 

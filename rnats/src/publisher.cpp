@@ -230,19 +230,19 @@ void AsyncPublisher::publish(const OutgoingEvent& event, Callback done) {
   natsStatus s = NATS_OK;
   try {
     const std::string reply = st.inbox.reply(number);
-    const detail::MsgPtr msg = detail::message(event, reply.c_str());
-    const auto set = [&](const char* name, const std::string& value) {
-      detail::check(natsMsgHeader_Set(msg.get(), name, value.c_str()),
-                    detail::what(event.subject) + ": set header " + name);
-    };
-    if (!event.idempotency_key.empty()) set(header::msg_id, event.idempotency_key);
+    detail::MessageBuilder builder;
+    detail::append_headers(builder, event,
+                           {header::msg_id, detail::expected_last_sequence_header,
+                            detail::expected_last_subject_sequence_header});
+    if (!event.idempotency_key.empty()) builder.header(header::msg_id, event.idempotency_key);
     if (event.expected_last_sequence) {
-      set(detail::expected_last_sequence_header, std::to_string(*event.expected_last_sequence));
+      builder.number_header(detail::expected_last_sequence_header, *event.expected_last_sequence);
     }
     if (event.expected_last_subject_sequence) {
-      set(detail::expected_last_subject_sequence_header,
-          std::to_string(*event.expected_last_subject_sequence));
+      builder.number_header(detail::expected_last_subject_sequence_header,
+                            *event.expected_last_subject_sequence);
     }
+    const detail::MsgPtr msg = builder.build(event.subject, reply, event.data);
     s = natsConnection_PublishMsg(st.conn->nc.get(), msg.get());
   } catch (...) {
     if (take_back()) throw;
