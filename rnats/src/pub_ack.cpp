@@ -1,5 +1,6 @@
 #include "pub_ack.hpp"
 
+#include <charconv>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <type_traits>
@@ -40,9 +41,78 @@ int small_int(const json& object, const char* key, std::string_view body) {
   return static_cast<int>(value);
 }
 
+/// The acknowledgement as nats-server writes every stored message's, read without building a
+/// JSON document (the relay reads one per event): an object of "stream", "domain" (strings
+/// without escapes), "seq" (an unsigned integer) and "duplicate" (a boolean), each at most once.
+/// nullopt for anything else, which the JSON parser then reads (or rejects).
+std::optional<PubAck> parse_plain(std::string_view body) {
+  std::size_t i = 0;
+  const auto skip_space = [&] {
+    while (i < body.size() &&
+           (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r')) {
+      ++i;
+    }
+  };
+  const auto take = [&](char c) {
+    skip_space();
+    if (i >= body.size() || body[i] != c) return false;
+    ++i;
+    return true;
+  };
+  const auto string = [&]() -> std::optional<std::string_view> {
+    if (!take('"')) return std::nullopt;
+    const std::size_t end = body.find_first_of("\"\\", i);
+    if (end == std::string_view::npos || body[end] != '"') return std::nullopt;
+    const std::string_view text = body.substr(i, end - i);
+    i = end + 1;
+    return text;
+  };
+  PubAck out;
+  bool seen_stream = false, seen_domain = false, seen_seq = false, seen_duplicate = false;
+  if (!take('{')) return std::nullopt;
+  do {
+    const auto key = string();
+    if (!key || !take(':')) return std::nullopt;
+    skip_space();
+    if (*key == "seq" && !seen_seq) {
+      seen_seq = true;
+      // JSON digits: no sign, no leading zero, no fraction or exponent (the next token checks).
+      if (i + 1 < body.size() && body[i] == '0' && body[i + 1] >= '0' && body[i + 1] <= '9') {
+        return std::nullopt;
+      }
+      const auto [end, ec] =
+          std::from_chars(body.data() + i, body.data() + body.size(), out.sequence);
+      if (ec != std::errc{}) return std::nullopt;
+      i = static_cast<std::size_t>(end - body.data());
+    } else if (*key == "duplicate" && !seen_duplicate) {
+      seen_duplicate = true;
+      if (body.substr(i, 4) == "true") {
+        out.duplicate = true;
+        i += 4;
+      } else if (body.substr(i, 5) == "false") {
+        i += 5;
+      } else {
+        return std::nullopt;
+      }
+    } else if ((*key == "stream" && !seen_stream) || (*key == "domain" && !seen_domain)) {
+      (*key == "stream" ? seen_stream : seen_domain) = true;
+      const auto value = string();
+      if (!value) return std::nullopt;
+      if (*key == "stream") out.stream = *value;
+    } else {
+      return std::nullopt;
+    }
+  } while (take(','));
+  if (!take('}') || !seen_seq) return std::nullopt;
+  skip_space();
+  if (i != body.size()) return std::nullopt;
+  return out;
+}
+
 }  // namespace
 
 PubAck parse_pub_ack(std::string_view body) {
+  if (auto plain = parse_plain(body)) return std::move(*plain);
   const json ack = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (ack.is_discarded()) malformed(body, "not JSON");
   if (!ack.is_object()) malformed(body, "not a JSON object");

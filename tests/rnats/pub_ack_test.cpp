@@ -21,6 +21,27 @@ TEST(PubAck, ReadsWhereTheMessageWasStored) {
   EXPECT_TRUE(dup.duplicate);
 }
 
+TEST(PubAck, AnAcknowledgementOutsideTheUsualShapeIsReadAllTheSame) {
+  // nats-server's own shape is read without a JSON document; anything else by the JSON parser.
+  const auto escaped = parse_pub_ack(R"({"stream":"S\"Q","seq":3})");
+  EXPECT_EQ(escaped.stream, "S\"Q");
+  EXPECT_EQ(escaped.sequence, 3u);
+  const auto unknown = parse_pub_ack(R"({"stream":"S","seq":4,"batch":"b","duplicate":true})");
+  EXPECT_EQ(unknown.sequence, 4u);
+  EXPECT_TRUE(unknown.duplicate);
+  const auto twice = parse_pub_ack(R"({"stream":"S","seq":5,"seq":6})");
+  EXPECT_EQ(twice.sequence, 6u);  // as the JSON parser reads it: the last one
+  const auto spaced =
+      parse_pub_ack("{ \"stream\" : \"S\" ,\n \"seq\" : 0 , \"duplicate\" : false }");
+  EXPECT_EQ(spaced.sequence, 0u);
+  EXPECT_FALSE(spaced.duplicate);
+  for (const char* body : {R"({"stream":"S","seq":01})", R"({"stream":"S","seq":1e3})",
+                           R"({"stream":"S","seq":18446744073709551616})",
+                           R"({"stream":"S","seq":1} x)", R"({"stream":"S","seq":1,})"}) {
+    EXPECT_THROW((void)parse_pub_ack(body), reflex::Error) << body;
+  }
+}
+
 TEST(PubAck, AStreamNamedErrorIsNoError) {
   const auto ack = parse_pub_ack(R"({"stream":"error","seq":1})");
   EXPECT_FALSE(ack.error);
