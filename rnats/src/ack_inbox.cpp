@@ -1,5 +1,7 @@
 #include "ack_inbox.hpp"
 
+#include <charconv>
+
 #include "reflex/errors.hpp"
 #include "reflex/event.hpp"
 #include "status.hpp"
@@ -32,10 +34,15 @@ AckInbox AckInbox::open(natsConnection* nc, Callback on_reply, void (*on_complet
 
 std::string AckInbox::reply(std::uint64_t number) const {
   std::string out;
-  out.reserve(prefix_.size() + 21);
-  out.append(prefix_).push_back('.');
-  out.append(std::to_string(number));
+  reply(number, out);
   return out;
+}
+
+void AckInbox::reply(std::uint64_t number, std::string& out) const {
+  out.assign(prefix_).push_back('.');
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  out.append(digits, static_cast<std::size_t>(end - digits));
 }
 
 std::optional<std::uint64_t> AckInbox::number(natsMsg* msg) const {
@@ -44,6 +51,15 @@ std::optional<std::uint64_t> AckInbox::number(natsMsg* msg) const {
     return std::nullopt;
   }
   const auto n = parse_int64(subject.substr(prefix_.size() + 1));
+  if (!n || *n < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(*n);
+}
+
+std::optional<std::uint64_t> AckInbox::delivered_number(natsMsg* msg) {
+  const std::string_view subject = natsMsg_GetSubject(msg);
+  const auto dot = subject.rfind('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  const auto n = parse_int64(subject.substr(dot + 1));
   if (!n || *n < 0) return std::nullopt;
   return static_cast<std::uint64_t>(*n);
 }

@@ -50,8 +50,14 @@ class AckInbox final {
 
   /// The reply subject of publish `number`.
   [[nodiscard]] std::string reply(std::uint64_t number) const;
+  /// The same, written into `out` (whose capacity a caller publishing in a loop keeps).
+  void reply(std::uint64_t number, std::string& out) const;
   /// The publish an answer belongs to, or nullopt for a subject of no publish of ours.
   [[nodiscard]] std::optional<std::uint64_t> number(natsMsg* msg) const;
+  /// The publish number an answer delivered by this inbox's subscription carries (its subject's
+  /// last token), for a reader that does not hold the inbox: the subscription only delivers
+  /// "<inbox>.*".
+  [[nodiscard]] static std::optional<std::uint64_t> delivered_number(natsMsg* msg);
   /// Stops the answers (the last callback may still be running when it returns).
   void close() noexcept;
   [[nodiscard]] explicit operator bool() const noexcept { return sub_ != nullptr; }

@@ -44,7 +44,6 @@ Relay::~Relay() = default;
 void Relay::run(std::stop_token stop) {
   {
     std::lock_guard lock(state_->mu);
-    state_->responses.clear();
     state_->incoming.clear();
     state_->reader_error = nullptr;
     state_->last_read.clear();
@@ -61,7 +60,7 @@ RelayStats Relay::stats() const {
 bool Relay::wait_for(std::stop_token stop,
                      const std::function<bool(const RelayStats&)>& reached) const {
   std::unique_lock lock(state_->mu);
-  return state_->cv.wait(lock, stop, [&] { return reached(state_->stats); });
+  return state_->progress.wait(lock, stop, [&] { return reached(state_->stats); });
 }
 
 }  // namespace reflex::rnats

@@ -86,6 +86,7 @@ void RelaySession::recover() {
   for (;;) {
     try {
       resync();
+      report();
       backoff_ = options_.retry_backoff;
       return;
     } catch (const Error& e) {

@@ -1,10 +1,16 @@
 // The loop of a relay run: the source is read on a thread of its own, events are published with
 // their ids (Nats-Msg-Id) and guarded by the expected last id or sequence, acknowledgements are
 // matched by reply subject, and the acknowledged prefix of the window is committed in order.
+//
+// Everything per event is kept small, since the relay should move events as fast as nats.c
+// publishes them: the reader hands events over in batches, acknowledgements are read on nats.c's
+// thread and taken by the loop in batches, each message's header block is written into a reused
+// buffer (message_builder.hpp), and stats, cursor and waiters hear of progress once per batch.
 
 #include "relay/session.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <vector>
 
 #include "access.hpp"
@@ -38,7 +44,7 @@ void RelaySession::run() {
     std::lock_guard lock(st_->mu);
     st_->stats.cursor = resume_after_;
   }
-  st_->cv.notify_all();
+  st_->progress.notify_all();
   subscribe_responses();
   start_reader(resume_after_);
   auto next_flush = Clock::now() + std::chrono::seconds(1);
@@ -63,8 +69,23 @@ void RelaySession::run() {
   finish();
 }
 
+void AnswerQueue::on_reply(MsgPtr msg) {
+  const auto number = AckInbox::delivered_number(msg.get());
+  if (!number) return;
+  Answer answer{.number = *number, .reply = read_ack(msg.get())};
+  msg.reset();
+  bool wake = false;
+  {
+    std::lock_guard lock(st->mu);
+    answers.push_back(std::move(answer));
+    wake = st->loop_waiting;
+  }
+  if (wake) st->wake.notify_one();
+}
+
 void RelaySession::subscribe_responses() {
-  inbox_ = detail::AckInbox::open(conn_->nc.get(), st_, "relay \"" + options_.name + "\"");
+  answers_ = std::make_shared<AnswerQueue>(st_);
+  inbox_ = detail::AckInbox::open(conn_->nc.get(), answers_, "relay \"" + options_.name + "\"");
 }
 
 void RelaySession::start_reader(std::string after) {
@@ -75,21 +96,37 @@ void RelaySession::start_reader(std::string after) {
     try {
       auto client = source(rs, after, StreamOptions{});
       if (!client) throw Error("relay: the source's stream function returned null");
+      std::vector<Event> batch;
       for (;;) {
-        Event event = client->recv();
-        std::unique_lock lock(st->mu);
-        st->cv.wait(lock, rs, [&] { return st->incoming.size() < cap; });
-        if (rs.stop_requested()) return;
-        st->last_read = event.id;
-        st->incoming.push_back(std::move(event));
-        st->cv.notify_all();
+        // What the source holds already comes along without waiting: one hand-over (and at
+        // most one wake-up of the loop) per batch.
+        batch.push_back(client->recv());
+        while (batch.size() < cap && client->remaining().value_or(0) > 0) {
+          batch.push_back(client->recv());
+        }
+        for (std::size_t next = 0; next < batch.size();) {
+          bool wake = false;
+          {
+            std::unique_lock lock(st->mu);
+            st->room.wait(lock, rs, [&] { return st->incoming.size() < cap; });
+            if (rs.stop_requested()) return;
+            const std::size_t n = std::min(batch.size() - next, cap - st->incoming.size());
+            for (std::size_t i = 0; i < n; ++i) st->incoming.push_back(std::move(batch[next++]));
+            st->last_read = st->incoming.back().id;
+            wake = st->loop_waiting;
+          }
+          if (wake) st->wake.notify_one();
+        }
+        batch.clear();
       }
     } catch (...) {
+      bool wake = false;
       {
         std::lock_guard lock(st->mu);
         st->reader_error = std::current_exception();
+        wake = st->loop_waiting;
       }
-      st->cv.notify_all();
+      if (wake) st->wake.notify_one();
     }
   });
 }
@@ -100,33 +137,48 @@ void RelaySession::stop_reader() {
   stop_link_.reset();
 }
 
-std::string RelaySession::subject_for(const Event& event) const {
-  return options_.subject.empty() ? options_.subject_prefix + "." + std::to_string(event.type)
-                                  : options_.subject;
+const std::string& RelaySession::subject_for(const Event& event) {
+  if (!options_.subject.empty()) return options_.subject;
+  subject_.assign(options_.subject_prefix).push_back('.');
+  char digits[16];
+  const auto end = std::to_chars(digits, digits + sizeof digits, event.type).ptr;
+  subject_.append(digits, static_cast<std::size_t>(end - digits));
+  return subject_;
 }
 
 void RelaySession::publish(Pending& p, std::uint64_t expect_seq, const std::string& expect_id) {
   p.number = next_number_++;
-  const std::string reply = inbox_.reply(p.number);
-  MsgPtr msg = detail::message(
-      rnats::event_message(subject_for(p.event), p.event, options_.format, options_.windshift),
-      reply.c_str());
-  check(natsMsgHeader_Set(msg.get(), header::msg_id, p.msg_id.c_str()), "relay: set Nats-Msg-Id");
-  if (expect_seq > 0) {
-    check(natsMsgHeader_Set(msg.get(), detail::expected_last_sequence_header,
-                            std::to_string(expect_seq).c_str()),
-          "relay: set the expected last sequence");
-  } else if (!expect_id.empty()) {
-    check(natsMsgHeader_Set(msg.get(), detail::expected_last_msg_id_header, expect_id.c_str()),
-          "relay: set the expected last message id");
+  inbox_.reply(p.number, reply_);
+  const std::string& subject = subject_for(p.event);
+  builder_.clear();
+  MsgPtr msg;
+  const auto guard = [&] {
+    builder_.header(header::msg_id, p.msg_id);
+    if (expect_seq > 0) {
+      builder_.number_header(detail::expected_last_sequence_header, expect_seq);
+    } else if (!expect_id.empty()) {
+      builder_.header(detail::expected_last_msg_id_header, expect_id);
+    }
+  };
+  if (options_.format == WireFormat::reflex) {
+    append_event_headers(builder_, p.event);
+    guard();
+    msg = builder_.build(subject, reply_, p.event.metadata);
+  } else {
+    const OutgoingEvent out =
+        rnats::event_message(subject, p.event, options_.format, options_.windshift);
+    append_headers(builder_, out,
+                   {header::msg_id, detail::expected_last_sequence_header,
+                    detail::expected_last_msg_id_header});
+    guard();
+    msg = builder_.build(subject, reply_, out.data);
   }
   p.deadline = Clock::now() + options_.ack_timeout;
   p.status = Pending::Status::in_flight;
   ++in_flight_;
+  ++unreported_published_;
   const natsStatus s = natsConnection_PublishMsg(conn_->nc.get(), msg.get());
   if (s != NATS_OK) fail(p, Failure::transient, detail::error_text(s));
-  std::lock_guard lock(st_->mu);
-  ++st_->stats.published;
 }
 
 void RelaySession::fail(Pending& p, Failure kind, const std::string& why) {
@@ -139,41 +191,51 @@ void RelaySession::fail(Pending& p, Failure kind, const std::string& why) {
 }
 
 void RelaySession::step(Clock::time_point next_flush) {
-  std::deque<MsgPtr> responses;
-  std::vector<Event> fresh;
+  answered_.clear();
+  fresh_.clear();
   std::exception_ptr reader_error;
+  bool took = false;
   {
     std::unique_lock lock(st_->mu);
-    const auto wake = std::min(next_flush, earliest_deadline());
-    st_->cv.wait_until(lock, stop_, wake, [&] {
-      return !st_->responses.empty() || st_->reader_error ||
+    const auto ready = [&] {
+      return !answers_->answers.empty() || st_->reader_error ||
              (failure_ == Failure::none && !st_->incoming.empty() &&
               window_.size() < options_.max_in_flight) ||
              (failure_ != Failure::none && in_flight_ == 0);
-    });
-    responses.swap(st_->responses);
+    };
+    if (!ready()) {
+      const auto wake = std::min(next_flush, earliest_deadline());
+      st_->loop_waiting = true;
+      st_->wake.wait_until(lock, stop_, wake, ready);
+      st_->loop_waiting = false;
+    }
+    answered_.swap(answers_->answers);
     reader_error = std::exchange(st_->reader_error, nullptr);
     if (failure_ == Failure::none) {
-      while (!st_->incoming.empty() && window_.size() + fresh.size() < options_.max_in_flight) {
-        fresh.push_back(std::move(st_->incoming.front()));
+      while (!st_->incoming.empty() && window_.size() + fresh_.size() < options_.max_in_flight) {
+        fresh_.push_back(std::move(st_->incoming.front()));
         st_->incoming.pop_front();
       }
-      if (!fresh.empty()) st_->cv.notify_all();  // room for the reader
+      took = !fresh_.empty();
     }
   }
-  for (auto& response : responses) handle(response.get());
+  if (took) st_->room.notify_one();
+  for (const auto& answer : answered_) handle(answer);
   expire();
   commit();
-  for (auto& event : fresh) {
+  for (auto& event : fresh_) {
     Pending p;
-    p.msg_id = prefix_ + detail::encode_header_value(event.id);
+    p.msg_id.reserve(prefix_.size() + event.id.size());
+    p.msg_id.append(prefix_);
+    append_encoded(p.msg_id, event.id);
     p.event = std::move(event);
     window_.push_back(std::move(p));
-    const std::string previous =
+    const std::string& previous =
         window_.size() > 1 ? window_[window_.size() - 2].msg_id : committed_id_;
     publish(window_.back(), synced_ ? committed_seq_ : 0, previous);
     synced_ = false;
   }
+  report();
   if (reader_error) restart_reader(reader_error);
   if (failure_ != Failure::none && in_flight_ == 0 && !stop_.stop_requested()) recover();
 }
@@ -185,16 +247,15 @@ Clock::time_point RelaySession::earliest_deadline() const {
   return Clock::time_point::max();
 }
 
-void RelaySession::handle(natsMsg* msg) {
-  const auto number = inbox_.number(msg);
-  if (!number) return;
-  const auto it = std::lower_bound(window_.begin(), window_.end(), *number,
+void RelaySession::handle(const Answer& answer) {
+  const auto it = std::lower_bound(window_.begin(), window_.end(), answer.number,
                                    [](const Pending& p, std::uint64_t n) { return p.number < n; });
-  if (it == window_.end() || it->number != *number || it->status != Pending::Status::in_flight) {
+  if (it == window_.end() || it->number != answer.number ||
+      it->status != Pending::Status::in_flight) {
     return;  // an answer to an earlier publish of a republished event, or after a timeout
   }
   Pending& p = *it;
-  const auto reply = detail::read_ack(msg);
+  const auto& reply = answer.reply;
   switch (reply.kind) {
     case detail::AckReply::Kind::no_stream:
       fail(p, Failure::transient,
@@ -229,12 +290,15 @@ void RelaySession::handle(natsMsg* msg) {
 }
 
 void RelaySession::expire() {
+  // Publishes go out in window order and every publish's deadline is its time plus the same
+  // timeout (a republish of the window too): the in-flight entries' deadlines never decrease
+  // along the window, so the first one not yet due ends the search.
   const auto now = Clock::now();
   for (auto& p : window_) {
-    if (p.status == Pending::Status::in_flight && p.deadline <= now) {
-      fail(p, Failure::transient,
-           "no acknowledgement within " + std::to_string(options_.ack_timeout.count()) + " ms");
-    }
+    if (p.status != Pending::Status::in_flight) continue;
+    if (p.deadline > now) break;
+    fail(p, Failure::transient,
+         "no acknowledgement within " + std::to_string(options_.ack_timeout.count()) + " ms");
   }
 }
 
@@ -246,16 +310,29 @@ void RelaySession::commit() {
 
 void RelaySession::commit_front(std::uint64_t sequence) {
   Pending& p = window_.front();
-  committed_id_ = p.msg_id;
+  committed_id_ = std::move(p.msg_id);
   committed_seq_ = std::max(committed_seq_, sequence);
-  if (options_.cursors) options_.cursors->set(options_.name, p.event.id);
+  unreported_cursor_ = std::move(p.event.id);
+  ++unreported_committed_;
+  window_.pop_front();
+}
+
+void RelaySession::report() {
+  if (unreported_published_ == 0 && unreported_committed_ == 0) return;
+  // The cursor store hears of the last committed event only: a cursor is the acknowledged
+  // prefix, whatever came before it in the batch is covered by it.
+  if (unreported_committed_ > 0 && options_.cursors) {
+    options_.cursors->set(options_.name, unreported_cursor_);
+  }
   {
     std::lock_guard lock(st_->mu);
-    ++st_->stats.acknowledged;
-    st_->stats.cursor = p.event.id;
+    st_->stats.published += std::exchange(unreported_published_, 0);
+    if (unreported_committed_ > 0) {
+      st_->stats.acknowledged += std::exchange(unreported_committed_, 0);
+      st_->stats.cursor = unreported_cursor_;
+    }
   }
-  st_->cv.notify_all();  // for wait_for()
-  window_.pop_front();
+  st_->progress.notify_all();  // for wait_for()
 }
 
 void RelaySession::restart_reader(const std::exception_ptr& error) {
@@ -307,15 +384,18 @@ void RelaySession::finish() {
   stop_reader();
   const auto until = Clock::now() + options_.ack_timeout;
   while (in_flight_ > 0 && failure_ == Failure::none && Clock::now() < until) {
-    std::deque<MsgPtr> responses;
+    answered_.clear();
     {
       std::unique_lock lock(st_->mu);
-      st_->cv.wait_until(lock, until, [&] { return !st_->responses.empty(); });
-      responses.swap(st_->responses);
+      st_->loop_waiting = true;
+      st_->wake.wait_until(lock, until, [&] { return !answers_->answers.empty(); });
+      st_->loop_waiting = false;
+      answered_.swap(answers_->answers);
     }
-    for (auto& response : responses) handle(response.get());
+    for (const auto& answer : answered_) handle(answer);
   }
   commit();
+  report();
   try {
     if (options_.cursors) options_.cursors->flush();
   } catch (...) {

@@ -22,10 +22,12 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "ack_inbox.hpp"
 #include "connection_state.hpp"
 #include "handles.hpp"
+#include "message_builder.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rnats/relay.hpp"
 
@@ -48,25 +50,43 @@ struct Pending {
 // What a failure means for recovery.
 enum class Failure { none, conflict, transient, fatal };
 
-/// What a run shares with nats.c's callback thread, the source reader and Relay::stats().
+/// What a run shares with the source reader, nats.c's callback thread and Relay::stats().
+///
+/// Each waiter has a condition of its own, and the two feeding the run loop (the reader, the
+/// acknowledgements) signal it only while it sleeps: at full speed nobody waits for anybody, and
+/// a wake-up per event (each waking every other thread too) cost the relay more than a publish.
 struct RelayState {
-  // Shared with the nats.c callback and the reader thread; guarded by mu.
+  // Guarded by mu.
   std::mutex mu;
-  std::condition_variable_any cv;
-  std::deque<MsgPtr> responses;
+  /// The run loop: an acknowledgement, events read or a reader error (signalled only while
+  /// loop_waiting).
+  std::condition_variable_any wake;
+  bool loop_waiting = false;
+  /// The reader: room in `incoming`.
+  std::condition_variable_any room;
+  /// Relay::wait_for: the stats moved.
+  std::condition_variable_any progress;
   std::deque<Event> incoming;
   std::exception_ptr reader_error;
   std::string last_read;
   RelayStats stats;
+};
 
-  // An acknowledgement (AckInbox's callback, on nats.c's thread): handed to the run() thread.
-  void on_reply(MsgPtr msg) {
-    {
-      std::lock_guard lock(mu);
-      responses.push_back(std::move(msg));
-    }
-    cv.notify_all();
-  }
+/// JetStream's answer to publish `number` of a run, read on nats.c's thread.
+struct Answer {
+  std::uint64_t number = 0;
+  AckReply reply;
+};
+
+/// Where a run's AckInbox hands its answers (AckInbox::open calls on_reply on nats.c's delivery
+/// thread): each is read there and queued for the run loop. One per run, so a late answer to a
+/// finished run's inbox never reaches the next run.
+struct AnswerQueue {
+  explicit AnswerQueue(std::shared_ptr<RelayState> state) : st(std::move(state)) {}
+  void on_reply(MsgPtr msg);
+
+  std::shared_ptr<RelayState> st;
+  std::vector<Answer> answers;  // guarded by st->mu
 };
 
 /// Thread-safety: everything lives on the run() thread except what RelayState shares.
@@ -96,7 +116,7 @@ class RelaySession final {
   void subscribe_responses();
   void start_reader(std::string after);
   void stop_reader();
-  std::string subject_for(const Event& event) const;
+  const std::string& subject_for(const Event& event);
   // Sends `p` guarded by what JetStream must hold last: a sequence (first publish after a sync)
   // or the previous message's id.
   void publish(Pending& p, std::uint64_t expect_seq, const std::string& expect_id);
@@ -105,11 +125,14 @@ class RelaySession final {
   // ---- the loop (session.cpp) ---------------------------------------------------------------
   void step(Clock::time_point next_flush);
   Clock::time_point earliest_deadline() const;
-  void handle(natsMsg* msg);
+  void handle(const Answer& answer);
   void expire();
   // Advances over the acknowledged prefix.
   void commit();
   void commit_front(std::uint64_t sequence);
+  // Hands what the loop did since the last report to the stats and the cursor store, under one
+  // lock: the publishes sent and the events committed.
+  void report();
   void restart_reader(const std::exception_ptr& error);
   bool pause();
   void note_recovery(const std::string& text);
@@ -125,8 +148,17 @@ class RelaySession final {
   const std::string filter_;
   std::chrono::milliseconds backoff_;
 
+  std::shared_ptr<AnswerQueue> answers_;
   detail::AckInbox inbox_;
   std::uint64_t next_number_ = 1;
+  std::vector<Answer> answered_;  // the loop's batch of answers and of events (kept for capacity)
+  std::vector<Event> fresh_;
+  MessageBuilder builder_;
+  std::string reply_, subject_;
+  // Not yet in the stats: publishes sent, events committed (and the last one's id).
+  std::uint64_t unreported_published_ = 0;
+  std::uint64_t unreported_committed_ = 0;
+  std::string unreported_cursor_;
   std::stop_source reader_stop_;
   std::optional<std::stop_callback<std::function<void()>>> stop_link_;
   std::jthread reader_;
