@@ -71,6 +71,9 @@ int main(int argc, char** argv) {
   if (argc == 8 && std::string(argv[1]) == "--shared-child") {
     return bench::shared_child(argv[2], argv[3], argv[4], argv[5], std::atoi(argv[6]), argv[7]);
   }
+  if (argc == 6 && std::string(argv[1]) == "--latency-child") {
+    return bench::latency_child(argv[2], argv[3], argv[4], std::atoi(argv[5]));
+  }
   bench::Config cfg;
   cfg.self = "/proc/self/exe";
   std::string json;
@@ -118,6 +121,7 @@ int main(int argc, char** argv) {
   group("stream", bench::stream_scenarios);
   group("head", bench::head_scenarios);
   group("transport", bench::transport_scenarios);
+  group("latency", bench::latency_scenarios);
   group("exactly_once", bench::exactly_once_scenarios);
   group("shared", bench::shared_scenarios);
 #ifdef REFLEX_BENCH_WINDSHIFT

@@ -16,6 +16,9 @@ void stream_scenarios(const Config& config, std::vector<Row>& rows);
 void head_scenarios(const Config& config, std::vector<Row>& rows);
 /// G1, R1: the transports against bare gRPC and bare nats.c.
 void transport_scenarios(const Config& config, std::vector<Row>& rows);
+/// L3, L4, F1: commit → consumer in another process (relay + JetStream, PG notify) and
+/// reflexctl serve with 100 gRPC followers.
+void latency_scenarios(const Config& config, std::vector<Row>& rows);
 /// X1: a PG consumer with exactly-once effects (transactional cursor) against a buffered cursor.
 void exactly_once_scenarios(const Config& config, std::vector<Row>& rows);
 /// W1, W2: rwindshift's EventsService (publish, consume) against bare nats.c.
@@ -28,6 +31,12 @@ void shared_scenarios(const Config& config, std::vector<Row>& rows);
 /// shards, until SIGTERM; prints how many events it consumed.
 int shared_child(const std::string& dsn, const std::string& events, const std::string& table,
                  const std::string& members, int shards, const std::string& member);
+
+/// The L3/L4 child: streams `count` events from JetStream stream `name` (`kind` "nats", `where`
+/// the server's URL) or from events table `name` (`kind` "pg", `where` the DSN); prints "ready"
+/// once the stream is open, then one "<foreign id> <steady_clock ns>" line per event received.
+int latency_child(const std::string& kind, const std::string& where, const std::string& name,
+                  int count);
 
 /// The MEM child: streams `events` events of the S1 table and prints its peak RSS in KiB.
 int mem_child(const std::string& dsn, const std::string& table, long events);

@@ -1,0 +1,392 @@
+// L3, L4, F1: what a consumer in another process sees. L3 and L4 measure commit → consumer
+// latency at 2,000 events/s from 8 producers (each its own connection and events-table object,
+// so readers are woken across processes, by NOTIFY): L3 through the relay into JetStream, L4 from
+// PostgreSQL directly. The consumer is this binary re-run with --latency-child; it prints "ready"
+// once its stream is open, then, at the end, when each event arrived. Commit times are taken when
+// commit() returns; both processes read steady_clock (CLOCK_MONOTONIC, one clock for the whole
+// machine on Linux). F1 spawns `reflexctl serve` with 100 gRPC followers of one table at 1,000
+// events/s: every follower must get every event, in order; the serve process's RSS before and
+// after the followers gives the memory a follower costs.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "reflex/reflex.hpp"
+#include "reflex/rgrpc/client.hpp"
+#include "reflex/rnats/rnats.hpp"
+#include "reflex/rsql/postgres.hpp"
+#include "reflex/rsql/rsql.hpp"
+#include "scenarios.hpp"
+
+extern char** environ;
+
+// Where the build put reflexctl (bench/CMakeLists.txt); without it, the one on PATH.
+#ifndef REFLEX_BENCH_REFLEXCTL
+#define REFLEX_BENCH_REFLEXCTL "reflexctl"
+#endif
+
+namespace bench {
+namespace {
+
+using namespace std::chrono_literals;
+using reflex::rsql::Database;
+using reflex::rsql::EventsTable;
+using reflex::rsql::NewEvent;
+
+std::int64_t steady_nanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+std::string fresh_table(const Config& cfg, const std::string& prefix) {
+  static int n = 0;
+  const std::string table = prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++n);
+  Database::open(cfg.pg_dsn)->create_events_table({.table = table});
+  return table;
+}
+
+/// `producers` threads inserting `count` events in all at `rate` per second, event g (its
+/// foreign id) due at start + g / rate; each producer has its own connection and events-table
+/// object (with cross-process notify). Records when each commit returned (steady nanoseconds).
+class Producers {
+ public:
+  Producers(const Config& cfg, const std::string& table, int producers, int count, int rate)
+      : committed_(static_cast<std::size_t>(count)) {
+    const auto start = Clock::now() + 50ms;
+    for (int k = 0; k < producers; ++k) {
+      threads_.emplace_back([this, &cfg, table, k, producers, count, rate, start] {
+        const EventsTable events(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
+        pqxx::connection conn(cfg.pg_dsn);
+        for (int g = k; g < count; g += producers) {
+          std::this_thread::sleep_until(start + std::chrono::microseconds(1000000LL * g / rate));
+          pqxx::work w(conn);
+          const auto notify =
+              events.insert(w, NewEvent{.foreign_id = std::to_string(g), .type = 1});
+          w.commit();
+          committed_[static_cast<std::size_t>(g)] = steady_nanos();
+          notify();
+        }
+      });
+    }
+  }
+  void join() { threads_.clear(); }
+  [[nodiscard]] const std::vector<std::int64_t>& committed() const { return committed_; }
+
+ private:
+  std::vector<std::int64_t> committed_;
+  std::vector<std::jthread> threads_;
+};
+
+struct Latency {
+  double p50 = 0, p99 = 0;
+};
+
+/// Runs the consumer child on `kind` ("pg" or "nats") while the producers write `count` events;
+/// p50 / p99 of receipt - commit. An event the child never saw fails the scenario.
+Latency cross_process(const Config& cfg, const std::string& kind, const std::string& where,
+                      const std::string& table, const std::string& stream_or_table, int count) {
+  ChildProcess child(
+      {cfg.self, "--latency-child", kind, where, stream_or_table, std::to_string(count)});
+  if (const auto line = child.ask(0); line != "ready") {
+    throw std::runtime_error("latency child: " + line);
+  }
+  std::this_thread::sleep_for(200ms);  // the stream is at the head and idle
+  Producers producers(cfg, table, 8, count, 2000);
+  producers.join();
+  std::istringstream lines(child.finish());
+  std::vector<std::int64_t> seen(static_cast<std::size_t>(count), 0);
+  for (long g = 0, at = 0; lines >> g >> at;) {
+    if (g >= 0 && g < count) seen[static_cast<std::size_t>(g)] = at;
+  }
+  std::vector<double> ms;
+  for (int g = 0; g < count; ++g) {
+    const auto i = static_cast<std::size_t>(g);
+    if (seen[i] == 0) throw std::runtime_error("event " + std::to_string(g) + " never arrived");
+    ms.push_back(std::max(0.0, static_cast<double>(seen[i] - producers.committed()[i]) / 1e6));
+  }
+  return {.p50 = percentile(ms, 50), .p99 = percentile(ms, 99)};
+}
+
+Row latency_row(const std::string& id, const std::string& name, const std::vector<Latency>& runs,
+                double p99_goal) {
+  std::vector<double> p50, p99;
+  for (const auto& l : runs) {
+    p50.push_back(l.p50);
+    p99.push_back(l.p99);
+  }
+  Row row{.id = id, .name = name, .unit = "ms p99"};
+  row.reflex = median(p99);
+  char text[32];
+  std::snprintf(text, sizeof text, "p99≤%g", p99_goal);
+  row.goal = text;
+  row.met = *row.reflex <= p99_goal;
+  char note[64];
+  std::snprintf(note, sizeof note, "p50 %.2f ms", median(p50));
+  row.note = note;
+  return row;
+}
+
+void l3_l4(const Config& cfg, std::vector<Row>& rows) {
+  const int count = cfg.quick ? 4000 : 20000;  // at 2,000/s: 2 s or 10 s per run
+  if (cfg.wants("L3")) {
+    log("L3");
+    reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-l3"});
+    std::vector<Latency> runs;
+    for (int i = 0; i < cfg.reps; ++i) {
+      const auto table = fresh_table(cfg, "bench_l3");
+      const std::string stream = "BENCH_L3_" + std::to_string(::getpid()) + "_" + std::to_string(i);
+      reflex::rnats::ensure_stream(
+          conn,
+          {.name = stream, .subjects = {stream + ".>"}, .storage = reflex::rnats::Storage::memory});
+      const EventsTable source(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
+      reflex::rnats::Relay relay(conn, {.name = "bench",
+                                        .source = source.stream_func(),
+                                        .stream = stream,
+                                        .subject = stream + ".events",
+                                        .start_after = ""});
+      std::jthread relaying([&](std::stop_token stop) { relay.run(stop); });
+      runs.push_back(cross_process(cfg, "nats", cfg.nats_url, table, stream, count));
+      relaying.request_stop();
+      relaying.join();
+      reflex::rnats::delete_stream(conn, stream);
+    }
+    rows.push_back(latency_row(
+        "L3", "commit→consumer in another process, via relay + JetStream, 2,000 ev/s, 8 producers",
+        runs, 10));
+  }
+  if (cfg.wants("L4")) {
+    log("L4");
+    std::vector<Latency> runs;
+    for (int i = 0; i < cfg.reps; ++i) {
+      const auto table = fresh_table(cfg, "bench_l4");
+      runs.push_back(cross_process(cfg, "pg", cfg.pg_dsn, table, table, count));
+    }
+    rows.push_back(latency_row(
+        "L4", "commit→consumer in another process, PG notify, 2,000 ev/s, 8 producers", runs, 5));
+  }
+}
+
+// ---- F1 -------------------------------------------------------------------------------------
+
+/// `reflexctl serve` as a child, its stderr in a file (where it names its port).
+class Serve {
+ public:
+  Serve(const std::string& dsn, const std::string& table) {
+    char path[] = "/tmp/reflex-bench-serve.XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) throw std::runtime_error("F1: mkstemp failed");
+    log_ = path;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fd, STDERR_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    const std::string stream =
+        "events=" + dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "table=" + table;
+    std::vector<std::string> args = {REFLEX_BENCH_REFLEXCTL, "serve",    "--listen",
+                                     "127.0.0.1:0",          "--stream", stream};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int err = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fd);
+    if (err != 0) throw std::runtime_error("F1: cannot start " + args[0]);
+    const auto deadline = Clock::now() + 20s;
+    while (port_.empty()) {
+      if (Clock::now() > deadline) throw std::runtime_error("F1: reflexctl serve never listened");
+      std::this_thread::sleep_for(20ms);
+      std::ifstream in(log_);
+      for (std::string line; std::getline(in, line);) {
+        const auto at = line.find("gRPC on ");
+        if (at == std::string::npos) continue;
+        const auto colon = line.find(':', at + 8);
+        port_ = line.substr(colon + 1, line.find(' ', colon) - colon - 1);
+      }
+    }
+  }
+  ~Serve() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    std::remove(log_.c_str());
+  }
+  Serve(const Serve&) = delete;
+  Serve& operator=(const Serve&) = delete;
+
+  [[nodiscard]] std::string target() const { return "127.0.0.1:" + port_; }
+  /// The serve process's resident memory, in KiB.
+  [[nodiscard]] long rss_kib() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+    }
+    return 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_, port_;
+};
+
+struct FollowerRun {
+  double delivered = 0;  // events/s summed over the followers
+  double rss_per_follower = 0, rss_attached = 0;
+  long rss_before = 0;
+};
+
+FollowerRun followers_run(const Config& cfg, int followers, int count) {
+  const auto table = fresh_table(cfg, "bench_f1");
+  const EventsTable events(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
+  // One event before the followers: each one's first receipt says its stream is open.
+  events.publish(std::vector<NewEvent>{{.foreign_id = "seed", .type = 1}});
+  Serve serve(cfg.pg_dsn, table);
+  std::this_thread::sleep_for(500ms);  // past start-up (probes, first reads)
+  FollowerRun out;
+  out.rss_before = serve.rss_kib();
+  std::stop_source stop;
+  std::atomic<int> attached{0}, done{0}, failed{0};
+  std::atomic<std::int64_t> last_receipt{0};
+  std::vector<std::jthread> threads;
+  for (int f = 0; f < followers; ++f) {
+    threads.emplace_back([&] {
+      try {
+        auto client =
+            reflex::rgrpc::stream_func({.target = serve.target()})(stop.get_token(), "", {});
+        if (client->recv().foreign_id != "seed") throw std::runtime_error("no seed first");
+        ++attached;
+        for (int i = 0; i < count; ++i) {
+          if (client->recv().foreign_id != std::to_string(i)) {
+            throw std::runtime_error("event " + std::to_string(i) + " missing or out of order");
+          }
+        }
+        std::int64_t now = steady_nanos(), seen = last_receipt.load();
+        while (now > seen && !last_receipt.compare_exchange_weak(seen, now)) {
+        }
+        ++done;
+      } catch (const std::exception& e) {
+        if (!stop.stop_requested()) {
+          if (failed++ == 0) log(std::string("F1 follower: ") + e.what());
+        }
+      }
+    });
+  }
+  const auto attach_deadline = Clock::now() + 30s;
+  while (attached + failed < followers && Clock::now() < attach_deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::this_thread::sleep_for(300ms);
+  out.rss_attached = static_cast<double>(serve.rss_kib() - out.rss_before) / followers;
+  // Inserts at 1,000 events/s, one committed transaction each.
+  const auto start = Clock::now();
+  {
+    pqxx::connection conn(cfg.pg_dsn);
+    for (int i = 0; i < count; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::microseconds(1000LL * i));
+      pqxx::work w(conn);
+      const auto notify = events.insert(w, NewEvent{.foreign_id = std::to_string(i), .type = 1});
+      w.commit();
+      notify();
+    }
+  }
+  const auto deadline = Clock::now() + 20s;
+  while (done + failed < followers && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  out.rss_per_follower = static_cast<double>(serve.rss_kib() - out.rss_before) / followers;
+  const int delivered_to = done.load();
+  stop.request_stop();
+  threads.clear();
+  if (delivered_to != followers) {
+    throw std::runtime_error(std::to_string(followers - delivered_to) + " of " +
+                             std::to_string(followers) + " followers missed events");
+  }
+  const double seconds =
+      static_cast<double>(
+          last_receipt.load() -
+          std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count()) /
+      1e9;
+  out.delivered = static_cast<double>(count) * followers / seconds;
+  return out;
+}
+
+void f1(const Config& cfg, std::vector<Row>& rows) {
+  if (!cfg.wants("F1")) return;
+  log("F1");
+  const int followers = 100, count = cfg.quick ? 2000 : 10000;  // 2 s or 10 s at 1,000/s
+  std::vector<double> rate, rss, attached;
+  long before = 0;
+  for (int i = 0; i < cfg.reps; ++i) {
+    const auto run = followers_run(cfg, followers, count);
+    rate.push_back(run.delivered);
+    rss.push_back(run.rss_per_follower);
+    attached.push_back(run.rss_attached);
+    before = run.rss_before;
+  }
+  Row row{.id = "F1",
+          .name = "reflexctl serve, 100 gRPC followers, 1,000 ev/s: RSS per follower",
+          .unit = "KiB",
+          .goal = "≤256"};
+  row.reflex = median(rss);
+  row.met = *row.reflex <= 256;
+  char note[160];
+  std::snprintf(note, sizeof note,
+                "every follower got every event in order; %.0f events/s delivered in all; "
+                "%.0f KiB each once attached, serve %ld KiB before",
+                median(rate), median(attached), before);
+  row.note = note;
+  rows.push_back(std::move(row));
+}
+
+}  // namespace
+
+int latency_child(const std::string& kind, const std::string& where, const std::string& name,
+                  int count) {
+  std::stop_source stop;
+  std::unique_ptr<reflex::StreamClient> client;
+  std::optional<reflex::rnats::Connection> conn;
+  std::optional<EventsTable> table;
+  if (kind == "nats") {
+    conn.emplace(reflex::rnats::ConnectOptions{.url = where, .name = "bench-latency-child"});
+    client = reflex::rnats::stream_func(*conn, {.stream = name})(stop.get_token(), "", {});
+  } else {
+    table.emplace(Database::open(where),
+                  reflex::rsql::EventsTableOptions{.schema = {.table = name}});
+    client = table->stream(stop.get_token(), "", {.from_head = true});
+  }
+  std::cout << "ready" << std::endl;
+  std::vector<std::pair<long, std::int64_t>> seen;
+  seen.reserve(static_cast<std::size_t>(count));
+  std::jthread watchdog([&](std::stop_token done) {
+    if (reflex::sleep_for(done, 120s)) stop.request_stop();
+  });
+  try {
+    while (static_cast<int>(seen.size()) < count) {
+      const auto event = client->recv();
+      seen.emplace_back(std::stol(event.foreign_id), steady_nanos());
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "latency child: " << e.what() << "\n";
+  }
+  watchdog.request_stop();
+  std::string out;
+  for (const auto& [g, at] : seen) out += std::to_string(g) + " " + std::to_string(at) + "\n";
+  std::cout << out << std::flush;
+  return 0;
+}
+
+void latency_scenarios(const Config& config, std::vector<Row>& rows) {
+  l3_l4(config, rows);
+  f1(config, rows);
+}
+
+}  // namespace bench
