@@ -68,9 +68,8 @@ void MessageBuilder::header(std::string_view name, std::string_view value) {
   const std::size_t from = block_.size();
   block_.append(value);
   // What nats.c's encoder does to a line break in a value, so no value can end its line early.
-  for (std::size_t i = block_.find_first_of("\r\n", from); i != std::string::npos;
-       i = block_.find_first_of("\r\n", i + 1)) {
-    block_[i] = ' ';
+  for (std::size_t i = from; i < block_.size(); ++i) {
+    if (block_[i] == '\r' || block_[i] == '\n') block_[i] = ' ';
   }
   end_value();
 }

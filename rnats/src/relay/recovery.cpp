@@ -137,6 +137,7 @@ void RelaySession::resync() {
     std::lock_guard lock(st_->mu);
     st_->stats.republished += window_.size();
   }
+  now_ = Clock::now();
   for (std::size_t i = 0; i < window_.size(); ++i) {
     publish(window_[i], i == 0 ? committed_seq_ : 0,
             i == 0 ? committed_id_ : window_[i - 1].msg_id);

@@ -21,6 +21,11 @@
 
 namespace reflex::rnats::detail {
 
+namespace {
+/// The answers a loop with a full window waits for before it wakes (see RelayState::wake).
+constexpr std::size_t kAnswerBatch = 64;
+}  // namespace
+
 RelaySession::RelaySession(const Connection& connection, const RelayOptions& options,
                            std::shared_ptr<detail::RelayState> state, std::stop_token stop)
     : conn_(detail::Access::state(connection)),
@@ -78,7 +83,7 @@ void AnswerQueue::on_reply(MsgPtr msg) {
   {
     std::lock_guard lock(st->mu);
     answers.push_back(std::move(answer));
-    wake = st->loop_waiting;
+    wake = st->loop_waiting && answers.size() >= st->loop_wants_answers;
   }
   if (wake) st->wake.notify_one();
 }
@@ -113,7 +118,7 @@ void RelaySession::start_reader(std::string after) {
             const std::size_t n = std::min(batch.size() - next, cap - st->incoming.size());
             for (std::size_t i = 0; i < n; ++i) st->incoming.push_back(std::move(batch[next++]));
             st->last_read = st->incoming.back().id;
-            wake = st->loop_waiting;
+            wake = st->loop_waiting && st->loop_wants_events;
           }
           if (wake) st->wake.notify_one();
         }
@@ -173,7 +178,7 @@ void RelaySession::publish(Pending& p, std::uint64_t expect_seq, const std::stri
     guard();
     msg = builder_.build(subject, reply_, out.data);
   }
-  p.deadline = Clock::now() + options_.ack_timeout;
+  p.deadline = now_ + options_.ack_timeout;
   p.status = Pending::Status::in_flight;
   ++in_flight_;
   ++unreported_published_;
@@ -197,16 +202,23 @@ void RelaySession::step(Clock::time_point next_flush) {
   bool took = false;
   {
     std::unique_lock lock(st_->mu);
-    const auto ready = [&] {
-      return !answers_->answers.empty() || st_->reader_error ||
+    const auto ready = [&](std::size_t answers_wanted) {
+      return answers_->answers.size() >= answers_wanted || st_->reader_error ||
              (failure_ == Failure::none && !st_->incoming.empty() &&
               window_.size() < options_.max_in_flight) ||
              (failure_ != Failure::none && in_flight_ == 0);
     };
-    if (!ready()) {
+    if (!ready(1)) {
       const auto wake = std::min(next_flush, earliest_deadline());
+      const bool room = window_.size() < options_.max_in_flight;
+      st_->loop_wants_events = failure_ == Failure::none && room;
+      // Full with events waiting: a batch of answers, which the publishes in flight will give
+      // (or their deadline, which wakes the loop anyway).
+      st_->loop_wants_answers = failure_ == Failure::none && !room && !st_->incoming.empty()
+                                    ? std::clamp<std::size_t>(in_flight_, 1, kAnswerBatch)
+                                    : 1;
       st_->loop_waiting = true;
-      st_->wake.wait_until(lock, stop_, wake, ready);
+      st_->wake.wait_until(lock, stop_, wake, [&] { return ready(st_->loop_wants_answers); });
       st_->loop_waiting = false;
     }
     answered_.swap(answers_->answers);
@@ -221,6 +233,7 @@ void RelaySession::step(Clock::time_point next_flush) {
   }
   if (took) st_->room.notify_one();
   for (const auto& answer : answered_) handle(answer);
+  now_ = Clock::now();
   expire();
   commit();
   for (auto& event : fresh_) {
@@ -248,8 +261,13 @@ Clock::time_point RelaySession::earliest_deadline() const {
 }
 
 void RelaySession::handle(const Answer& answer) {
-  const auto it = std::lower_bound(window_.begin(), window_.end(), answer.number,
-                                   [](const Pending& p, std::uint64_t n) { return p.number < n; });
+  // The window's publish numbers are consecutive (publishes and republishes go out in window
+  // order): an answer's entry is found by subtraction.
+  auto it = window_.end();
+  if (!window_.empty() && answer.number >= window_.front().number &&
+      answer.number - window_.front().number < window_.size()) {
+    it = window_.begin() + static_cast<std::ptrdiff_t>(answer.number - window_.front().number);
+  }
   if (it == window_.end() || it->number != answer.number ||
       it->status != Pending::Status::in_flight) {
     return;  // an answer to an earlier publish of a republished event, or after a timeout
@@ -293,10 +311,9 @@ void RelaySession::expire() {
   // Publishes go out in window order and every publish's deadline is its time plus the same
   // timeout (a republish of the window too): the in-flight entries' deadlines never decrease
   // along the window, so the first one not yet due ends the search.
-  const auto now = Clock::now();
   for (auto& p : window_) {
     if (p.status != Pending::Status::in_flight) continue;
-    if (p.deadline > now) break;
+    if (p.deadline > now_) break;
     fail(p, Failure::transient,
          "no acknowledgement within " + std::to_string(options_.ack_timeout.count()) + " ms");
   }

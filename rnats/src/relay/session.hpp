@@ -58,10 +58,15 @@ enum class Failure { none, conflict, transient, fatal };
 struct RelayState {
   // Guarded by mu.
   std::mutex mu;
-  /// The run loop: an acknowledgement, events read or a reader error (signalled only while
-  /// loop_waiting).
+  /// The run loop: an acknowledgement, events read or a reader error, signalled only while
+  /// loop_waiting and for what it waits for: events only while it has room for them, answers
+  /// once `loop_wants_answers` are queued. With its window full it waits for a batch of answers
+  /// (each frees a slot), not for the first: one wake-up per answer would publish one event per
+  /// wake-up, exactly when the relay has the most to do.
   std::condition_variable_any wake;
   bool loop_waiting = false;
+  bool loop_wants_events = true;
+  std::size_t loop_wants_answers = 1;
   /// The reader: room in `incoming`.
   std::condition_variable_any room;
   /// Relay::wait_for: the stats moved.
@@ -153,6 +158,7 @@ class RelaySession final {
   std::uint64_t next_number_ = 1;
   std::vector<Answer> answered_;  // the loop's batch of answers and of events (kept for capacity)
   std::vector<Event> fresh_;
+  Clock::time_point now_{};  // read once per batch of publishes (their deadlines)
   MessageBuilder builder_;
   std::string reply_, subject_;
   // Not yet in the stats: publishes sent, events committed (and the last one's id).
