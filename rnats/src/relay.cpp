@@ -19,8 +19,9 @@ void check_options(const RelayOptions& o) {
     throw ConfigError("Relay \"" + o.name +
                       "\": set exactly one of RelayOptions.subject and subject_prefix");
   }
-  if (o.max_in_flight == 0)
-    throw ConfigError("Relay \"" + o.name + "\": max_in_flight must be positive");
+  if (o.max_in_flight == 0 || o.read_ahead == 0) {
+    throw ConfigError("Relay \"" + o.name + "\": max_in_flight and read_ahead must be positive");
+  }
   if (o.ack_timeout <= std::chrono::milliseconds::zero() ||
       o.retry_backoff <= std::chrono::milliseconds::zero() ||
       o.max_retry_backoff < o.retry_backoff) {

@@ -97,7 +97,7 @@ void RelaySession::start_reader(std::string after) {
   reader_stop_ = std::stop_source();
   stop_link_.emplace(stop_, [this] { reader_stop_.request_stop(); });
   reader_ = std::jthread([st = st_, source = options_.source, after = std::move(after),
-                          cap = options_.max_in_flight, rs = reader_stop_.get_token()] {
+                          cap = options_.read_ahead, rs = reader_stop_.get_token()] {
     try {
       auto client = source(rs, after, StreamOptions{});
       if (!client) throw Error("relay: the source's stream function returned null");
@@ -113,7 +113,11 @@ void RelaySession::start_reader(std::string after) {
           bool wake = false;
           {
             std::unique_lock lock(st->mu);
-            st->room.wait(lock, rs, [&] { return st->incoming.size() < cap; });
+            if (st->incoming.size() >= cap) {
+              st->reader_waiting = true;
+              st->room.wait(lock, rs, [&] { return st->incoming.size() <= cap / 2; });
+              st->reader_waiting = false;
+            }
             if (rs.stop_requested()) return;
             const std::size_t n = std::min(batch.size() - next, cap - st->incoming.size());
             for (std::size_t i = 0; i < n; ++i) st->incoming.push_back(std::move(batch[next++]));
@@ -228,7 +232,8 @@ void RelaySession::step(Clock::time_point next_flush) {
         fresh_.push_back(std::move(st_->incoming.front()));
         st_->incoming.pop_front();
       }
-      took = !fresh_.empty();
+      took =
+          !fresh_.empty() && st_->reader_waiting && st_->incoming.size() <= options_.read_ahead / 2;
     }
   }
   if (took) st_->room.notify_one();

@@ -67,8 +67,10 @@ struct RelayState {
   bool loop_waiting = false;
   bool loop_wants_events = true;
   std::size_t loop_wants_answers = 1;
-  /// The reader: room in `incoming`.
+  /// The reader: room in `incoming`. A reader that found it full waits until half of it is
+  /// free (reader_waiting), so it wakes once per half a read-ahead, not per batch the loop takes.
   std::condition_variable_any room;
+  bool reader_waiting = false;
   /// Relay::wait_for: the stats moved.
   std::condition_variable_any progress;
   std::deque<Event> incoming;

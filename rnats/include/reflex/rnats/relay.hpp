@@ -41,8 +41,12 @@ struct RelayOptions {
   /// Either way Nats-Msg-Id is "<name>:<event id>" and JetStream sources read both.
   WireFormat format = WireFormat::reflex;
   WindshiftOptions windshift{};
-  /// Published events awaiting JetStream's acknowledgement at most (and events read ahead).
+  /// Published events awaiting JetStream's acknowledgement at most.
   std::size_t max_in_flight = 1024;
+  /// Events read from the source ahead of publishing, at most: enough that the source's reads
+  /// (a query per batch on SQL) never leave the publishing without events, also when the
+  /// machine is busy and the reading thread waits for a core.
+  std::size_t read_ahead = 4096;
   /// A publish not acknowledged within this time counts as failed (and is republished).
   std::chrono::milliseconds ack_timeout{std::chrono::seconds(5)};
   /// Delay before retrying after a transient failure; doubles up to max_retry_backoff.
