@@ -40,14 +40,6 @@ class PollCounter final : public reflex::MetricsObserver {
   std::shared_ptr<Table> table_ = std::make_shared<Table>();
 };
 
-/// A fresh, empty events table for one run.
-std::string fresh_table(const Config& cfg, const std::string& prefix) {
-  static int n = 0;
-  const std::string table = prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++n);
-  Database::open(cfg.pg_dsn)->create_events_table({.table = table});
-  return table;
-}
-
 /// Writes `count` events at `rate` per second from its own table object (so readers are woken
 /// across "processes": by NOTIFY, not in-process); records when each commit returned.
 class Writer {
@@ -370,6 +362,13 @@ void i1(const Config& cfg, std::vector<Row>& rows) {
 }
 
 }  // namespace
+
+std::string fresh_table(const Config& cfg, const std::string& prefix) {
+  static int n = 0;
+  const std::string table = prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++n);
+  Database::open(cfg.pg_dsn)->create_events_table({.table = table});
+  return table;
+}
 
 void head_scenarios(const Config& config, std::vector<Row>& rows) {
   s3(config, rows);

@@ -49,13 +49,6 @@ std::int64_t steady_nanos() {
       .count();
 }
 
-std::string fresh_table(const Config& cfg, const std::string& prefix) {
-  static int n = 0;
-  const std::string table = prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(++n);
-  Database::open(cfg.pg_dsn)->create_events_table({.table = table});
-  return table;
-}
-
 /// `producers` threads inserting `count` events in all at `rate` per second, event g (its
 /// foreign id) due at start + g / rate; each producer has its own connection and events-table
 /// object (with cross-process notify). Records when each commit returned (steady nanoseconds).

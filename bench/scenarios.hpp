@@ -41,6 +41,9 @@ int latency_child(const std::string& kind, const std::string& where, const std::
 /// The MEM child: streams `events` events of the S1 table and prints its peak RSS in KiB.
 int mem_child(const std::string& dsn, const std::string& table, long events);
 
+/// A fresh, empty PostgreSQL events table "<prefix>_<pid>_<n>" for one run.
+std::string fresh_table(const Config& config, const std::string& prefix);
+
 /// Creates (once) and fills an events table with `count` events of 64-byte metadata; returns
 /// its name.
 std::string ensure_pg_stream_table(const Config& config, long count);
