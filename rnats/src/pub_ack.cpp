@@ -61,8 +61,10 @@ std::optional<PubAck> parse_plain(std::string_view body) {
   };
   const auto string = [&]() -> std::optional<std::string_view> {
     if (!take('"')) return std::nullopt;
-    const std::size_t end = body.find_first_of("\"\\", i);
-    if (end == std::string_view::npos || body[end] != '"') return std::nullopt;
+    // A plain loop: find_first_of calls memchr once per byte here.
+    std::size_t end = i;
+    while (end < body.size() && body[end] != '"' && body[end] != '\\') ++end;
+    if (end == body.size() || body[end] != '"') return std::nullopt;
     const std::string_view text = body.substr(i, end - i);
     i = end + 1;
     return text;
