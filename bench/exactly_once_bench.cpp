@@ -118,16 +118,17 @@ void exactly_once_scenarios(const Config& cfg, std::vector<Row>& rows) {
   const std::string table = ensure_pg_stream_table(cfg, count);
   create_tables(cfg);
   int rep = 0;
-  const auto rates = interleave(cfg.reps, {[&] { return buffered(cfg, table, count, ++rep); },
-                                           [&] { return transactional(cfg, table, count, ++rep); },
-                                           [&] { return batched(cfg, table, count, ++rep); }});
+  const auto measured = compare(cfg, {[&] { return buffered(cfg, table, count, ++rep); },
+                                      [&] { return transactional(cfg, table, count, ++rep); },
+                                      [&] { return batched(cfg, table, count, ++rep); }});
   auto row = ratio_row("X1",
                        "PG consumer, one UPDATE per event, exactly once: transactional cursor, "
                        "batches of 100 (raw: buffered CursorsTable cursor, autocommit UPDATEs)",
-                       "events/s", rates[0], rates[1], 0.8);
+                       "events/s", measured, 0.8);
   row.note = "at least once in the same batches (batch_spec, own transaction per batch): " +
-             std::to_string(static_cast<long>(rates[2])) + " events/s, transactional/that " +
-             std::to_string(rates[1] / rates[2]).substr(0, 4);
+             std::to_string(static_cast<long>(measured.value(2).median)) +
+             " events/s, transactional/that " +
+             std::to_string(measured.ratio(1, 2).median).substr(0, 4);
   rows.push_back(std::move(row));
 }
 

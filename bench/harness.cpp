@@ -23,52 +23,68 @@ bool Config::wants(const std::string& id) const {
 }
 
 double median(std::vector<double> values) {
-  if (values.empty()) return 0;
+  return spread(std::move(values)).median;
+}
+
+Spread spread(std::vector<double> values) {
+  if (values.empty()) return {};
   std::sort(values.begin(), values.end());
-  const auto n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  const auto at = [&](double p) {
+    const double rank = p * static_cast<double>(values.size() - 1);
+    const auto low = static_cast<std::size_t>(rank);
+    const auto high = std::min(low + 1, values.size() - 1);
+    return values[low] + (rank - static_cast<double>(low)) * (values[high] - values[low]);
+  };
+  return {.median = at(0.5), .q1 = at(0.25), .q3 = at(0.75)};
 }
 
-std::pair<double, double> interleave(int reps, const std::function<double()>& raw,
-                                     const std::function<double()>& reflex) {
-  std::vector<double> a, b;
-  for (int i = 0; i < reps; ++i) {
-    // Alternate which goes first, so warm-up and drift favour neither.
-    if (i % 2 == 0) {
-      a.push_back(raw());
-      b.push_back(reflex());
-    } else {
-      b.push_back(reflex());
-      a.push_back(raw());
+Spread Comparison::value(std::size_t variant) const {
+  return spread(samples.at(variant));
+}
+
+Spread Comparison::ratio(std::size_t variant, std::size_t base) const {
+  std::vector<double> ratios;
+  const auto& a = samples.at(variant);
+  const auto& b = samples.at(base);
+  for (std::size_t i = 0; i < a.size(); ++i) ratios.push_back(b[i] > 0 ? a[i] / b[i] : 0);
+  return spread(std::move(ratios));
+}
+
+Comparison compare(const Config& config, const std::vector<Measure>& variants) {
+  Comparison c{.samples = std::vector<std::vector<double>>(variants.size())};
+  const auto start = Clock::now();
+  const auto n = variants.size();
+  for (int round = 0; round < config.max_rounds(); ++round) {
+    if (round >= kMinRounds) {
+      // Stop when one more round (as long as the average so far) would overrun the budget.
+      const auto spent = Clock::now() - start;
+      if (spent + spent / round > config.budget()) break;
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto v = (k + static_cast<std::size_t>(round)) % n;
+      c.samples[v].push_back(variants[v]());
     }
   }
-  return {median(a), median(b)};
+  return c;
 }
 
-std::vector<double> interleave(int reps, const std::vector<std::function<double()>>& variants) {
-  std::vector<std::vector<double>> samples(variants.size());
-  for (int i = 0; i < reps; ++i) {
-    for (std::size_t k = 0; k < variants.size(); ++k) {
-      const auto v = (k + static_cast<std::size_t>(i)) % variants.size();
-      samples[v].push_back(variants[v]());
-    }
-  }
-  std::vector<double> medians;
-  for (auto& s : samples) medians.push_back(median(std::move(s)));
-  return medians;
-}
-
-Row ratio_row(std::string id, std::string name, std::string unit, double raw, double reflex,
-              double bound, bool at_most) {
+Row ratio_row(std::string id, std::string name, std::string unit, const Comparison& measured,
+              double bound, bool at_most, std::size_t raw, std::size_t reflex) {
   Row row{.id = std::move(id), .name = std::move(name), .unit = std::move(unit)};
-  row.raw = raw;
-  row.reflex = reflex;
-  row.ratio = raw > 0 ? reflex / raw : 0;
+  row.raw = measured.value(raw).median;
+  row.reflex = measured.value(reflex).median;
+  row.ratio = measured.ratio(reflex, raw);
+  row.rounds = measured.rounds();
   char goal[32];
   std::snprintf(goal, sizeof goal, "%s%.2f", at_most ? "≤" : "≥", bound);
   row.goal = goal;
-  row.met = at_most ? *row.ratio <= bound : *row.ratio >= bound;
+  row.met = at_most ? row.ratio->median <= bound : row.ratio->median >= bound;
   return row;
+}
+
+void add_floor(Row& row, const Comparison& measured, std::size_t floor, std::size_t reflex) {
+  row.floor = measured.value(floor).median;
+  row.of_floor = measured.ratio(reflex, floor);
 }
 
 double throughput(int threads, std::chrono::milliseconds window,
@@ -145,19 +161,36 @@ std::string json_number(const std::optional<double>& v) {
 }  // namespace
 
 void print_table(const std::vector<Row>& rows) {
-  std::printf("\n%-5s %-62s %-7s %12s %12s %7s %-9s %s\n", "id", "scenario", "unit", "raw",
-              "reflex", "ratio", "goal", "met");
+  // The spread of a ratio is its interquartile range over the rounds, beside its median.
+  const auto median_of = [](const std::optional<Spread>& s) {
+    return s ? number(s->median) : std::string("—");
+  };
+  const auto iqr_of = [](const std::optional<Spread>& s) {
+    if (!s) return std::string("");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", s->iqr());
+    return std::string(buf);
+  };
+  std::printf("\n%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3s %-9s %s\n", "id", "scenario",
+              "unit", "raw", "floor", "reflex", "ratio", "IQR", "÷floor", "IQR", "n", "goal",
+              "met");
   for (const auto& r : rows) {
-    std::printf("%-5s %-62s %-7s %12s %12s %7s %-9s %s%s%s\n", r.id.c_str(), r.name.c_str(),
-                r.unit.c_str(), number(r.raw).c_str(), number(r.reflex).c_str(),
-                r.ratio ? number(r.ratio).c_str() : "—", r.goal.c_str(), r.met ? "yes" : "NO",
-                r.note.empty() ? "" : "  ", r.note.c_str());
+    std::printf("%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3d %-9s %s%s%s\n", r.id.c_str(),
+                r.name.c_str(), r.unit.c_str(), number(r.raw).c_str(), number(r.floor).c_str(),
+                number(r.reflex).c_str(), median_of(r.ratio).c_str(), iqr_of(r.ratio).c_str(),
+                median_of(r.of_floor).c_str(), iqr_of(r.of_floor).c_str(), r.rounds, r.goal.c_str(),
+                r.met ? "yes" : "NO", r.note.empty() ? "" : "  ", r.note.c_str());
   }
   std::fflush(stdout);
 }
 
 void write_json(const std::string& path, const std::vector<Row>& rows,
                 const std::vector<std::pair<std::string, std::string>>& machine) {
+  const auto spread_json = [](const std::optional<Spread>& s) {
+    if (!s) return std::string("null");
+    return "{\"median\":" + json_number(s->median) + ",\"q1\":" + json_number(s->q1) +
+           ",\"q3\":" + json_number(s->q3) + "}";
+  };
   std::ofstream out(path);
   out << "{\"machine\":{";
   for (std::size_t i = 0; i < machine.size(); ++i) {
@@ -169,8 +202,10 @@ void write_json(const std::string& path, const std::vector<Row>& rows,
     out << (i ? ",\n" : "\n") << "{\"id\":" << json_string(r.id)
         << ",\"name\":" << json_string(r.name) << ",\"unit\":" << json_string(r.unit)
         << ",\"raw\":" << json_number(r.raw) << ",\"reflex\":" << json_number(r.reflex)
-        << ",\"ratio\":" << json_number(r.ratio) << ",\"goal\":" << json_string(r.goal)
-        << ",\"met\":" << (r.met ? "true" : "false");
+        << ",\"ratio\":" << json_number(r.ratio ? std::optional(r.ratio->median) : std::nullopt)
+        << ",\"ratio_spread\":" << spread_json(r.ratio) << ",\"floor\":" << json_number(r.floor)
+        << ",\"of_floor\":" << spread_json(r.of_floor) << ",\"rounds\":" << r.rounds
+        << ",\"goal\":" << json_string(r.goal) << ",\"met\":" << (r.met ? "true" : "false");
     if (!r.note.empty()) out << ",\"note\":" << json_string(r.note);
     out << "}";
   }

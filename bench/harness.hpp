@@ -1,5 +1,6 @@
 #pragma once
-// The benchmark harness: interleaved raw/reflex repetitions, medians, the table and the JSON.
+// The benchmark harness: many short alternating rounds of raw and reflex, the median ratio with
+// its spread, the table and the JSON.
 
 #include <chrono>
 #include <cstdint>
@@ -16,46 +17,93 @@ using Clock = std::chrono::steady_clock;
 /// What every scenario gets: the mode and the servers of this run.
 struct Config {
   bool quick = false;
-  int reps = 3;
+  int rounds = 0;  // rounds per row (--rounds); 0: 15, or 5 when quick
   std::string pg_dsn, mysql_dsn, nats_url;
   std::string self;               // this executable, for child processes (MEM)
   std::vector<std::string> only;  // scenario ids to run; empty: all
 
-  /// How long a throughput measurement runs.
+  /// How long one round of a throughput measurement runs. Short, so that many rounds fit: a
+  /// ratio taken from adjacent short rounds sees the same machine state on both sides.
   [[nodiscard]] std::chrono::milliseconds window() const {
-    return std::chrono::milliseconds(quick ? 1000 : 3000);
+    return std::chrono::milliseconds(quick ? 300 : 500);
+  }
+  /// Rounds a row takes at most.
+  [[nodiscard]] int max_rounds() const { return rounds > 0 ? rounds : quick ? 5 : 15; }
+  /// What a row may spend on its rounds once it has the fewest it needs (kMinRounds): rows whose
+  /// rounds are long (a catch-up of 1M events, processes that must settle) take fewer of them.
+  [[nodiscard]] std::chrono::seconds budget() const {
+    return std::chrono::seconds(quick ? 10 : 40);
   }
   [[nodiscard]] bool wants(const std::string& id) const;
 };
 
-/// One line of the report. `ratio` is reflex/raw when both exist.
+/// Rounds every row takes whatever its budget: the median and quartiles need a few.
+inline constexpr int kMinRounds = 5;
+
+/// The median and the interquartile range of a figure over rounds.
+struct Spread {
+  double median = 0;
+  double q1 = 0;  // 25th percentile
+  double q3 = 0;  // 75th percentile
+  [[nodiscard]] double iqr() const { return q3 - q1; }
+};
+
+/// Median and quartiles of `values` (linear interpolation between the closest ranks, as R's
+/// default and numpy's `percentile`); all zero when empty.
+[[nodiscard]] Spread spread(std::vector<double> values);
+
+/// One round of a variant: runs it once and returns its figure (a rate, a latency, a size).
+using Measure = std::function<double()>;
+
+/// What `compare` measured: every variant's figure in every round.
+struct Comparison {
+  std::vector<std::vector<double>> samples;  // [variant][round]
+
+  [[nodiscard]] int rounds() const {
+    return samples.empty() ? 0 : static_cast<int>(samples[0].size());
+  }
+  /// The figure of `variant` over the rounds.
+  [[nodiscard]] Spread value(std::size_t variant) const;
+  /// `variant` / `base`, one ratio per round (the two ran next to each other), over the rounds.
+  [[nodiscard]] Spread ratio(std::size_t variant, std::size_t base = 0) const;
+};
+
+/// The harness's method: runs `variants` (the first is the baseline) in short alternating rounds,
+/// each round every variant once, the order rotating from round to round (raw, reflex; reflex,
+/// raw; ...) so that warm-up and drift favour none. Takes config.max_rounds() rounds, fewer when
+/// they would overrun config.budget(), never fewer than kMinRounds.
+[[nodiscard]] Comparison compare(const Config& config, const std::vector<Measure>& variants);
+
+/// One line of the report. `raw` and `reflex` are medians over the rounds, `ratio` the median of
+/// the per-round ratios reflex/raw (not the ratio of the medians) with its spread.
 struct Row {
   std::string id{};
   std::string name{};
   std::string unit{};
   std::optional<double> raw{};
   std::optional<double> reflex{};
-  std::optional<double> ratio{};
+  std::optional<Spread> ratio{};
+  /// A second baseline, when the row has one: what the physical floor of the work costs (for a
+  /// producer, its transaction with a hand-written INSERT of the event row), and reflex against it.
+  std::optional<double> floor{};
+  std::optional<Spread> of_floor{};
   std::string goal{};
   bool met = false;
+  int rounds = 0;
   std::string note{};  // extra figures (p50, per-variant values)
 };
 
-/// Median of `values` (which it sorts).
+/// Median of `values`.
 [[nodiscard]] double median(std::vector<double> values);
 
-/// Runs raw and reflex alternately `reps` times (so drift hits both alike) and returns their
-/// medians.
-[[nodiscard]] std::pair<double, double> interleave(int reps, const std::function<double()>& raw,
-                                                   const std::function<double()>& reflex);
+/// A row from `compare`'s variants `raw` and `reflex`, whose goal is the median ratio
+/// reflex/raw >= bound (or <= bound when `at_most`).
+[[nodiscard]] Row ratio_row(std::string id, std::string name, std::string unit,
+                            const Comparison& measured, double bound, bool at_most = false,
+                            std::size_t raw = 0, std::size_t reflex = 1);
 
-/// The same for any number of variants (rotating which goes first); medians in their order.
-[[nodiscard]] std::vector<double> interleave(int reps,
-                                             const std::vector<std::function<double()>>& variants);
-
-/// A row whose goal is reflex/raw >= min_ratio (or <= max_ratio when `at_most`).
-[[nodiscard]] Row ratio_row(std::string id, std::string name, std::string unit, double raw,
-                            double reflex, double bound, bool at_most = false);
+/// Adds `measured`'s variant `floor` to `row` as its second baseline (reflex is variant `reflex`).
+void add_floor(Row& row, const Comparison& measured, std::size_t floor, std::size_t reflex = 1);
 
 /// Operations per second of `op` called in a loop by `threads` threads for `window`: each thread
 /// calls op(thread index) and counts the operations it returns.

@@ -172,12 +172,16 @@ Row latency_row(const std::string& name, const std::vector<Latency>& runs, bool 
   return row;
 }
 
+/// Runs of each L1 path: L1 reports latencies, not a ratio, so its runs need not alternate with a
+/// baseline's; each is 10 s of events at 200/s.
+constexpr int kLatencyRuns = 3;
+
 void l1_l2(const Config& cfg, std::vector<Row>& rows) {
   const int count = cfg.quick ? 400 : 2000;  // at 200/s: 2 s or 10 s per run
   if (cfg.wants("L1")) {
     log("L1 direct");
     std::vector<Latency> direct, grpc, nats;
-    for (int i = 0; i < cfg.reps; ++i) {
+    for (int i = 0; i < kLatencyRuns; ++i) {
       const auto table = fresh_table(cfg, "bench_l1");
       const EventsTable reader(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
       direct.push_back(measure(cfg, table, true, reader.stream_func(), count));
@@ -185,7 +189,7 @@ void l1_l2(const Config& cfg, std::vector<Row>& rows) {
     rows.push_back(
         latency_row("commit→consumer latency, PG notify, 200 ev/s, direct", direct, true));
     log("L1 via gRPC");
-    for (int i = 0; i < cfg.reps; ++i) {
+    for (int i = 0; i < kLatencyRuns; ++i) {
       const auto table = fresh_table(cfg, "bench_l1");
       const EventsTable source(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
       reflex::rgrpc::Server server(source.stream_func());
@@ -195,7 +199,7 @@ void l1_l2(const Config& cfg, std::vector<Row>& rows) {
     rows.push_back(latency_row("commit→consumer latency, via rgrpc (loopback)", grpc, false));
     log("L1 via JetStream");
     reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench"});
-    for (int i = 0; i < cfg.reps; ++i) {
+    for (int i = 0; i < kLatencyRuns; ++i) {
       const auto table = fresh_table(cfg, "bench_l1");
       const std::string stream = "BENCH_L1_" + std::to_string(i) + "_" + std::to_string(::getpid());
       reflex::rnats::ensure_stream(
@@ -218,29 +222,27 @@ void l1_l2(const Config& cfg, std::vector<Row>& rows) {
   }
   if (cfg.wants("L2")) {
     log("L2");
-    std::vector<double> notified, polled, adaptive;
-    for (int i = 0; i < cfg.reps; ++i) {
-      {
-        const auto table = fresh_table(cfg, "bench_l2");
-        polled.push_back(plain_poller(cfg, table, count).p99);
-      }
-      {
-        const auto table = fresh_table(cfg, "bench_l2");
-        const EventsTable reader(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
-        notified.push_back(measure(cfg, table, true, reader.stream_func(), count).p99);
-      }
-      {
-        const auto table = fresh_table(cfg, "bench_l2");
-        const EventsTable reader(Database::open(cfg.pg_dsn),
-                                 {.schema = {.table = table}, .cross_process_notify = false});
-        adaptive.push_back(measure(cfg, table, false, reader.stream_func(), count).p99);
-      }
-    }
-    auto row = ratio_row("L2", "latency p99: notify (raw: plain 100 ms poller)", "ms p99",
-                         median(polled), median(notified), 0.10, true);
+    // Rounds of 5 s (1,000 events at 200/s) so that the three variants fit kMinRounds rounds.
+    const int l2_count = cfg.quick ? 400 : 1000;
+    const auto measured = compare(
+        cfg, {[&] { return plain_poller(cfg, fresh_table(cfg, "bench_l2"), l2_count).p99; },
+              [&] {
+                const auto table = fresh_table(cfg, "bench_l2");
+                const EventsTable reader(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
+                return measure(cfg, table, true, reader.stream_func(), l2_count).p99;
+              },
+              [&] {
+                const auto table = fresh_table(cfg, "bench_l2");
+                const EventsTable reader(
+                    Database::open(cfg.pg_dsn),
+                    {.schema = {.table = table}, .cross_process_notify = false});
+                return measure(cfg, table, false, reader.stream_func(), l2_count).p99;
+              }});
+    auto row = ratio_row("L2", "latency p99: notify (raw: plain 100 ms poller)", "ms p99", measured,
+                         0.10, true);
     char note[96];
     std::snprintf(note, sizeof note, "reflex with notify off (adaptive poll): p99 %.2f ms",
-                  median(adaptive));
+                  measured.value(2).median);
     row.note = note;
     rows.push_back(row);
   }
@@ -249,7 +251,7 @@ void l1_l2(const Config& cfg, std::vector<Row>& rows) {
 void s3(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("S3")) return;
   log("S3");
-  const int count = cfg.quick ? 600 : 2000;  // 3 s or 10 s at 200/s
+  const int count = cfg.quick ? 400 : 1000;  // 2 s or 5 s at 200/s, kMinRounds rounds of each
   const auto run = [&](int consumers) {
     const auto table = fresh_table(cfg, "bench_s3");
     auto counter = std::make_shared<PollCounter>();
@@ -279,10 +281,9 @@ void s3(const Config& cfg, std::vector<Row>& rows) {
     stop.request_stop();
     return qps;
   };
-  const auto [one, four] = interleave(
-      cfg.reps, [&] { return run(1); }, [&] { return run(4); });
   rows.push_back(ratio_row("S3", "queries/s: 4 consumers at the head, 200 ev/s (raw: 1 consumer)",
-                           "q/s", one, four, 1.2, true));
+                           "q/s", compare(cfg, {[&] { return run(1); }, [&] { return run(4); }}),
+                           1.2, true));
 }
 
 void i1(const Config& cfg, std::vector<Row>& rows) {

@@ -1,6 +1,6 @@
 // reflex_bench: every hot path against its raw baseline, in one run. Driven by scripts/bench,
 // which starts the servers and passes their addresses in the environment:
-//   reflex_bench [--quick] [--json FILE] [--only ID,ID]
+//   reflex_bench [--quick] [--json FILE] [--only ID,ID] [--rounds N]
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -47,7 +47,8 @@ std::vector<std::pair<std::string, std::string>> machine(const bench::Config& cf
       {"kernel", std::string(u.sysname) + " " + u.release},
       {"reflex", reflex::version_string},
       {"mode", cfg.quick ? "quick" : "full"},
-      {"repetitions", std::to_string(cfg.reps)},
+      {"rounds", std::to_string(cfg.max_rounds())},
+      {"round", std::to_string(cfg.window().count()) + " ms"},
   };
   try {
     pqxx::connection c(cfg.pg_dsn);
@@ -86,10 +87,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--only" && i + 1 < argc) {
       std::stringstream ids(argv[++i]);
       for (std::string id; std::getline(ids, id, ',');) cfg.only.push_back(id);
-    } else if (arg == "--reps" && i + 1 < argc) {
-      cfg.reps = std::max(1, std::atoi(argv[++i]));
+    } else if ((arg == "--rounds" || arg == "--reps") && i + 1 < argc) {
+      cfg.rounds = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::cerr << "usage: reflex_bench [--quick] [--json FILE] [--only P1,S1,...] [--reps N]\n";
+      std::cerr << "usage: reflex_bench [--quick] [--json FILE] [--only P1,S1,...] [--rounds N]\n";
       return 2;
     }
   }

@@ -139,21 +139,20 @@ void shared_scenarios(const Config& cfg, std::vector<Row>& rows) {
   // Enough events that 32 shards at ~1000 events/s each do not reach the end in a window.
   const std::string events = ensure_pg_stream_table(cfg, cfg.quick ? 60000 : 150000);
   int run = 0;
-  const auto medians =
-      interleave(cfg.reps, {[&] { return plain_rate(cfg, events); },
-                            [&] { return shared_rate(cfg, events, 1, 8, run++); },
-                            [&] { return shared_rate(cfg, events, 4, 32, run++); },
-                            [&] { return shared_rate(cfg, events, 4, 8, run++); }});
-  const double plain = medians[0], one = medians[1], four_by_eight = medians[2],
-               four_share_eight = medians[3];
-  auto row = ratio_row("X2", "4 processes x 8 shards vs 1 process (1 ms/event)", "events/s", one,
-                       four_by_eight, 3.2);
+  const auto measured = compare(cfg, {[&] { return plain_rate(cfg, events); },
+                                      [&] { return shared_rate(cfg, events, 1, 8, run++); },
+                                      [&] { return shared_rate(cfg, events, 4, 32, run++); },
+                                      [&] { return shared_rate(cfg, events, 4, 8, run++); }});
+  const double plain = measured.value(0).median, one = measured.value(1).median,
+               four_by_eight = measured.value(2).median;
+  auto row = ratio_row("X2", "4 processes x 8 shards vs 1 process (1 ms/event)", "events/s",
+                       measured, 3.2, false, 1, 2);
   row.note = "plain consumer " + std::to_string(static_cast<long>(plain)) +
              "/s; 1 process, 8 shards " + std::to_string(static_cast<long>(one)) +
              "/s; 4 processes, 32 shards " + std::to_string(static_cast<long>(four_by_eight)) +
              "/s; 4 processes sharing 8 shards " +
-             std::to_string(static_cast<long>(four_share_eight)) + "/s (" +
-             std::to_string(four_share_eight / one).substr(0, 4) + "x)";
+             std::to_string(static_cast<long>(measured.value(3).median)) + "/s (" +
+             std::to_string(measured.ratio(3, 1).median).substr(0, 4) + "x)";
   rows.push_back(std::move(row));
 }
 

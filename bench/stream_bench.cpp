@@ -221,46 +221,44 @@ void stream_scenarios(const Config& cfg, std::vector<Row>& rows) {
     const std::string table = ensure_pg_stream_table(cfg, count);
     if (cfg.wants("S1")) {
       log("S1");
-      const auto [raw, reflex] = interleave(
-          cfg.reps, [&] { return libpq_scan(cfg.pg_dsn, table, count); },
-          [&] { return reflex_catch_up(cfg.pg_dsn, table, count); });
+      const auto measured =
+          compare(cfg, {[&] { return libpq_scan(cfg.pg_dsn, table, count); },
+                        [&] { return reflex_catch_up(cfg.pg_dsn, table, count); }});
       rows.push_back(ratio_row(
           "S1", "PG catch-up of " + label + " events to a no-op consumer (raw: libpq keyset scan)",
-          "events/s", raw, reflex, 0.75));
+          "events/s", measured, 0.75));
     }
     if (cfg.wants("M1")) {
       log("M1");
       ::prometheus::Registry registry;
       auto metrics = std::make_shared<reflex::prometheus::Metrics>(registry);
-      const auto [without, with] = interleave(
-          cfg.reps, [&] { return reflex_catch_up(cfg.pg_dsn, table, count); },
-          [&] { return reflex_catch_up(cfg.pg_dsn, table, count, metrics); });
+      const auto measured =
+          compare(cfg, {[&] { return reflex_catch_up(cfg.pg_dsn, table, count); },
+                        [&] { return reflex_catch_up(cfg.pg_dsn, table, count, metrics); }});
       rows.push_back(ratio_row("M1", "S1 with Prometheus metrics (raw: S1 without)", "events/s",
-                               without, with, 0.97));
+                               measured, 0.97));
     }
     if (cfg.wants("MEM")) {
       log("MEM");
       const long small = count / 10;
-      std::vector<double> a, b;
-      for (int i = 0; i < cfg.reps; ++i) {
-        a.push_back(static_cast<double>(child_peak_kib(cfg, table, small)));
-        b.push_back(static_cast<double>(child_peak_kib(cfg, table, count)));
-      }
+      const auto measured =
+          compare(cfg, {[&] { return static_cast<double>(child_peak_kib(cfg, table, small)); },
+                        [&] { return static_cast<double>(child_peak_kib(cfg, table, count)); }});
       rows.push_back(ratio_row("MEM",
                                "peak RSS streaming " + label +
                                    " events (raw: " + std::to_string(small / 1000) + "k events)",
-                               "KiB", median(a), median(b), 1.10, true));
+                               "KiB", measured, 1.10, true));
     }
   }
   if (cfg.wants("S2")) {
     log("S2");
     const std::string table = ensure_mysql_stream_table(cfg, count);
-    const auto [raw, reflex] = interleave(
-        cfg.reps, [&] { return connector_scan(cfg.mysql_dsn, table, count); },
-        [&] { return reflex_catch_up(cfg.mysql_dsn, table, count); });
+    const auto measured =
+        compare(cfg, {[&] { return connector_scan(cfg.mysql_dsn, table, count); },
+                      [&] { return reflex_catch_up(cfg.mysql_dsn, table, count); }});
     rows.push_back(
         ratio_row("S2", "MariaDB catch-up of " + label + " events (raw: connector keyset scan)",
-                  "events/s", raw, reflex, 0.70));
+                  "events/s", measured, 0.70));
   }
 }
 
