@@ -85,14 +85,18 @@ std::string events_ddl(Dialect dialect, const EventsSchema& s) {
       // Gap safety (README, "Never skipping an event"): the id default first makes the inserting
       // transaction take an xid, then draws the id, so a transaction holding an unfinished id is
       // always in the snapshots taken after the draw. CACHE 1 keeps ids in draw order across
-      // sessions.
+      // sessions. The order comes from CASE, which evaluates its condition before its result
+      // (neither is folded at plan time: both are volatile). A one-expression SQL function is
+      // inlined into the INSERT's plan, where a PL/pgSQL one ran its interpreter and an SPI query
+      // per row; OR REPLACE gives tables made with the PL/pgSQL version (same name, same result)
+      // this one the next time their DDL runs.
       const std::string seq = q(s.table + "_id_seq");
       const std::string fn = q(s.table + "_next_id");
       ddl += "CREATE SEQUENCE IF NOT EXISTS " + seq + " CACHE 1;\n";
       ddl += "CREATE OR REPLACE FUNCTION " + fn +
-             "() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$ BEGIN PERFORM "
-             "pg_current_xact_id(); RETURN nextval('" +
-             seq + "'); END $fn$;\n";
+             "() RETURNS bigint LANGUAGE sql VOLATILE AS $fn$ SELECT CASE WHEN "
+             "pg_current_xact_id() IS NOT NULL THEN nextval('" +
+             seq + "') END $fn$;\n";
       ddl += "CREATE TABLE IF NOT EXISTS " + q(s.table) + " (\n  " + q(s.id_column) +
              " bigint PRIMARY KEY DEFAULT " + fn + "(),\n  " + q(s.foreign_id_column) +
              " text NOT NULL,\n  " + q(s.type_column) + " integer NOT NULL,\n  " +
@@ -101,8 +105,12 @@ std::string events_ddl(Dialect dialect, const EventsSchema& s) {
       if (!s.trace_column.empty()) ddl += ",\n  " + q(s.trace_column) + " bytea";
       ddl += "\n);\n";
       ddl += "ALTER SEQUENCE " + seq + " OWNED BY " + q(s.table) + "." + q(s.id_column) + ";\n";
+      // Retention's index (timestamp < cutoff). BRIN, not a B-tree: rows are appended in
+      // timestamp order, so block ranges summarise them exactly enough, and an insert into the
+      // newest, not yet summarised range touches no index page at all; autosummarize summarises
+      // a range once it fills. Tables made with the B-tree keep it (IF NOT EXISTS, same name).
       ddl += "CREATE INDEX IF NOT EXISTS " + q(s.table + "_timestamp_idx") + " ON " + q(s.table) +
-             " (" + q(s.timestamp_column) + ")";
+             " USING brin (" + q(s.timestamp_column) + ") WITH (autosummarize = on)";
       break;
     }
     case Dialect::mysql:

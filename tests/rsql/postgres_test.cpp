@@ -86,6 +86,62 @@ TEST(Postgres, InsertWithCommitsTheChangeAndItsEventInOneStatementOrNeither) {
   EXPECT_EQ(events[1].foreign_id, "7");
 }
 
+TEST(Postgres, ATableMadeByTheEarlierDdlKeepsWorkingAndTakesTheInlinedIdDefault) {
+  // The DDL of reflex 0.1: a PL/pgSQL id default and a B-tree on the timestamp.
+  const std::string dsn = required_env("REFLEX_TEST_PG_DSN");
+  const auto db = Database::open(dsn);
+  const std::string events = unique_name("old_events");
+  db->execute("CREATE SEQUENCE " + events + "_id_seq CACHE 1;\nCREATE FUNCTION " + events +
+              "_next_id() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$ BEGIN PERFORM "
+              "pg_current_xact_id(); RETURN nextval('" +
+              events + "_id_seq'); END $fn$;\n" + "CREATE TABLE " + events +
+              " (id bigint PRIMARY KEY DEFAULT " + events +
+              "_next_id(), foreign_id text NOT NULL, type integer NOT NULL, timestamp timestamptz "
+              "NOT NULL DEFAULT now(), metadata bytea, trace bytea);\nCREATE INDEX " +
+              events + "_timestamp_idx ON " + events + " (timestamp)");
+  db->execute("INSERT INTO " + events + " (foreign_id, type) VALUES ('old', 1)");
+  db->create_events_table({.table = events});
+  const EventsTable table(db, {.schema = {.table = events}});
+  pqxx::connection conn(dsn);
+  {
+    pqxx::work w(conn);
+    (void)table.insert(w, "new", 2);
+    w.commit();
+  }
+  const auto got = read_to_head(table);
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_EQ(got[0].foreign_id, "old");
+  EXPECT_EQ(got[1].foreign_id, "new");
+  EXPECT_LT(got[0].id_int(), got[1].id_int());
+  pqxx::nontransaction n(conn);
+  EXPECT_EQ(n.exec1("SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+                    "WHERE p.proname = '" +
+                    events + "_next_id'")[0]
+                .as<std::string>(),
+            "sql");
+  EXPECT_EQ(n.exec1("SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE "
+                    "c.relname = '" +
+                    events + "_timestamp_idx'")[0]
+                .as<std::string>(),
+            "btree")
+      << "an existing table keeps its index";
+  // A new table's id default is inlined into the INSERT's plan: no function call per row.
+  const std::string fresh = unique_name("new_events");
+  db->create_events_table({.table = fresh});
+  const auto plan =
+      n.exec("EXPLAIN VERBOSE INSERT INTO " + fresh + " (foreign_id, type) VALUES ('x', 1)");
+  std::string text;
+  for (const auto& row : plan) text += row[0].as<std::string>() + "\n";
+  EXPECT_NE(text.find("CASE WHEN (pg_current_xact_id() IS NOT NULL) THEN nextval("),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(n.exec1("SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE "
+                    "c.relname = '" +
+                    fresh + "_timestamp_idx'")[0]
+                .as<std::string>(),
+            "brin");
+}
+
 TEST(Postgres, InsertWithRefusesAStatementItCannotCarryAndRunsNothing) {
   Accounts a;
   pqxx::work w(a.conn);
