@@ -171,11 +171,11 @@ void print_table(const std::vector<Row>& rows) {
     std::snprintf(buf, sizeof buf, "%.3f", s->iqr());
     return std::string(buf);
   };
-  std::printf("\n%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3s %-9s %s\n", "id", "scenario",
-              "unit", "raw", "floor", "reflex", "ratio", "IQR", "÷floor", "IQR", "n", "goal",
+  std::printf("\n%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3s %-22s %s\n", "id", "scenario",
+              "unit", "raw", "floor", "reflex", "ratio", "IQR", "/floor", "IQR", "n", "goal",
               "met");
   for (const auto& r : rows) {
-    std::printf("%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3d %-9s %s%s%s\n", r.id.c_str(),
+    std::printf("%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3d %-22s %s%s%s\n", r.id.c_str(),
                 r.name.c_str(), r.unit.c_str(), number(r.raw).c_str(), number(r.floor).c_str(),
                 number(r.reflex).c_str(), median_of(r.ratio).c_str(), iqr_of(r.ratio).c_str(),
                 median_of(r.of_floor).c_str(), iqr_of(r.of_floor).c_str(), r.rounds, r.goal.c_str(),

@@ -98,7 +98,7 @@ constexpr double kOfFloorGoal = 0.97;
 /// Sets the row's goal to both bounds: `goal` against raw, kOfFloorGoal against the floor.
 void floor_goal(Row& row, double goal) {
   char text[48];
-  std::snprintf(text, sizeof text, "≥%.2f, ≥%.2f ÷floor", goal, kOfFloorGoal);
+  std::snprintf(text, sizeof text, "≥%.2f, /floor ≥%.2f", goal, kOfFloorGoal);
   row.goal = text;
   row.met = row.ratio->median >= goal && row.of_floor->median >= kOfFloorGoal;
 }
@@ -117,7 +117,7 @@ Row business_row(const Config& cfg, PgClients& pool, const EventsTable& events, 
   add_floor(row, measured, 2);
   floor_goal(row, goal);
   char note[128];
-  std::snprintf(note, sizeof note, "insert_with; insert() %.3f of raw, %.3f ÷floor",
+  std::snprintf(note, sizeof note, "insert_with; insert() %.3f of raw, %.3f of the floor",
                 measured.ratio(3).median, measured.ratio(3, 2).median);
   row.note = note;
   return row;
