@@ -114,7 +114,7 @@ double batched(const Config& cfg, const std::string& table, long count, int rep)
 void exactly_once_scenarios(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("X1")) return;
   log("X1");
-  const long count = cfg.quick ? 5000 : 20000;
+  const long count = cfg.quick ? 2000 : 5000;  // per round: short rounds, more of them
   const std::string table = ensure_pg_stream_table(cfg, count);
   create_tables(cfg);
   int rep = 0;
