@@ -50,11 +50,12 @@ Spread Comparison::ratio(std::size_t variant, std::size_t base) const {
   return spread(std::move(ratios));
 }
 
-Comparison compare(const Config& config, const std::vector<Measure>& variants) {
+Comparison compare(const Config& config, const std::vector<Measure>& variants, int rounds) {
   Comparison c{.samples = std::vector<std::vector<double>>(variants.size())};
   const auto start = Clock::now();
   const auto n = variants.size();
-  for (int round = 0; round < config.max_rounds(); ++round) {
+  if (rounds <= 0) rounds = config.max_rounds();
+  for (int round = 0; round < rounds; ++round) {
     if (round >= kMinRounds) {
       // Stop when one more round (as long as the average so far) would overrun the budget.
       const auto spent = Clock::now() - start;

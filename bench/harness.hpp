@@ -70,9 +70,10 @@ struct Comparison {
 
 /// The harness's method: runs `variants` (the first is the baseline) in short alternating rounds,
 /// each round every variant once, the order rotating from round to round (raw, reflex; reflex,
-/// raw; ...) so that warm-up and drift favour none. Takes config.max_rounds() rounds, fewer when
-/// they would overrun config.budget(), never fewer than kMinRounds.
-[[nodiscard]] Comparison compare(const Config& config, const std::vector<Measure>& variants);
+/// raw; ...) so that warm-up and drift favour none. Takes `rounds` rounds (0: config.max_rounds()),
+/// fewer when they would overrun config.budget(), never fewer than kMinRounds.
+[[nodiscard]] Comparison compare(const Config& config, const std::vector<Measure>& variants,
+                                 int rounds = 0);
 
 /// One line of the report. `raw` and `reflex` are medians over the rounds, `ratio` the median of
 /// the per-round ratios reflex/raw (not the ratio of the medians) with its spread.
