@@ -86,7 +86,8 @@ std::string events_ddl(Dialect dialect, const EventsSchema& s) {
       // transaction take an xid, then draws the id, so a transaction holding an unfinished id is
       // always in the snapshots taken after the draw. CACHE 1 keeps ids in draw order across
       // sessions. The order comes from CASE, which evaluates its condition before its result
-      // (neither is folded at plan time: both are volatile). A one-expression SQL function is
+      // (neither is folded at plan time: the planner folds only immutable calls, and
+      // pg_current_xact_id() is stable, nextval() volatile). A one-expression SQL function is
       // inlined into the INSERT's plan, where a PL/pgSQL one ran its interpreter and an SPI query
       // per row; OR REPLACE gives tables made with the PL/pgSQL version (same name, same result)
       // this one the next time their DDL runs.
