@@ -40,6 +40,10 @@ struct Config {
 /// Rounds every row takes whatever its budget: the median and quartiles need a few.
 inline constexpr int kMinRounds = 5;
 
+/// Runs of a latency row (L1, L3, L4, F1): it reports latencies, not a ratio, so its runs need
+/// not alternate with a baseline's.
+inline constexpr int kLatencyRuns = 3;
+
 /// The median and the interquartile range of a figure over rounds.
 struct Spread {
   double median = 0;

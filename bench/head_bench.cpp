@@ -172,10 +172,6 @@ Row latency_row(const std::string& name, const std::vector<Latency>& runs, bool 
   return row;
 }
 
-/// Runs of each L1 path: L1 reports latencies, not a ratio, so its runs need not alternate with a
-/// baseline's; each is 10 s of events at 200/s.
-constexpr int kLatencyRuns = 3;
-
 void l1_l2(const Config& cfg, std::vector<Row>& rows) {
   const int count = cfg.quick ? 400 : 2000;  // at 200/s: 2 s or 10 s per run
   if (cfg.wants("L1")) {

@@ -136,7 +136,7 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
     log("L3");
     reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-l3"});
     std::vector<Latency> runs;
-    for (int i = 0; i < cfg.reps; ++i) {
+    for (int i = 0; i < kLatencyRuns; ++i) {
       const auto table = fresh_table(cfg, "bench_l3");
       const std::string stream = "BENCH_L3_" + std::to_string(::getpid()) + "_" + std::to_string(i);
       reflex::rnats::ensure_stream(
@@ -161,7 +161,7 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
   if (cfg.wants("L4")) {
     log("L4");
     std::vector<Latency> runs;
-    for (int i = 0; i < cfg.reps; ++i) {
+    for (int i = 0; i < kLatencyRuns; ++i) {
       const auto table = fresh_table(cfg, "bench_l4");
       runs.push_back(cross_process(cfg, "pg", cfg.pg_dsn, table, table, count));
     }
@@ -318,7 +318,7 @@ void f1(const Config& cfg, std::vector<Row>& rows) {
   const int followers = 100, count = cfg.quick ? 2000 : 10000;  // 2 s or 10 s at 1,000/s
   std::vector<double> rate, rss, attached;
   long before = 0;
-  for (int i = 0; i < cfg.reps; ++i) {
+  for (int i = 0; i < kLatencyRuns; ++i) {
     const auto run = followers_run(cfg, followers, count);
     rate.push_back(run.delivered);
     rss.push_back(run.rss_per_follower);
