@@ -20,6 +20,8 @@
 
 namespace reflex::rsql::detail {
 
+class Reader;
+
 /// What wakes a table's streams: a commit in this process (notify) or another's (the
 /// cross-process notifier's thread). Shared with that thread by weak pointer: the thread must
 /// never hold the last reference to the table itself, whose destruction joins it.
@@ -125,6 +127,11 @@ class EventsTableImpl final : public Notifier::Target,
   std::condition_variable_any& wake = waker->cv;
   std::uint64_t& wake_generation = waker->generation;
   Cache cache;
+  /// The reader of the one fetch at the head (made by the first, used by whichever stream leads
+  /// a fetch, Cache::fetching being the right to use it): N streams at the head share one
+  /// borrowed session instead of each leading fetches on a connection of its own. Declared after
+  /// `pool`, whose session it may hold.
+  std::unique_ptr<Reader> head_reader;
 
  private:
   void ensure_cross_notifier();

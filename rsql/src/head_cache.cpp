@@ -72,6 +72,9 @@ void SqlStream::fill() {
   bool held_by_hole = false;
   for (;;) {
     if (stop_.stop_requested()) throw Canceled();
+    // Served by the cache and its fetches (the table's reader): a session this stream borrowed
+    // to catch up goes back to the pool.
+    if (c.valid && position_ >= c.begin && position_ <= c.end) reader_.release();
     if (c.valid && position_ >= c.begin && position_ < c.end) {
       set_behind(false);
       copy_from_cache(batch);
@@ -146,6 +149,7 @@ void SqlStream::fill() {
     if (options_.to_head && !r.blocked) throw HeadReached();
     held_by_hole = r.blocked;
     set_behind(false);
+    reader_.release();  // the cache seated here fetches with the table's reader
     // Nothing after us (or a hole first): we are at the head. Seat the cache here unless it is
     // in use ahead.
     if (!c.fetching && (!c.valid || c.end < position_ || position_ < c.begin)) {
@@ -168,10 +172,12 @@ SqlStream::ReadOutcome SqlStream::fetch(std::unique_lock<std::mutex>& lock) {
   c.fetching = true;
   c.fetched_generation = t.wake_generation;
   const std::int64_t from = c.end;
+  if (!t.head_reader) t.head_reader = std::make_unique<Reader>(t);
+  Reader& reader = *t.head_reader;
   lock.unlock();
   ReadResult r;
   try {
-    r = reader_.read(from, t.options.batch_size);
+    r = reader.read(from, t.options.batch_size);
   } catch (...) {
     lock.lock();
     c.fetching = false;

@@ -1,7 +1,8 @@
 #pragma once
 // The stream of one consumer of an events table. Streams at the head share one cache of the
 // newest events and one fetch at a time, so N local consumers of a table cost about one query
-// per poll; a stream behind the cache reads on its own connection (reader.hpp).
+// per poll; a stream behind the cache reads on a session it borrows from the table's pool while
+// it catches up (reader.hpp).
 
 #include <cstdint>
 #include <memory>

@@ -15,13 +15,29 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 ReadResult Reader::read(std::int64_t after, std::size_t limit) {
-  try {
-    return read_checked(after, limit);
-  } catch (...) {
-    // The next read asks the server again what it is (a standby may have been promoted).
-    policy_.reset();
-    if (session_ && session_->broken()) session_.reset();
-    rethrow_with_schema_hint(table_->options.schema.table, "events_ddl", table_->dialect);
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return read_checked(after, limit);
+    } catch (...) {
+      // A session that was idle in the pool and lost its connection (the server restarted) is
+      // replaced once: a read can run again, and the stream sees only the server as it is now.
+      bool stale = false;
+      try {
+        throw;
+      } catch (const DatabaseError& e) {
+        stale = attempt == 0 && session_ && session_->reused() &&
+                e.kind() == DatabaseErrorKind::connection;
+      } catch (...) {
+      }
+      // The next read asks the server again what it is (a standby may have been promoted).
+      policy_.reset();
+      forget_broken();
+      if (stale) {
+        session_.reset();
+        continue;
+      }
+      rethrow_with_schema_hint(table_->options.schema.table, "events_ddl", table_->dialect);
+    }
   }
 }
 
@@ -36,20 +52,30 @@ std::int64_t Reader::head() {
     });
     return id;
   } catch (...) {
-    if (session_ && session_->broken()) {
-      session_.reset();
-      policy_.reset();
-    }
+    forget_broken();
     rethrow_with_schema_hint(table_->options.schema.table, "events_ddl", table_->dialect);
+  }
+}
+
+void Reader::release() noexcept {
+  if (!session_) return;
+  policy_.reset();
+  session_.reset();
+}
+
+void Reader::forget_broken() noexcept {
+  if (session_ && (*session_)->broken()) {
+    session_.reset();
+    policy_.reset();
   }
 }
 
 Session& Reader::session() {
   if (!session_) {
-    session_ = table_->driver.connect();
+    session_.emplace(table_->pool.lease());
     policy_.reset();
   }
-  return *session_;
+  return **session_;
 }
 
 GapPolicy& Reader::policy() {
@@ -101,7 +127,7 @@ ReadResult Reader::read_checked(std::int64_t after, std::size_t limit) {
       const std::int64_t id = ids_[i];
       if (id != prev + 1 && id > complete) {
         const HoleVerdict verdict =
-            policy().on_hole(*session_, Hole{.prev = prev,
+            policy().on_hole(session(), Hole{.prev = prev,
                                              .ids = std::span(ids_).subspan(i),
                                              .rows = std::span(rows_).subspan(i)});
         if (verdict.decision == HoleDecision::reread && attempt < 3) {

@@ -251,6 +251,51 @@ TEST(Postgres, ACommitInAnotherProcessWakesStreamsWithinMilliseconds) {
   EXPECT_LT(p99, 200ms) << "p50 " << p50.count() << " us, p99 " << p99.count() << " us";
 }
 
+TEST(Postgres, StreamsWaitingAtTheHeadHoldNoConnectionOfTheirOwn) {
+  // Every connection of this Database carries its own application_name, so other tests running
+  // beside this one do not count.
+  const std::string app = unique_name("heads");
+  const std::string dsn = required_env("REFLEX_TEST_PG_DSN");
+  auto db = Database::open(dsn + "?application_name=" + app);
+  const std::string name = unique_name("heads");
+  db->create_events_table({.table = name});
+  // A cache of 10 events and 50 in the table: each stream catches up on reads of its own before
+  // it reaches the head.
+  const EventsTable table(
+      db, EventsTableOptions{.schema = {.table = name}, .batch_size = 10, .cache_size = 10});
+  std::vector<NewEvent> some;
+  for (int i = 0; i < 50; ++i) some.push_back({.foreign_id = std::to_string(i), .type = 1});
+  table.publish(some);
+  pqxx::connection check(dsn);
+  const auto connections = [&] {
+    pqxx::nontransaction tx(check);
+    return tx
+        .exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = " +
+              tx.quote(app))[0][0]
+        .as<int>();
+  };
+  constexpr int kStreams = 24;
+  std::vector<std::unique_ptr<Follower>> followers;
+  // One after the other, so that each catches up alone (no reads shared with another).
+  for (int i = 0; i < kStreams; ++i) {
+    followers.push_back(std::make_unique<Follower>(table));
+    (void)followers.back()->wait_for(50);
+    ASSERT_EQ(followers.back()->got().size(), 50u);
+  }
+  const NewEvent more[] = {{.foreign_id = "last", .type = 1}};
+  table.publish(more);
+  for (auto& f : followers) {
+    (void)f->wait_for(51);
+    ASSERT_EQ(f->got().size(), 51u);
+    EXPECT_EQ(f->got().front(), "0");
+    EXPECT_EQ(f->got().back(), "last");
+  }
+  // Each stream read its way to the head on a borrowed session and gave it back; the table keeps
+  // a few idle, its head reader one, its LISTEN and NOTIFY one each.
+  EXPECT_TRUE(eventually([&] { return connections() <= 7; }, 3s))
+      << connections() << " connections for " << kStreams << " streams at the head";
+}
+
 TEST(Postgres, IdleStreamsWithNotifyQueryAboutOncePerSecond) {
   auto db = Database::open(required_env("REFLEX_TEST_PG_DSN"));
   const std::string name = unique_name("idle");
