@@ -45,6 +45,13 @@ int size_of(std::size_t n, std::string_view what) {
 
 MessageBuilder::MessageBuilder() : block_(kStatusLine) {
   block_.reserve(512);
+#if REFLEX_RNATS_RAW_HEADERS
+  // nats.c's public constructors open the library (its message GC among it) on first use; the
+  // internal one does not, and destroying its message before anything opened the library would
+  // lock a mutex that does not exist yet. Idempotent: later calls return at once.
+  static const natsStatus opened = nats_Open(-1);
+  check(opened, "initialise the NATS library");
+#endif
 }
 
 void MessageBuilder::clear() {
