@@ -155,5 +155,17 @@ TEST_F(PostgresReplica, AStreamOnAStandbyWithoutItsPrimaryFailsSayingWhatToConfi
   }
 }
 
+TEST(PostgresReplica, TheDocsWayToOpenAStandbyNamesItsPrimaryWithoutConnecting) {
+  // docs/rsql.md "Reading from a replica" shows this block; opening connects nothing.
+  // [snippet:open-standby]
+  auto standby =
+      reflex::rsql::Database::open("postgresql://reader@standby:5432/app",
+                                   {.primary_dsn = "postgresql://reader@primary:5432/app"});
+  reflex::rsql::EventsTable events(standby, {.schema = {.table = "user_events"}});
+  // [end snippet]
+  EXPECT_EQ(events.options().schema.table, "user_events");
+  EXPECT_EQ(standby->redacted_dsn(), "postgresql://reader@standby:5432/app");
+}
+
 }  // namespace
 }  // namespace reflex_test::rsql
