@@ -29,6 +29,15 @@ TEST(NatsRestart, OpenSubscriptionsCarryOnAndNothingIsLost) {
   ASSERT_TRUE(e);
   sub.ack({e->id()});
   ASSERT_TRUE(sub.next_confirmation());
+  // An Ack is confirmed once it is sent to NATS (as windshift does), not once JetStream stored
+  // it: wait for the server to have it before stopping the server, or a restart may deliver
+  // "before" again (at least once) and the assertion below would see that, not the restart.
+  ASSERT_TRUE(reflex_test::eventually(
+      [&] {
+        const auto info = rnats::consumer_info(nats, stream, consumer);
+        return info && info->ack_pending == 0;
+      },
+      5s));
 
   services.stop();
   services.start();
