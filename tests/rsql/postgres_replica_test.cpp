@@ -155,7 +155,7 @@ TEST_F(PostgresReplica, AStreamOnAStandbyWithoutItsPrimaryFailsSayingWhatToConfi
   }
 }
 
-TEST(PostgresReplica, TheDocsWayToOpenAStandbyNamesItsPrimaryWithoutConnecting) {
+TEST(PostgresReplicaDocs, OpeningAStandbyWithItsPrimaryConnectsNothing) {
   // docs/rsql.md "Reading from a replica" shows this block; opening connects nothing.
   // [snippet:open-standby]
   auto standby =
