@@ -12,6 +12,7 @@
 #include "reflex/rnats/rnats.hpp"
 #include "reflex/rsql/postgres.hpp"
 #include "reflex/rsql/rsql.hpp"
+#include "relayed_table.hpp"
 #include "scenarios.hpp"
 
 namespace bench {
@@ -196,23 +197,10 @@ void l1_l2(const Config& cfg, std::vector<Row>& rows) {
     log("L1 via JetStream");
     reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench"});
     for (int i = 0; i < kLatencyRuns; ++i) {
-      const auto table = fresh_table(cfg, "bench_l1");
-      const std::string stream = "BENCH_L1_" + std::to_string(i) + "_" + std::to_string(::getpid());
-      reflex::rnats::ensure_stream(
-          conn,
-          {.name = stream, .subjects = {stream + ".>"}, .storage = reflex::rnats::Storage::memory});
-      const EventsTable source(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
-      reflex::rnats::Relay relay(conn, {.name = "bench",
-                                        .source = source.stream_func(),
-                                        .stream = stream,
-                                        .subject = stream + ".events",
-                                        .start_after = ""});
-      std::jthread relaying([&](std::stop_token stop) { relay.run(stop); });
-      nats.push_back(
-          measure(cfg, table, true, reflex::rnats::stream_func(conn, {.stream = stream}), count));
-      relaying.request_stop();
-      relaying.join();
-      reflex::rnats::delete_stream(conn, stream);
+      const RelayedTable relayed(cfg, conn, "bench_l1", i);
+      nats.push_back(measure(cfg, relayed.table(), true,
+                             reflex::rnats::stream_func(conn, {.stream = relayed.stream()}),
+                             count));
     }
     rows.push_back(latency_row("commit→consumer latency, via relay + JetStream", nats, false));
   }

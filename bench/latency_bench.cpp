@@ -27,6 +27,7 @@
 #include "reflex/rnats/rnats.hpp"
 #include "reflex/rsql/postgres.hpp"
 #include "reflex/rsql/rsql.hpp"
+#include "relayed_table.hpp"
 #include "scenarios.hpp"
 
 extern char** environ;
@@ -137,22 +138,9 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
     reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-l3"});
     std::vector<Latency> runs;
     for (int i = 0; i < kLatencyRuns; ++i) {
-      const auto table = fresh_table(cfg, "bench_l3");
-      const std::string stream = "BENCH_L3_" + std::to_string(::getpid()) + "_" + std::to_string(i);
-      reflex::rnats::ensure_stream(
-          conn,
-          {.name = stream, .subjects = {stream + ".>"}, .storage = reflex::rnats::Storage::memory});
-      const EventsTable source(Database::open(cfg.pg_dsn), {.schema = {.table = table}});
-      reflex::rnats::Relay relay(conn, {.name = "bench",
-                                        .source = source.stream_func(),
-                                        .stream = stream,
-                                        .subject = stream + ".events",
-                                        .start_after = ""});
-      std::jthread relaying([&](std::stop_token stop) { relay.run(stop); });
-      runs.push_back(cross_process(cfg, "nats", cfg.nats_url, table, stream, count));
-      relaying.request_stop();
-      relaying.join();
-      reflex::rnats::delete_stream(conn, stream);
+      const RelayedTable relayed(cfg, conn, "bench_l3", i);
+      runs.push_back(
+          cross_process(cfg, "nats", cfg.nats_url, relayed.table(), relayed.stream(), count));
     }
     rows.push_back(latency_row(
         "L3", "commit→consumer in another process, via relay + JetStream, 2,000 ev/s, 8 producers",
