@@ -7,6 +7,7 @@
 #include "reflex/errors.hpp"
 #include "reflex/rsql/config.hpp"
 #include "reflex/uri.hpp"
+#include "session_pool.hpp"
 
 namespace reflex::rsql {
 
@@ -55,7 +56,8 @@ std::shared_ptr<Database> Database::open(std::string_view dsn, const DatabaseOpt
   return detail::Access::make_database(std::move(driver));
 }
 
-Database::Database(std::shared_ptr<detail::Driver> driver) : driver_(std::move(driver)) {}
+Database::Database(std::shared_ptr<detail::Driver> driver)
+    : driver_(std::move(driver)), pool_(std::make_unique<detail::SessionPool>(driver_, 16)) {}
 Database::~Database() = default;
 
 Dialect Database::dialect() const noexcept {
@@ -73,6 +75,17 @@ void Database::ping() const {
 void Database::execute(std::string_view statements) const {
   auto session = driver_->connect();
   session->execute_script(statements);
+}
+
+void Database::transact(const std::function<void(Sql&)>& work) const {
+  auto session = detail::begin_transaction(*pool_);
+  try {
+    work(*session);
+    session->commit();
+  } catch (...) {
+    session->rollback();
+    throw;
+  }
 }
 
 void Database::create_events_table(const EventsSchema& schema) const {

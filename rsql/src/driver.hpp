@@ -16,39 +16,23 @@
 #include "reflex/rsql/database.hpp"
 #include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/schema.hpp"
+#include "reflex/rsql/sql.hpp"
 #include "reflex/uri.hpp"
 
 namespace reflex::rsql::detail {
 
-/// Bytes bound as a BLOB/BYTEA (text params are bound as text).
-struct Blob {
-  std::string_view bytes;
-};
-using Param = std::variant<std::nullptr_t, std::int64_t, std::string_view, Blob>;
-
-/// One result row, valid only inside the row callback.
-class Row {
- public:
-  virtual ~Row() = default;
-  [[nodiscard]] virtual bool is_null(int column) const = 0;
-  /// The integer; 0 for NULL (readers rely on it to skip a separate NULL check).
-  [[nodiscard]] virtual std::int64_t int64(int column) const = 0;
-  /// Text or bytes (a BLOB/BYTEA column comes back as its raw bytes); empty for NULL.
-  [[nodiscard]] virtual std::string_view text(int column) const = 0;
-};
-using RowCallback = std::function<void(const Row&)>;
+/// The public statement interface (reflex/rsql/sql.hpp) under the names the dialects use.
+using Blob = SqlBytes;
+using Param = SqlParam;
+using Row = SqlRow;
+using RowCallback = SqlRowCallback;
 
 /// One connection. SQL uses `?` placeholders; a dialect rewrites them as it needs and prepares
 /// each distinct statement once per session. Errors are DatabaseError with a kind, one line.
 ///
 /// Thread-safety: one thread at a time.
-class Session {
+class Session : public Sql {
  public:
-  virtual ~Session() = default;
-  virtual void query(std::string_view sql, std::span<const Param> params,
-                     const RowCallback& on_row) = 0;
-  /// Returns the number of rows affected.
-  virtual std::uint64_t execute(std::string_view sql, std::span<const Param> params) = 0;
   /// Several statements separated by ";\n", without parameters (DDL).
   virtual void execute_script(std::string_view statements) = 0;
   virtual void begin() = 0;

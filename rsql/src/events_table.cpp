@@ -182,6 +182,10 @@ void EventsTable::notify() const {
   impl_->notify();
 }
 
+Notifier EventsTable::notifier() const {
+  return impl_->notifier();
+}
+
 std::unique_ptr<StreamClient> EventsTable::stream(std::stop_token stop, std::string_view after,
                                                   const StreamOptions& options) const {
   check_stream_options(options);

@@ -77,7 +77,14 @@ void validate(const ErrorsSchema& schema) {
 }
 
 std::string events_ddl(Dialect dialect, const EventsSchema& s) {
+  return events_ddl(dialect, s, {});
+}
+
+std::string events_ddl(Dialect dialect, const EventsSchema& s,
+                       std::span<const std::string> extra_columns) {
   validate(s);
+  std::string extra;
+  for (const auto& column : extra_columns) extra += ",\n  " + column;
   const auto q = [&](std::string_view name) { return detail::quote(dialect, name); };
   std::string ddl;
   switch (dialect) {
@@ -104,7 +111,7 @@ std::string events_ddl(Dialect dialect, const EventsSchema& s) {
              q(s.timestamp_column) + " timestamptz NOT NULL DEFAULT now()";
       if (!s.metadata_column.empty()) ddl += ",\n  " + q(s.metadata_column) + " bytea";
       if (!s.trace_column.empty()) ddl += ",\n  " + q(s.trace_column) + " bytea";
-      ddl += "\n);\n";
+      ddl += extra + "\n);\n";
       ddl += "ALTER SEQUENCE " + seq + " OWNED BY " + q(s.table) + "." + q(s.id_column) + ";\n";
       // Retention's index (timestamp < cutoff). BRIN, not a B-tree: rows are appended in
       // timestamp order, so block ranges summarise them exactly enough, and an insert into the
@@ -121,6 +128,7 @@ std::string events_ddl(Dialect dialect, const EventsSchema& s) {
              q(s.timestamp_column) + " TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)";
       if (!s.metadata_column.empty()) ddl += ",\n  " + q(s.metadata_column) + " MEDIUMBLOB NULL";
       if (!s.trace_column.empty()) ddl += ",\n  " + q(s.trace_column) + " VARBINARY(512) NULL";
+      ddl += extra;
       ddl += ",\n  INDEX " + q(s.table + "_timestamp_idx") + " (" + q(s.timestamp_column) + ")";
       ddl += "\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
       break;
@@ -133,7 +141,7 @@ std::string events_ddl(Dialect dialect, const EventsSchema& s) {
              std::string(detail::kSqliteNowMicros) + ")";
       if (!s.metadata_column.empty()) ddl += ",\n  " + q(s.metadata_column) + " BLOB";
       if (!s.trace_column.empty()) ddl += ",\n  " + q(s.trace_column) + " BLOB";
-      ddl += "\n);\n";
+      ddl += extra + "\n);\n";
       ddl += "CREATE INDEX IF NOT EXISTS " + q(s.table + "_timestamp_idx") + " ON " + q(s.table) +
              " (" + q(s.timestamp_column) + ")";
       break;

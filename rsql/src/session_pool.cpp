@@ -17,7 +17,7 @@ SessionPool::Lease SessionPool::lease() {
 void SessionPool::give_back(std::unique_ptr<Session> session) {
   if (session->broken()) return;
   std::lock_guard lock(mutex_);
-  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(session));
+  if (idle_.size() < max_idle_) idle_.push_back(std::move(session));
 }
 
 }  // namespace reflex::rsql::detail

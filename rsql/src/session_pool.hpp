@@ -18,7 +18,9 @@ namespace reflex::rsql::detail {
 /// the pool; the pool keeps its driver alive.
 class SessionPool final {
  public:
-  explicit SessionPool(std::shared_ptr<Driver> driver) : driver_(std::move(driver)) {}
+  /// Keeps up to `max_idle` idle sessions; more are closed when given back.
+  explicit SessionPool(std::shared_ptr<Driver> driver, std::size_t max_idle = 4)
+      : driver_(std::move(driver)), max_idle_(max_idle) {}
 
   /// A borrowed session, given back on destruction unless broken.
   class Lease final {
@@ -50,11 +52,10 @@ class SessionPool final {
   [[nodiscard]] Driver& driver() const noexcept { return *driver_; }
 
  private:
-  /// Idle sessions kept for reuse; more are closed when given back.
-  static constexpr std::size_t kMaxIdle = 4;
   void give_back(std::unique_ptr<Session> session);
 
   std::shared_ptr<Driver> driver_;
+  const std::size_t max_idle_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<Session>> idle_;
 };

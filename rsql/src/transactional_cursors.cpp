@@ -139,8 +139,8 @@ void TransactionalCursorsCore::commit(const rpatterns::CursorRef& ref,
     if (ref.shard && !stored) {
       // The row with our token is gone: the lease passed to another member, whose commits the
       // shard's cursor now follows. Nothing of this batch may be applied.
-      throw CursorConflict::fenced_out(ref.name + " shard " + std::to_string(*ref.shard),
-                                       ref.token, std::string(last), describe(ref));
+      throw CursorConflict::fenced_out(ref.name + " shard " + std::to_string(*ref.shard), ref.token,
+                                       std::string(last), describe(ref));
     }
     const auto fresh = events.subspan(replayed(stored.value_or(""), events));
     if (fresh.empty()) {

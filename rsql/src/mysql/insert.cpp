@@ -89,4 +89,13 @@ std::unique_ptr<sql::Connection> connect_mysql(std::string_view dsn,
   return detail::open_mysql_connection(detail::connect_info(uri, options), false);
 }
 
+std::unique_ptr<Sql> sql_on(const Database& database, sql::Connection& transaction) {
+  const auto& driver = detail::Access::driver(database);
+  if (driver.dialect() != Dialect::mysql) {
+    throw ConfigError("sql_on(sql::Connection&) got a " + std::string(to_string(driver.dialect())) +
+                      " database (" + driver.redacted_dsn() + ")");
+  }
+  return detail::callers_mysql_sql(transaction);
+}
+
 }  // namespace reflex::rsql

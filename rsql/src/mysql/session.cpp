@@ -228,17 +228,10 @@ bool MySqlSession::broken() const noexcept {
   return broken_ || conn_->isClosed();
 }
 
-sql::PreparedStatement& MySqlSession::bind(std::string_view sql, std::span<const Param> params) {
-  auto it = statements_.find(std::string(sql));
-  if (it == statements_.end()) {
-    it = statements_
-             .emplace(std::string(sql), std::unique_ptr<sql::PreparedStatement>(
-                                            conn_->prepareStatement(std::string(sql))))
-             .first;
-  }
-  auto& stmt = *it->second;
-  blobs_.clear();
-  blobs_.reserve(params.size());
+void bind_params(sql::PreparedStatement& stmt, std::span<const Param> params,
+                 std::vector<std::unique_ptr<std::istringstream>>& blobs) {
+  blobs.clear();
+  blobs.reserve(params.size());
   unsigned index = 1;
   for (const auto& param : params) {
     if (std::holds_alternative<std::nullptr_t>(param)) {
@@ -249,12 +242,74 @@ sql::PreparedStatement& MySqlSession::bind(std::string_view sql, std::span<const
       stmt.setString(index, sql::SQLString(t->data(), t->size()));
     } else {
       const auto bytes = std::get<Blob>(param).bytes;
-      blobs_.push_back(std::make_unique<std::istringstream>(std::string(bytes)));
-      stmt.setBlob(index, blobs_.back().get());
+      blobs.push_back(std::make_unique<std::istringstream>(std::string(bytes)));
+      stmt.setBlob(index, blobs.back().get());
     }
     ++index;
   }
-  return stmt;
+}
+
+sql::PreparedStatement& MySqlSession::bind(std::string_view sql, std::span<const Param> params) {
+  auto it = statements_.find(std::string(sql));
+  if (it == statements_.end()) {
+    it = statements_
+             .emplace(std::string(sql), std::unique_ptr<sql::PreparedStatement>(
+                                            conn_->prepareStatement(std::string(sql))))
+             .first;
+  }
+  bind_params(*it->second, params, blobs_);
+  return *it->second;
+}
+
+namespace {
+
+/// Statements on a caller's connection inside its transaction (sql_on): each text prepared once
+/// for the life of this object.
+class CallersMySql final : public Sql {
+ public:
+  explicit CallersMySql(sql::Connection& conn) : conn_(conn) {}
+
+  void query(std::string_view sql, std::span<const Param> params,
+             const RowCallback& on_row) override {
+    try {
+      std::unique_ptr<sql::ResultSet> rs(bind(sql, params).executeQuery());
+      MySqlRow row(*rs);
+      while (rs->next()) on_row(row);
+    } catch (...) {
+      rethrow_mysql(nullptr);
+    }
+  }
+  std::uint64_t execute(std::string_view sql, std::span<const Param> params) override {
+    try {
+      return static_cast<std::uint64_t>(bind(sql, params).executeUpdate());
+    } catch (...) {
+      rethrow_mysql(nullptr);
+    }
+  }
+
+ private:
+  sql::PreparedStatement& bind(std::string_view sql, std::span<const Param> params) {
+    auto it = statements_.find(std::string(sql));
+    if (it == statements_.end()) {
+      it = statements_
+               .emplace(std::string(sql), std::unique_ptr<sql::PreparedStatement>(
+                                              conn_.prepareStatement(std::string(sql))))
+               .first;
+    }
+    bind_params(*it->second, params, blobs_);
+    return *it->second;
+  }
+
+  sql::Connection& conn_;
+  std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
+  std::vector<std::unique_ptr<std::istringstream>> blobs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sql> callers_mysql_sql(sql::Connection& conn) {
+  (void)in_callers_transaction(conn, "sql_on(sql::Connection&)", "statement");
+  return std::make_unique<CallersMySql>(conn);
 }
 
 }  // namespace reflex::rsql::detail

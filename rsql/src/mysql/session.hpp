@@ -52,6 +52,14 @@ struct ConnectInfo {
 [[nodiscard]] std::unique_ptr<sql::Connection> open_mysql_connection(const ConnectInfo& info,
                                                                      bool own);
 
+/// Binds `params` to `stmt` (bytes through streams kept in `blobs` until it ran).
+void bind_params(sql::PreparedStatement& stmt, std::span<const Param> params,
+                 std::vector<std::unique_ptr<std::istringstream>>& blobs);
+
+/// rsql::Sql on a caller's connection with autocommit off (the public sql_on); ConfigError when
+/// autocommit is on.
+[[nodiscard]] std::unique_ptr<Sql> callers_mysql_sql(sql::Connection& conn);
+
 /// Thread-safety: one thread at a time.
 class MySqlSession final : public Session {
  public:

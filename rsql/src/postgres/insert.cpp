@@ -178,4 +178,14 @@ Notifier insert_events_with(const EventsTable& table, pqxx::transaction_base& tr
   return t.notifier();
 }
 
+std::unique_ptr<Sql> sql_on(const Database& database, pqxx::transaction_base& transaction) {
+  auto& driver = detail::Access::driver(database);
+  if (driver.dialect() != Dialect::postgres) {
+    throw ConfigError("sql_on(pqxx::transaction_base&) got a " +
+                      std::string(to_string(driver.dialect())) + " database (" +
+                      driver.redacted_dsn() + ")");
+  }
+  return detail::callers_pg_sql(transaction, driver.keeps_session_state());
+}
+
 }  // namespace reflex::rsql

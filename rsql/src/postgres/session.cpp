@@ -322,3 +322,45 @@ const std::string& PgSession::statement(std::string_view sql) {
 }
 
 }  // namespace reflex::rsql::detail
+
+namespace reflex::rsql::detail {
+namespace {
+
+/// Statements on a caller's libpqxx transaction (sql_on): each text prepared once per connection
+/// under a name derived from it, or unnamed behind a transaction pooler.
+class CallersPgSql final : public Sql {
+ public:
+  CallersPgSql(pqxx::transaction_base& tx, bool named) : tx_(tx), named_(named) {}
+
+  void query(std::string_view sql, std::span<const Param> params,
+             const RowCallback& on_row) override {
+    for_each_row(run(sql, params), on_row);
+  }
+  std::uint64_t execute(std::string_view sql, std::span<const Param> params) override {
+    return static_cast<std::uint64_t>(run(sql, params).affected_rows());
+  }
+
+ private:
+  pqxx::result run(std::string_view sql, std::span<const Param> params) {
+    try {
+      const std::string text = number_placeholders(sql);
+      params_.assign(params);
+      return exec_statement(tx_, named_, named_ ? statement_name("reflex_sql_", text) : "", text,
+                            params_.pointers());
+    } catch (...) {
+      rethrow_pg(nullptr);
+    }
+  }
+
+  pqxx::transaction_base& tx_;
+  const bool named_;
+  TextParams params_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sql> callers_pg_sql(pqxx::transaction_base& tx, bool named) {
+  return std::make_unique<CallersPgSql>(tx, named);
+}
+
+}  // namespace reflex::rsql::detail

@@ -43,11 +43,16 @@ class TextParams final {
  public:
   void assign(std::span<const Param> params);
   [[nodiscard]] auto dynamic() const { return pqxx::prepare::make_dynamic_params(pointers_); }
+  [[nodiscard]] const std::vector<const char*>& pointers() const noexcept { return pointers_; }
 
  private:
   std::vector<std::string> storage_;
   std::vector<const char*> pointers_;
 };
+
+/// rsql::Sql on a caller's open transaction (the public sql_on): `named` prepares each statement
+/// by name once per connection (not behind a transaction pooler).
+[[nodiscard]] std::unique_ptr<Sql> callers_pg_sql(pqxx::transaction_base& tx, bool named);
 
 /// Thread-safety: one thread at a time.
 class PgSession final : public Session {

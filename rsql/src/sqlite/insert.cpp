@@ -2,6 +2,9 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "access.hpp"
@@ -60,6 +63,57 @@ Notifier insert_events(const EventsTable& table, sqlite3* db, std::span<const Ne
     }
   }
   return t.notifier();
+}
+
+namespace {
+
+/// Statements on a caller's connection inside its transaction (sql_on).
+class CallersSqliteSql final : public Sql {
+ public:
+  explicit CallersSqliteSql(sqlite3* db) : db_(db) {}
+
+  void query(std::string_view sql, std::span<const detail::Param> params,
+             const detail::RowCallback& on_row) override {
+    auto& stmt = statement(sql);
+    stmt.bind(params);
+    stmt.run(&on_row);
+  }
+  std::uint64_t execute(std::string_view sql, std::span<const detail::Param> params) override {
+    auto& stmt = statement(sql);
+    stmt.bind(params);
+    stmt.run(nullptr);
+    return static_cast<std::uint64_t>(sqlite3_changes64(db_));
+  }
+
+ private:
+  detail::Statement& statement(std::string_view sql) {
+    auto it = statements_.find(std::string(sql));
+    if (it == statements_.end()) {
+      it = statements_.emplace(std::string(sql), std::make_unique<detail::Statement>(db_, sql))
+               .first;
+    }
+    return *it->second;
+  }
+
+  sqlite3* db_;
+  std::unordered_map<std::string, std::unique_ptr<detail::Statement>> statements_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sql> sql_on(const Database& database, sqlite3* transaction) {
+  const auto& driver = detail::Access::driver(database);
+  if (driver.dialect() != Dialect::sqlite) {
+    throw ConfigError("sql_on(sqlite3*) got a " + std::string(to_string(driver.dialect())) +
+                      " database (" + driver.redacted_dsn() + ")");
+  }
+  if (transaction == nullptr) throw ConfigError("sql_on(sqlite3*) got a null connection");
+  if (sqlite3_get_autocommit(transaction) != 0) {
+    throw ConfigError(
+        "sql_on(sqlite3*) needs an open transaction (BEGIN … COMMIT on this connection) so that "
+        "the statements commit with the events");
+  }
+  return std::make_unique<CallersSqliteSql>(transaction);
 }
 
 }  // namespace reflex::rsql

@@ -1,17 +1,20 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "reflex/rsql/export.hpp"
 #include "reflex/rsql/schema.hpp"
+#include "reflex/rsql/sql.hpp"
 
 namespace reflex::rsql {
 
 namespace detail {
 class Driver;
+class SessionPool;
 struct Access;
 }  // namespace detail
 
@@ -89,6 +92,16 @@ class REFLEX_RSQL_EXPORT Database final {
   /// Runs SQL statements separated by ";\n" (the schema helpers' output) on a fresh connection.
   void execute(std::string_view statements) const;
 
+  /// Runs `work` in one transaction on one of the database's own pooled connections and commits
+  /// it; rolls back and rethrows when `work` throws (or the commit fails). The connections are
+  /// kept between calls (up to 16 idle), so a call costs the transaction's round trips, not a
+  /// connect; an idle connection found broken at the begin (the server restarted) is replaced
+  /// once. Nothing is run again after the transaction began: on a retryable DatabaseError
+  /// (deadlock, serialization failure) the caller may call again, while a connection lost at the
+  /// commit leaves its outcome unknown (kind connection). What modules built on rsql write their
+  /// tables with, next to their events (sql.hpp). May be called from several threads at once.
+  void transact(const std::function<void(Sql&)>& work) const;
+
   /// Creates the tables reflex uses when they are missing (the DDL of schema.hpp).
   void create_events_table(const EventsSchema& schema = {}) const;
   void create_cursors_table(const CursorsSchema& schema = {}) const;
@@ -104,6 +117,7 @@ class REFLEX_RSQL_EXPORT Database final {
   friend struct detail::Access;  // the dialects and tables of rsql reach the driver through it
   explicit Database(std::shared_ptr<detail::Driver> driver);
   std::shared_ptr<detail::Driver> driver_;
+  std::unique_ptr<detail::SessionPool> pool_;  // transact()'s connections
 };
 
 }  // namespace reflex::rsql

@@ -171,6 +171,9 @@ class REFLEX_RSQL_EXPORT EventsTable final {
 
   /// Wakes this table's streams in this process now (what a Notifier does).
   void notify() const;
+  /// The notifier of events inserted by statements of the caller's own (through sql.hpp, as
+  /// reflex::rstate does), to call after their commit.
+  [[nodiscard]] Notifier notifier() const;
 
   /// Opens a stream after `after` ("" = from the first event). Throws CursorError when `after` is
   /// not an event id. Lag is honoured (an event is delivered once it is at least `lag` old).

@@ -14,6 +14,7 @@
 #include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/export.hpp"
 #include "reflex/rsql/inbox.hpp"
+#include "reflex/rsql/sql.hpp"
 #include "reflex/rsql/transactional_cursors.hpp"
 
 #if !REFLEX_RSQL_HAS_MYSQL
@@ -58,5 +59,12 @@ transactional_cursors<sql::Connection&>(std::shared_ptr<Database> database,
 /// Database::create_inbox_table).
 [[nodiscard]] REFLEX_RSQL_EXPORT bool record(const Inbox& inbox, sql::Connection& transaction,
                                              std::string_view source, std::string_view event_id);
+
+/// Statements (sql.hpp) on the caller's connection inside its transaction (autocommit off), for
+/// modules that write their own tables next to the events (reflex::rstate); each text is prepared
+/// once for the life of the returned object, which borrows `transaction` and must not outlive it.
+/// ConfigError when `database` is not MariaDB/MySQL or autocommit is on.
+[[nodiscard]] REFLEX_RSQL_EXPORT std::unique_ptr<Sql> sql_on(const Database& database,
+                                                             sql::Connection& transaction);
 
 }  // namespace reflex::rsql

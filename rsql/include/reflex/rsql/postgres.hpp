@@ -15,6 +15,7 @@
 #include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/export.hpp"
 #include "reflex/rsql/inbox.hpp"
+#include "reflex/rsql/sql.hpp"
 #include "reflex/rsql/transactional_cursors.hpp"
 
 #if !REFLEX_RSQL_HAS_POSTGRES
@@ -58,5 +59,12 @@ template <>
 [[nodiscard]] REFLEX_RSQL_EXPORT bool record(const Inbox& inbox,
                                              pqxx::transaction_base& transaction,
                                              std::string_view source, std::string_view event_id);
+
+/// Statements (sql.hpp) on the caller's open libpqxx transaction, for modules that write their
+/// own tables next to the events (reflex::rstate): each text is prepared once per connection
+/// (unnamed behind a transaction pooler, see PoolMode). The returned object borrows `transaction`
+/// and must not outlive it. ConfigError when `database` is not PostgreSQL.
+[[nodiscard]] REFLEX_RSQL_EXPORT std::unique_ptr<Sql> sql_on(const Database& database,
+                                                             pqxx::transaction_base& transaction);
 
 }  // namespace reflex::rsql

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -77,6 +78,12 @@ REFLEX_RSQL_EXPORT void validate(const ShardsSchema& schema);
 /// Statements are separated by ";\n".
 [[nodiscard]] REFLEX_RSQL_EXPORT std::string events_ddl(Dialect dialect,
                                                         const EventsSchema& schema = {});
+/// events_ddl with more columns in the table, after reflex's: each of `extra_columns` is one
+/// column definition in the dialect's SQL (`"entity_key" text NOT NULL`), for modules that keep
+/// more beside each event (reflex::rstate's history). Streams read reflex's columns only; every
+/// extra column needs a default or is written by the module's own inserts.
+[[nodiscard]] REFLEX_RSQL_EXPORT std::string events_ddl(Dialect dialect, const EventsSchema& schema,
+                                                        std::span<const std::string> extra_columns);
 /// DDL creating the cursors table (IF NOT EXISTS).
 [[nodiscard]] REFLEX_RSQL_EXPORT std::string cursors_ddl(Dialect dialect,
                                                          const CursorsSchema& schema = {});

@@ -13,6 +13,7 @@
 #include "reflex/rsql/events_table.hpp"
 #include "reflex/rsql/export.hpp"
 #include "reflex/rsql/inbox.hpp"
+#include "reflex/rsql/sql.hpp"
 #include "reflex/rsql/transactional_cursors.hpp"
 
 #if !REFLEX_RSQL_HAS_SQLITE
@@ -45,5 +46,12 @@ transactional_cursors<sqlite3*>(std::shared_ptr<Database> database,
 /// SchemaError when the table is missing (inbox_ddl, Database::create_inbox_table).
 [[nodiscard]] REFLEX_RSQL_EXPORT bool record(const Inbox& inbox, sqlite3* transaction,
                                              std::string_view source, std::string_view event_id);
+
+/// Statements (sql.hpp) on the caller's connection inside its BEGIN … COMMIT, for modules that
+/// write their own tables next to the events (reflex::rstate); each text is prepared once for the
+/// life of the returned object, which borrows `transaction` and must not outlive it. ConfigError
+/// when `database` is not SQLite, the connection is null or no transaction is open.
+[[nodiscard]] REFLEX_RSQL_EXPORT std::unique_ptr<Sql> sql_on(const Database& database,
+                                                             sqlite3* transaction);
 
 }  // namespace reflex::rsql
