@@ -1,5 +1,8 @@
 // reflexctl schema: prints the DDL of the events, cursors and errors tables of one dialect, and
-// on request of the inbox and shards tables of exactly-once and shared consumers.
+// on request of the inbox and shards tables of exactly-once and shared consumers and of the
+// entities tables of reflex::rstate.
+
+#include "reflex/rstate/schema.hpp"
 
 #include <iostream>
 #include <memory>
@@ -19,6 +22,8 @@ struct SchemaOptions {
   std::string inbox;
   std::string shards;
   std::string shard_members = reflex::rsql::ShardsSchema{}.members_table;
+  std::string entities;
+  std::string entity_events = reflex::rstate::EntitiesSchema{}.events_table;
 };
 
 int schema(const SchemaOptions& o) {
@@ -41,6 +46,12 @@ int schema(const SchemaOptions& o) {
     std::cout << "\n"
               << reflex::rsql::shards_ddl(dialect,
                                           {.table = o.shards, .members_table = o.shard_members})
+              << ";\n";
+  }
+  if (!o.entities.empty()) {
+    std::cout << "\n"
+              << reflex::rstate::entities_ddl(
+                     dialect, {.entities_table = o.entities, .events_table = o.entity_events})
               << ";\n";
   }
   return 0;
@@ -67,6 +78,12 @@ Run add_schema(CLI::App& app) {
   cmd->add_option("--shards", o->shards, "also the shards tables of shared consumers")
       ->type_name("NAME");
   cmd->add_option("--shard-members", o->shard_members, "name of the shard members table")
+      ->capture_default_str()
+      ->type_name("NAME");
+  cmd->add_option("--entities", o->entities,
+                  "also the entities table of reflex::rstate and its events table")
+      ->type_name("NAME");
+  cmd->add_option("--entity-events", o->entity_events, "name of the entities' events table")
       ->capture_default_str()
       ->type_name("NAME");
   cmd->footer("Prints the DDL reflex expects (CREATE … IF NOT EXISTS).");
