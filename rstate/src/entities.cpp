@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "hints.hpp"
 #include "json.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rsql/errors.hpp"
@@ -53,9 +54,7 @@ constexpr std::size_t kMaxForeignId = 255;
 constexpr int kMaxLimit = 10000;
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return detail::to_ns(std::chrono::system_clock::now());
 }
 
 void check_name(std::string_view what, std::string_view name) {
@@ -102,22 +101,12 @@ std::string ref_text(const EntityRef& ref) {
   return foreign_id(ref);
 }
 
-/// A missing table or column becomes a SchemaError naming the tables and the DDL helper. Call
+/// A missing table or column becomes a SchemaError naming both tables and the DDL helper. Call
 /// inside a catch block.
 [[noreturn]] void rethrow_hinted(const EntitiesSchema& schema) {
-  try {
-    throw;
-  } catch (const rsql::DatabaseError& e) {
-    if (e.kind() == rsql::DatabaseErrorKind::undefined_table ||
-        e.kind() == rsql::DatabaseErrorKind::undefined_column) {
-      throw rsql::SchemaError("the entities table '" + schema.entities_table +
-                              "' or its events table '" + schema.events_table +
-                              "' is missing or lacks a column (" + e.what() +
-                              "): create them with reflex::rstate::entities_ddl or `reflexctl "
-                              "schema --entities`");
-    }
-    throw;
-  }
+  detail::rethrow_with_hint("the entities table '" + schema.entities_table +
+                                "' or its events table '" + schema.events_table + "'",
+                            "entities_ddl", "--entities");
 }
 
 EntityEvent event_of_row(const rsql::SqlRow& row, const EntityRef& ref) {

@@ -95,4 +95,41 @@ std::string entities_ddl(rsql::Dialect dialect, const EntitiesSchema& schema) {
   return ddl;
 }
 
+namespace {
+
+/// A table keyed by (domain, key) with an expiry, and `value` bytes when `with_value`.
+std::string keyed_ddl(rsql::Dialect dialect, const std::string& table, bool with_value) {
+  const auto q = [&](std::string_view name) { return detail::quote(dialect, name); };
+  const bool pg = dialect == rsql::Dialect::postgres;
+  const bool my = dialect == rsql::Dialect::mysql;
+  const std::string name_type = pg ? "text" : my ? "VARCHAR(255)" : "TEXT";
+  const std::string bytes_type = pg ? "bytea" : my ? "MEDIUMBLOB" : "BLOB";
+  const std::string int_type = pg ? "bigint" : my ? "BIGINT" : "INTEGER";
+  std::string ddl = "CREATE TABLE IF NOT EXISTS " + q(table) + " (\n  " + q("domain") + " " +
+                    name_type + " NOT NULL,\n  " + q("key") + " " + name_type + " NOT NULL,\n  ";
+  if (with_value) ddl += q("value") + " " + bytes_type + " NOT NULL,\n  ";
+  ddl += q("expires_ns") + " " + int_type + " NOT NULL,\n  PRIMARY KEY (" + q("domain") + ", " +
+         q("key") + ")";
+  const std::string index = q(table + "_expires_idx");
+  if (my) {
+    // Declared in the table: no IF NOT EXISTS for a separate index before MariaDB 10.1.4.
+    return ddl + ",\n  INDEX " + index + " (" + q("expires_ns") +
+           ")\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+  }
+  return ddl + "\n);\nCREATE INDEX IF NOT EXISTS " + index + " ON " + q(table) + " (" +
+         q("expires_ns") + ")";
+}
+
+}  // namespace
+
+std::string cache_ddl(rsql::Dialect dialect, const CacheSchema& schema) {
+  rsql::validate_identifier("cache table", schema.table);
+  return keyed_ddl(dialect, schema.table, true);
+}
+
+std::string mutexes_ddl(rsql::Dialect dialect, const MutexesSchema& schema) {
+  rsql::validate_identifier("mutexes table", schema.table);
+  return keyed_ddl(dialect, schema.table, false);
+}
+
 }  // namespace reflex::rstate

@@ -207,11 +207,13 @@ TEST_F(Reflexctl, SchemaPrintsTheDdlOfEachDialect) {
     EXPECT_NE(more.out.find("inbox"), std::string::npos) << more.out;
     EXPECT_NE(more.out.find("shard_members"), std::string::npos) << more.out;
     EXPECT_EQ(more.out.find("event_uuid"), std::string::npos) << "printed a table not asked for";
-    const auto entities =
-        run({"schema", dialect, "--entities", "orders", "--entity-events", "order_events"});
+    const auto entities = run({"schema", dialect, "--entities", "orders", "--entity-events",
+                               "order_events", "--cache", "kv_cache", "--mutexes", "kv_locks"});
     EXPECT_EQ(entities.status, 0) << dialect;
     EXPECT_NE(entities.out.find("orders"), std::string::npos) << entities.out;
     EXPECT_NE(entities.out.find("order_events_uuid_idx"), std::string::npos) << entities.out;
+    EXPECT_NE(entities.out.find("kv_cache_expires_idx"), std::string::npos) << entities.out;
+    EXPECT_NE(entities.out.find("kv_locks"), std::string::npos) << entities.out;
   }
 }
 

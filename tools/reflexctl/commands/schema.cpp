@@ -24,6 +24,8 @@ struct SchemaOptions {
   std::string shard_members = reflex::rsql::ShardsSchema{}.members_table;
   std::string entities;
   std::string entity_events = reflex::rstate::EntitiesSchema{}.events_table;
+  std::string cache;
+  std::string mutexes;
 };
 
 int schema(const SchemaOptions& o) {
@@ -54,6 +56,10 @@ int schema(const SchemaOptions& o) {
                      dialect, {.entities_table = o.entities, .events_table = o.entity_events})
               << ";\n";
   }
+  if (!o.cache.empty())
+    std::cout << "\n" << reflex::rstate::cache_ddl(dialect, {.table = o.cache}) << ";\n";
+  if (!o.mutexes.empty())
+    std::cout << "\n" << reflex::rstate::mutexes_ddl(dialect, {.table = o.mutexes}) << ";\n";
   return 0;
 }
 
@@ -85,6 +91,9 @@ Run add_schema(CLI::App& app) {
       ->type_name("NAME");
   cmd->add_option("--entity-events", o->entity_events, "name of the entities' events table")
       ->capture_default_str()
+      ->type_name("NAME");
+  cmd->add_option("--cache", o->cache, "also the cache table of reflex::rstate")->type_name("NAME");
+  cmd->add_option("--mutexes", o->mutexes, "also the mutexes table of reflex::rstate")
       ->type_name("NAME");
   cmd->footer("Prints the DDL reflex expects (CREATE … IF NOT EXISTS).");
   return [o] { return schema(*o); };

@@ -24,9 +24,26 @@ struct EntitiesSchema {
   [[nodiscard]] rsql::EventsSchema events_schema() const { return {.table = events_table}; }
 };
 
+/// The table of CacheTable (cache.hpp): `domain`, `key` (the primary key), `value` (bytes),
+/// `expires_ns` (ns since the epoch; 0: never).
+struct CacheSchema {
+  std::string table{"cache"};
+};
+
+/// The table of MutexTable (cache.hpp): `domain`, `key` (the primary key), `expires_ns`.
+struct MutexesSchema {
+  std::string table{"mutexes"};
+};
+
 /// The DDL of both tables and their indexes (CREATE … IF NOT EXISTS), statements separated by
 /// ";\n" (rsql::Database::execute runs it; `reflexctl schema --entities` prints it).
 [[nodiscard]] REFLEX_RSTATE_EXPORT std::string entities_ddl(rsql::Dialect dialect,
                                                             const EntitiesSchema& schema = {});
+
+/// The DDL of the cache table and of the mutexes table (CREATE … IF NOT EXISTS).
+[[nodiscard]] REFLEX_RSTATE_EXPORT std::string cache_ddl(rsql::Dialect dialect,
+                                                         const CacheSchema& schema = {});
+[[nodiscard]] REFLEX_RSTATE_EXPORT std::string mutexes_ddl(rsql::Dialect dialect,
+                                                           const MutexesSchema& schema = {});
 
 }  // namespace reflex::rstate
