@@ -160,6 +160,10 @@ TEST_P(PeerTest, ShutdownEndsAnOpenStreamWithUnavailableAndRefusesNewCalls) {
   EXPECT_LT(std::chrono::steady_clock::now() - before, 2s);
   EXPECT_EQ(broadcast(*stub, message("acme", "general", "comment")).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+  // The server stops at once: no handler is left waiting.
+  const auto stopping = std::chrono::steady_clock::now();
+  server.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 1s);
 }
 
 TEST_P(PeerTest, AStreamWhoseClientGoesAwayIsUnsubscribed) {

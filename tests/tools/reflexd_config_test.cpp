@@ -1,5 +1,5 @@
-// reflexd's configuration: windshift-server's variables and reflex's own, flags over the
-// environment, --help naming both, and every bad value a one-line usage error (exit 2).
+// reflexd's configuration: windshift-server's, stategate's and reflex's own variables, flags over
+// the environment, --help naming both, and every bad value a one-line usage error (exit 2).
 
 #include "reflexd_harness.hpp"
 
@@ -10,11 +10,30 @@ using namespace reflexd_test;
 TEST(ReflexdConfig, HelpListsEveryFlagWithItsEnvironmentVariable) {
   const auto help = run_reflexd({"--help"});
   EXPECT_EQ(help.status, 0) << help.err;
-  for (const char* name :
-       {"NATS_URL", "GRPC_PORT", "HEALTH_PORT", "NATS_PUBLISH_ASYNC_MAX_PENDING", "DEVELOPMENT",
-        "REFLEX_LISTEN", "REFLEX_HTTP", "REFLEX_STREAMS", "REFLEX_TLS_CERT", "REFLEX_TLS_KEY",
-        "REFLEX_TOKEN_FILE", "REFLEX_DRAIN_TIMEOUT", "--nats-url", "--grpc-port", "--health-port",
-        "--stream", "--drain-timeout"}) {
+  for (const char* name : {"NATS_URL",
+                           "GRPC_PORT",
+                           "HEALTH_PORT",
+                           "NATS_PUBLISH_ASYNC_MAX_PENDING",
+                           "DEVELOPMENT",
+                           "REFLEX_LISTEN",
+                           "REFLEX_HTTP",
+                           "REFLEX_STREAMS",
+                           "REFLEX_TLS_CERT",
+                           "REFLEX_TLS_KEY",
+                           "REFLEX_TOKEN_FILE",
+                           "REFLEX_DRAIN_TIMEOUT",
+                           "REFLEX_DATABASE",
+                           "STATEGATE_PORT",
+                           "STATEGATE_TLS_CERT_FILE",
+                           "STATEGATE_TLS_KEY_FILE",
+                           "STATEGATE_AUTH_DISABLED",
+                           "--nats-url",
+                           "--grpc-port",
+                           "--health-port",
+                           "--stream",
+                           "--drain-timeout",
+                           "--database",
+                           "--auth-disabled"}) {
     EXPECT_NE(help.out.find(name), std::string::npos) << name << " in\n" << help.out;
   }
   EXPECT_NE(help.out.find("8080"), std::string::npos) << help.out;  // the defaults are shown
@@ -27,6 +46,7 @@ TEST(ReflexdConfig, NothingToServeIsAOneLineUsageError) {
   EXPECT_EQ(reflex_test::lines(none.err).size(), 1u) << none.err;
   EXPECT_NE(none.err.find("NATS_URL"), std::string::npos) << none.err;
   EXPECT_NE(none.err.find("REFLEX_STREAMS"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("REFLEX_DATABASE"), std::string::npos) << none.err;
 }
 
 TEST(ReflexdConfig, BadValuesAreOneLineUsageErrorsNamingTheSetting) {
@@ -49,6 +69,12 @@ TEST(ReflexdConfig, BadValuesAreOneLineUsageErrorsNamingTheSetting) {
       {{"REFLEX_DRAIN_TIMEOUT=5", stream}, "REFLEX_DRAIN_TIMEOUT"},
       {{"REFLEX_STREAMS=no-equals-sign"}, "REFLEX_STREAMS"},
       {{"REFLEX_TLS_CERT=/c.pem", stream}, "REFLEX_TLS_KEY"},
+      {{"STATEGATE_PORT=0", stream}, "STATEGATE_PORT"},
+      {{"STATEGATE_PORT=port", stream}, "STATEGATE_PORT"},
+      {{"STATEGATE_TLS_CERT_FILE=/c.pem", stream}, "STATEGATE_TLS_KEY_FILE"},
+      {{"STATEGATE_AUTH_DISABLED=maybe", stream}, "STATEGATE_AUTH_DISABLED"},
+      {{"REFLEX_DATABASE=http://127.0.0.1/db"}, "REFLEX_DATABASE"},
+      {{"REFLEX_DATABASE=no scheme"}, "REFLEX_DATABASE"},
   };
   for (const auto& [env, named] : cases) {
     const auto result = run_reflexd({}, env);
@@ -61,6 +87,28 @@ TEST(ReflexdConfig, BadValuesAreOneLineUsageErrorsNamingTheSetting) {
   const auto flag = run_reflexd({"--grpc-port", "99999", "--nats-url", "nats://127.0.0.1:1"});
   EXPECT_EQ(flag.status, 2) << flag.err;
   EXPECT_NE(flag.err.find("--grpc-port"), std::string::npos) << flag.err;
+}
+
+TEST_F(ReflexdTest, StategatePortStandsInForGrpcPortWhichBeatsIt) {
+  const LoopbackPort stategate_port = LoopbackPort::closed();
+  const LoopbackPort grpc_port = LoopbackPort::closed();
+  const std::string database = "REFLEX_DATABASE=sqlite://" + path;
+  {
+    // stategate's variable alone, with a database only (stategate's services in-process).
+    Reflexd daemon({}, {database, "STATEGATE_PORT=" + std::to_string(stategate_port.port()),
+                        "REFLEX_HTTP=127.0.0.1:0"});
+    ASSERT_TRUE(daemon.started()) << daemon.err();
+    EXPECT_TRUE(daemon.grpc().ends_with(":" + std::to_string(stategate_port.port())))
+        << daemon.grpc();
+  }
+  {
+    // GRPC_PORT beats it.
+    Reflexd daemon({},
+                   {database, "STATEGATE_PORT=" + std::to_string(stategate_port.port()),
+                    "GRPC_PORT=" + std::to_string(grpc_port.port()), "REFLEX_HTTP=127.0.0.1:0"});
+    ASSERT_TRUE(daemon.started()) << daemon.err();
+    EXPECT_TRUE(daemon.grpc().ends_with(":" + std::to_string(grpc_port.port()))) << daemon.grpc();
+  }
 }
 
 TEST_F(ReflexdTest, GrpcPortAndHealthPortAreWindshiftsAndFlagsBeatThem) {

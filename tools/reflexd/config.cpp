@@ -78,6 +78,22 @@ std::string nats_url(std::string_view what, const std::string& text) {
   }
 }
 
+/// REFLEX_DATABASE: a DSN of a dialect reflex::rsql speaks.
+std::string database_dsn(std::string_view what, const std::string& text) {
+  reflex::Uri uri;
+  try {
+    uri = reflex::parse_uri(text);
+  } catch (const reflex::ConfigError& e) {
+    throw UsageError(std::string(what) + " is not a database DSN: " + e.what());
+  }
+  for (const char* scheme : {"postgresql", "postgres", "mysql", "mariadb", "sqlite"}) {
+    if (uri.scheme == scheme) return text;
+  }
+  throw UsageError(std::string(what) +
+                   " needs postgresql://, mysql:// (mariadb://) or sqlite:// (got '" +
+                   reflex_tools::shown(text) + "')");
+}
+
 }  // namespace
 
 reflex_tools::ServeConfig Config::serve() const {
@@ -92,7 +108,11 @@ reflex_tools::ServeConfig Config::serve() const {
 Config config_of(const Settings& s) {
   Config config;
   // GRPC_PORT is checked even when REFLEX_LISTEN wins: a bad value is a mistake either way.
-  const auto grpc_port = any_interface(named("--grpc-port", "GRPC_PORT"), s.grpc_port);
+  // stategate's STATEGATE_PORT stands in for it when neither --grpc-port nor GRPC_PORT is given.
+  const bool stategate_port = !s.grpc_port_given && !s.stategate_port.empty();
+  const auto grpc_port = stategate_port
+                             ? any_interface("STATEGATE_PORT", s.stategate_port)
+                             : any_interface(named("--grpc-port", "GRPC_PORT"), s.grpc_port);
   const bool listen_wins = !s.listen.empty() && (s.listen_flag || !s.grpc_port_flag);
   config.grpc = listen_wins ? address(named("--listen", "REFLEX_LISTEN"), s.listen) : grpc_port;
   const auto health_port = any_interface(named("--health-port", "HEALTH_PORT"), s.health_port);
@@ -111,15 +131,21 @@ Config config_of(const Settings& s) {
     }
   }
   if (!s.nats_url.empty()) config.nats_url = nats_url(named("--nats-url", "NATS_URL"), s.nats_url);
-  if (config.streams.empty() && config.nats_url.empty()) {
+  if (!s.database.empty()) {
+    config.database = database_dsn(named("--database", "REFLEX_DATABASE"), s.database);
+  }
+  if (config.streams.empty() && config.nats_url.empty() && config.database.empty()) {
     throw UsageError(
-        "nothing to serve: give NATS_URL (--nats-url) for the windshift services and/or "
+        "nothing to serve: give NATS_URL (--nats-url) for the windshift and stategate services, "
+        "REFLEX_DATABASE (--database) for the stategate services without NATS, and/or "
         "REFLEX_STREAMS (--stream NAME=SOURCE) for reflexpb streams");
   }
   config.publish_async_max_pending =
       parse_number(named("--nats-publish-async-max-pending", "NATS_PUBLISH_ASYNC_MAX_PENDING"),
                    s.publish_async_max_pending, 1, 1'000'000);
   config.development = parse_bool(named("--development", "DEVELOPMENT"), s.development);
+  config.auth_disabled =
+      parse_bool(named("--auth-disabled", "STATEGATE_AUTH_DISABLED"), s.auth_disabled);
   if (!parse_level(s.log_level, config.log_level)) {
     throw UsageError(named("--log-level", "REFLEX_LOG_LEVEL") +
                      " must be debug, info, warn or error (got '" + s.log_level + "')");
@@ -131,6 +157,14 @@ Config config_of(const Settings& s) {
   }
   config.tls_cert = s.tls_cert;
   config.tls_key = s.tls_key;
+  // stategate's TLS files when reflex's are not given.
+  if (config.tls_cert.empty()) {
+    if (s.stategate_tls_cert.empty() != s.stategate_tls_key.empty()) {
+      throw UsageError("TLS needs both STATEGATE_TLS_CERT_FILE and STATEGATE_TLS_KEY_FILE");
+    }
+    config.tls_cert = s.stategate_tls_cert;
+    config.tls_key = s.stategate_tls_key;
+  }
   config.token_file = s.token_file;
   try {
     if (!config.streams.empty()) reflex_tools::validate(config.serve());

@@ -3,7 +3,8 @@
 // and what reflexd runs with once it is checked (Config). windshift-server's variables work as
 // they do there (NATS_URL, GRPC_PORT, HEALTH_PORT, NATS_PUBLISH_ASYNC_MAX_PENDING, DEVELOPMENT);
 // reflex's own (REFLEX_LISTEN, REFLEX_HTTP, REFLEX_STREAMS, TLS, token) work as they do for
-// `reflexctl serve`. Nothing here knows about CLI11.
+// `reflexctl serve`; stategate's (STATEGATE_PORT, STATEGATE_TLS_CERT_FILE, STATEGATE_TLS_KEY_FILE,
+// STATEGATE_AUTH_DISABLED) where they map. Nothing here knows about CLI11.
 
 #include <chrono>
 #include <cstddef>
@@ -31,6 +32,16 @@ struct Settings {
   std::string token_file{};
   std::string drain_timeout = "10s";
   std::string log_level = "info";
+  std::string database{};
+  std::string auth_disabled = "false";
+  /// stategate's variables for settings reflex names otherwise, used when those are not given:
+  /// STATEGATE_PORT for GRPC_PORT, STATEGATE_TLS_CERT_FILE and STATEGATE_TLS_KEY_FILE for
+  /// REFLEX_TLS_CERT and REFLEX_TLS_KEY.
+  std::string stategate_port{};
+  std::string stategate_tls_cert{};
+  std::string stategate_tls_key{};
+  /// Whether --grpc-port or GRPC_PORT gave the port (else STATEGATE_PORT may).
+  bool grpc_port_given = false;
 
   /// Which of the address settings came as flags: a flag beats any variable, so --grpc-port
   /// beats REFLEX_LISTEN; among variables, REFLEX_LISTEN beats GRPC_PORT (and REFLEX_HTTP
@@ -49,8 +60,13 @@ struct Config {
   reflex_tools::ListenAddress http{};
   /// The reflexpb streams (none: reflexpb is off); the first is the default.
   std::vector<reflex_tools::NamedSource> streams{};
-  /// The NATS servers of the windshift services (empty: they are off).
+  /// The NATS servers of the windshift services and of stategate's peer, cache and mutex
+  /// services (empty: the windshift services are off).
   std::string nats_url{};
+  /// The database of the stategate services without NATS (REFLEX_DATABASE; empty: none).
+  std::string database{};
+  /// STATEGATE_AUTH_DISABLED: the stategate services accept every call.
+  bool auth_disabled = false;
   std::size_t publish_async_max_pending = 256;
   /// Human-readable logs instead of JSON lines.
   bool development = false;

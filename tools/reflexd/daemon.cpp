@@ -1,6 +1,6 @@
 // reflexd's lifecycle (see daemon.hpp): the pieces are in tools/common (reflexpb serving,
-// readiness, HTTP), request_metrics, process_metrics and windshift_services; this file wires
-// them and runs them in order.
+// readiness, HTTP), request_metrics, process_metrics, windshift_services and stategate_services;
+// this file wires them and runs them in order.
 
 #include "daemon.hpp"
 
@@ -17,6 +17,7 @@
 #include "process_metrics.hpp"
 #include "readiness.hpp"
 #include "reflex/errors.hpp"
+#include "reflex/rgrpc/client.hpp"
 #include "reflex/rgrpc/server.hpp"
 #include "reflex/version.hpp"
 #include "reflex/wait.hpp"
@@ -25,6 +26,7 @@
 #include "serve_metrics.hpp"
 #include "signals.hpp"
 #include "sources.hpp"
+#include "stategate_services.hpp"
 #include "windshift_services.hpp"
 #if defined(REFLEXD_WITH_PROMETHEUS)
 #include "reflex/prometheus/metrics.hpp"
@@ -75,16 +77,38 @@ int run(const Config& config, Log& log) {
     services.emplace_back(windshift ? "windshift" : "nats");
   }
 
+  // stategate's services: on NATS when it is given, else in-process with a database.
+  const std::string token =
+      config.token_file.empty() ? std::string() : reflex::rgrpc::read_token_file(config.token_file);
+  auto stategate = make_stategate_services({.nats = nats,
+                                            .database = config.database,
+                                            .auth_disabled = config.auth_disabled,
+                                            .token = token});
+  if (stategate) services.emplace_back("stategate");
+
   auto options = reflex_tools::server_options(config.serve());
   options.stop_timeout = config.drain_timeout;
   options.interceptors.push_back(request_metrics(*registry));
-  std::vector<std::string> windshift_names;
+  // Names whose health follows NATS's readiness.
+  std::vector<std::string> nats_names;
   if (windshift) {
-    options.services = windshift->services();
-    windshift_names = windshift->names();
-    options.service_names = windshift_names;
-    options.on_stop = [&windshift] { windshift->shutdown(); };
+    for (auto* service : windshift->services()) options.services.push_back(service);
+    for (auto& name : windshift->names()) nats_names.push_back(name);
   }
+  if (stategate) {
+    for (auto* service : stategate->services()) options.services.push_back(service);
+    if (stategate->backend() == "nats") {
+      for (auto& name : stategate->names()) nats_names.push_back(name);
+    }
+  }
+  options.service_names = nats_names;
+  if (stategate && stategate->backend() != "nats") {
+    for (auto& name : stategate->names()) options.service_names.push_back(name);
+  }
+  options.on_stop = [&windshift, &stategate] {
+    if (windshift) windshift->shutdown();
+    if (stategate) stategate->shutdown();
+  };
   // A server must host something; with NATS only and no windshift services in this build, it
   // hosts health and reflection, over a service with no methods.
   grpc::Service nothing;
@@ -106,6 +130,12 @@ int run(const Config& config, Log& log) {
   reflex_tools::HttpServer http(config.http,
                                 reflex_tools::operator_routes(readiness, std::move(collectables)));
 
+  if (stategate && !config.auth_disabled && token.empty()) {
+    log.warn(
+        "the stategate services refuse every call: give REFLEX_TOKEN_FILE (--token-file) for a "
+        "bearer token, or STATEGATE_AUTH_DISABLED=true (--auth-disabled)");
+  }
+
   std::string streams;
   for (const auto& stream : config.streams) streams += (streams.empty() ? "" : ",") + stream.name;
   log.info("reflexd serving", {{"grpc", server.address()},
@@ -113,6 +143,7 @@ int run(const Config& config, Log& log) {
                                {"services", joined(services)},
                                {"streams", streams},
                                {"nats", nats ? nats->url() : std::string()},
+                               {"stategate", stategate ? stategate->backend() : std::string()},
                                {"version", reflex::version_string}});
   if (nats && !windshift) {
     log.warn(
@@ -120,7 +151,7 @@ int run(const Config& config, Log& log) {
         "for /readyz, but no windshift services are served");
   }
 
-  // Health follows readiness: the windshift services are NOT_SERVING while NATS does not
+  // Health follows readiness: the services on NATS are NOT_SERVING while NATS does not
   // answer. An unready backend is logged when it goes down and when it is back, not every poll.
   std::set<std::string> down;
   while (!signals.token().stop_requested()) {
@@ -134,7 +165,7 @@ int run(const Config& config, Log& log) {
       if (!now.contains(name)) log.info("ready again", {{"backend", name}});
     }
     const bool nats_up = !now.contains("nats");
-    for (const auto& name : windshift_names) server.set_serving(name, nats_up);
+    for (const auto& name : nats_names) server.set_serving(name, nats_up);
     down = std::move(now);
     (void)reflex::sleep_for(signals.token(), 1s);
   }

@@ -1,10 +1,12 @@
 // reflexd: the reflex daemon. One gRPC server hosting, each when configured, the reflexpb streams
-// of `reflexctl serve` and windshift-server's services on NATS, with /healthz, /readyz and
+// of `reflexctl serve`, windshift-server's services on NATS and stategate's peer, cache and mutex
+// services (on NATS, or in-process with a database), with /healthz, /readyz and
 // /metrics over HTTP. This file is the command line (CLI11: each flag falls back to its
 // environment variable); daemon.cpp is the lifecycle. Exit codes: 0 after a drain or --help, 1
 // runtime error, 2 usage error.
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -24,8 +26,14 @@ namespace {
 constexpr const char* kFooter = R"(
 Each flag falls back to its environment variable, then to its default. windshift-server's
 variables work as they do there; REFLEX_LISTEN beats GRPC_PORT and REFLEX_HTTP beats
-HEALTH_PORT (a flag beats any variable). Services: reflexpb streams when REFLEX_STREAMS is
-given, windshift's EventsService and StateService when NATS_URL is given; at least one.
+HEALTH_PORT (a flag beats any variable). stategate's variables stand in where reflex's are
+not given: STATEGATE_PORT for GRPC_PORT, STATEGATE_TLS_CERT_FILE and STATEGATE_TLS_KEY_FILE
+for REFLEX_TLS_CERT and REFLEX_TLS_KEY. Services: reflexpb streams when REFLEX_STREAMS is
+given; windshift's EventsService and StateService and stategate's PeerService, CacheService
+and MutexService (peer over NATS subjects, cache and mutex in KV buckets) when NATS_URL is
+given; stategate's services in-process when REFLEX_DATABASE is given without NATS_URL; at
+least one. stategate calls must carry "authorization: Bearer <REFLEX_TOKEN_FILE's token>"
+unless STATEGATE_AUTH_DISABLED is true.
 HTTP: /healthz answers at once while the process lives; /readyz 503 naming each stream source
 or NATS while it does not answer; /metrics Prometheus text. SIGINT/SIGTERM drain: gRPC health
 NOT_SERVING, open streams end, exit 0 within the drain timeout.
@@ -43,6 +51,12 @@ bool given(const std::vector<std::string>& args, std::string_view flag) {
   return false;
 }
 
+/// The value of environment variable `name` ("" when unset).
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,8 +65,9 @@ int main(int argc, char** argv) {
   reflex_tools::quiet_library_logs();
   reflex_tools::set_program_name("reflexd");
 
-  CLI::App app("reflexd — the reflex daemon: reflexpb streams and windshift services over gRPC",
-               "reflexd");
+  CLI::App app(
+      "reflexd — the reflex daemon: reflexpb streams, windshift and stategate services over gRPC",
+      "reflexd");
   app.footer(kFooter);
   app.set_version_flag("--version", std::string("reflexd ") + reflex::version_string);
   app.get_formatter()->column_width(40);
@@ -63,7 +78,12 @@ int main(int argc, char** argv) {
     return app.add_option(flag, into, help)->envname(env)->type_name(type)->capture_default_str();
   };
   add("--nats-url", s.nats_url, "NATS_URL", "URL",
-      "NATS servers (nats:// or tls://, comma-separated); turns the windshift services on");
+      "NATS servers (nats:// or tls://, comma-separated); turns the windshift and stategate "
+      "services on");
+  add("--database", s.database, "REFLEX_DATABASE", "DSN",
+      "postgresql://, mysql:// or sqlite:// database; stategate's services without NATS");
+  add("--auth-disabled", s.auth_disabled, "STATEGATE_AUTH_DISABLED", "BOOL",
+      "stategate's services accept every call, without a token");
   add("--grpc-port", s.grpc_port, "GRPC_PORT", "PORT", "gRPC port on every interface");
   add("--health-port", s.health_port, "HEALTH_PORT", "PORT",
       "HTTP port of /healthz, /readyz and /metrics, on every interface");
@@ -83,7 +103,8 @@ int main(int argc, char** argv) {
   add("--tls-cert", s.tls_cert, "REFLEX_TLS_CERT", "FILE", "the server's certificate chain (PEM)");
   add("--tls-key", s.tls_key, "REFLEX_TLS_KEY", "FILE", "the server's private key (PEM)");
   add("--token-file", s.token_file, "REFLEX_TOKEN_FILE", "FILE",
-      "reflexpb stream calls must carry \"authorization: Bearer <the file's token>\"");
+      "reflexpb stream and stategate calls must carry \"authorization: Bearer <the file's "
+      "token>\"");
   add("--drain-timeout", s.drain_timeout, "REFLEX_DRAIN_TIMEOUT", "DURATION",
       "how long a drain may take before open calls are cut (e.g. 500ms, 10s)");
   add("--log-level", s.log_level, "REFLEX_LOG_LEVEL", "LEVEL", "debug, info, warn or error");
@@ -105,6 +126,10 @@ int main(int argc, char** argv) {
   s.listen_flag = given(args, "--listen");
   s.health_port_flag = given(args, "--health-port");
   s.http_flag = given(args, "--http");
+  s.grpc_port_given = s.grpc_port_flag || !env("GRPC_PORT").empty();
+  s.stategate_port = env("STATEGATE_PORT");
+  s.stategate_tls_cert = env("STATEGATE_TLS_CERT_FILE");
+  s.stategate_tls_key = env("STATEGATE_TLS_KEY_FILE");
 
   reflexd::Config config;
   try {
