@@ -1,13 +1,9 @@
 #pragma once
-// Ids and times of what the services make.
+// Times of what the services make (ids: reflex::random_uuid).
 
 #include <cstdint>
-#include <string>
 
 namespace reflex::rstategate::detail {
-
-/// A random (version 4, RFC 4122 variant) UUID in its canonical lower-case text form.
-[[nodiscard]] std::string uuid_v4();
 
 /// The wall-clock time in nanoseconds since the epoch.
 [[nodiscard]] std::int64_t now_ns();

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "ids.hpp"
+#include "reflex/uuid.hpp"
 #include "stategate/schema.grpc.pb.h"
 #include "status.hpp"
 #include "validation.hpp"
@@ -48,7 +49,7 @@ class PeerServiceImpl final : public pb::PeerService::Service {
       if (!message.empty()) return invalid(message);
     }
     pb::PeerMessage out;
-    out.set_id(uuid_v4());
+    out.set_id(random_uuid());
     out.set_domain(req->domain());
     out.set_channel(req->channel());
     out.set_type(req->type());
