@@ -1,0 +1,7 @@
+#include "reflex/rstategate/identity.hpp"
+
+namespace reflex::rstategate {
+
+TokenVerifier::~TokenVerifier() = default;
+
+}  // namespace reflex::rstategate
