@@ -35,7 +35,9 @@ inline std::vector<std::string> clean_env(std::vector<std::string> more = {}) {
   for (const char* name :
        {"NATS_URL", "GRPC_PORT", "HEALTH_PORT", "DEVELOPMENT", "REFLEX_LISTEN", "REFLEX_HTTP",
         "REFLEX_STREAMS", "REFLEX_TLS_CERT", "REFLEX_TLS_KEY", "REFLEX_TOKEN_FILE",
-        "REFLEX_DRAIN_TIMEOUT", "NATS_PUBLISH_ASYNC_MAX_PENDING", "REFLEX_LOG_LEVEL"}) {
+        "REFLEX_DRAIN_TIMEOUT", "NATS_PUBLISH_ASYNC_MAX_PENDING", "REFLEX_LOG_LEVEL",
+        "STATEGATE_CORS_ALLOW_ORIGINS", "STATEGATE_CORS_ALLOW_METHODS",
+        "STATEGATE_CORS_ALLOW_HEADERS"}) {
     const std::string prefix = std::string(name) + "=";
     if (std::none_of(env.begin(), env.end(),
                      [&](const std::string& entry) { return entry.starts_with(prefix); })) {
