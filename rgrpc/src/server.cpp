@@ -261,6 +261,13 @@ std::string Server::address() const {
   return impl_->address;
 }
 
+std::shared_ptr<grpc::Channel> Server::in_process_channel() const {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(impl_->options.max_message_bytes));
+  args.SetMaxSendMessageSize(static_cast<int>(impl_->options.max_message_bytes));
+  return impl_->server->InProcessChannel(args);
+}
+
 void Server::stop() {
   impl_->stop();
 }

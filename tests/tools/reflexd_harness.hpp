@@ -37,7 +37,8 @@ inline std::vector<std::string> clean_env(std::vector<std::string> more = {}) {
         "REFLEX_STREAMS", "REFLEX_TLS_CERT", "REFLEX_TLS_KEY", "REFLEX_TOKEN_FILE",
         "REFLEX_DRAIN_TIMEOUT", "NATS_PUBLISH_ASYNC_MAX_PENDING", "REFLEX_LOG_LEVEL",
         "REFLEX_DATABASE", "STATEGATE_PORT", "STATEGATE_TLS_CERT_FILE", "STATEGATE_TLS_KEY_FILE",
-        "STATEGATE_AUTH_DISABLED"}) {
+        "STATEGATE_AUTH_DISABLED", "STATEGATE_CORS_ALLOW_ORIGINS", "STATEGATE_CORS_ALLOW_METHODS",
+        "STATEGATE_CORS_ALLOW_HEADERS"}) {
     const std::string prefix = std::string(name) + "=";
     if (std::none_of(env.begin(), env.end(),
                      [&](const std::string& entry) { return entry.starts_with(prefix); })) {

@@ -155,6 +155,9 @@ Config config_of(const Settings& s) {
   if (s.tls_cert.empty() != s.tls_key.empty()) {
     throw UsageError("TLS needs both --tls-cert (REFLEX_TLS_CERT) and --tls-key (REFLEX_TLS_KEY)");
   }
+  config.cors = {.allow_origins = s.cors_allow_origins,
+                 .allow_methods = s.cors_allow_methods,
+                 .allow_headers = s.cors_allow_headers};
   config.tls_cert = s.tls_cert;
   config.tls_key = s.tls_key;
   // stategate's TLS files when reflex's are not given.

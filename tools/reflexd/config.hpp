@@ -4,13 +4,14 @@
 // they do there (NATS_URL, GRPC_PORT, HEALTH_PORT, NATS_PUBLISH_ASYNC_MAX_PENDING, DEVELOPMENT);
 // reflex's own (REFLEX_LISTEN, REFLEX_HTTP, REFLEX_STREAMS, TLS, token) work as they do for
 // `reflexctl serve`; stategate's (STATEGATE_PORT, STATEGATE_TLS_CERT_FILE, STATEGATE_TLS_KEY_FILE,
-// STATEGATE_AUTH_DISABLED) where they map. Nothing here knows about CLI11.
+// STATEGATE_AUTH_DISABLED, STATEGATE_CORS_ALLOW_*) where they map. Nothing here knows about CLI11.
 
 #include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
 
+#include "http.hpp"
 #include "log.hpp"
 #include "serve_config.hpp"
 
@@ -42,6 +43,10 @@ struct Settings {
   std::string stategate_tls_key{};
   /// Whether --grpc-port or GRPC_PORT gave the port (else STATEGATE_PORT may).
   bool grpc_port_given = false;
+  /// stategate's CORS variables (STATEGATE_CORS_ALLOW_*), comma-separated lists.
+  std::string cors_allow_origins = "*";
+  std::string cors_allow_methods = "GET,POST,PUT,PATCH,DELETE,OPTIONS";
+  std::string cors_allow_headers = "*";
 
   /// Which of the address settings came as flags: a flag beats any variable, so --grpc-port
   /// beats REFLEX_LISTEN; among variables, REFLEX_LISTEN beats GRPC_PORT (and REFLEX_HTTP
@@ -76,6 +81,8 @@ struct Config {
   std::string tls_cert{};
   std::string tls_key{};
   std::string token_file{};
+  /// What a browser page of another origin may call on the HTTP port.
+  reflex_tools::HttpCors cors{};
 
   /// The reflexpb part as `reflexctl serve` takes it (for open_endpoint and server_options).
   [[nodiscard]] reflex_tools::ServeConfig serve() const;

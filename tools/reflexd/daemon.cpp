@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "errors.hpp"
+#include "gateway.hpp"
 #include "http.hpp"
 #include "process_metrics.hpp"
 #include "readiness.hpp"
@@ -27,6 +28,7 @@
 #include "signals.hpp"
 #include "sources.hpp"
 #include "stategate_services.hpp"
+#include "stategate_routes.hpp"
 #include "windshift_services.hpp"
 #if defined(REFLEXD_WITH_PROMETHEUS)
 #include "reflex/prometheus/metrics.hpp"
@@ -127,8 +129,13 @@ int run(const Config& config, Log& log) {
                      .ready = [&readiness] { return readiness.unready().empty(); }};
   if (nats) facts.nats_connected = [&nats] { return nats->connected(); };
   collectables.push_back(std::make_shared<ProcessMetrics>(std::move(facts)));
-  reflex_tools::HttpServer http(config.http,
-                                reflex_tools::operator_routes(readiness, std::move(collectables)));
+  // The operator endpoints and stategate's REST routes, which call the services through the
+  // server's own in-process channel (the same identity, validation and metrics as gRPC).
+  auto routes = reflex_tools::operator_routes(readiness, std::move(collectables));
+  for (auto& route : gateway_routes(server.in_process_channel(), stategate_routes())) {
+    routes.push_back(std::move(route));
+  }
+  reflex_tools::HttpServer http(config.http, std::move(routes), {.cors = config.cors});
 
   if (stategate && !config.auth_disabled && token.empty()) {
     log.warn(

@@ -35,7 +35,8 @@ given; stategate's services in-process when REFLEX_DATABASE is given without NAT
 least one. stategate calls must carry "authorization: Bearer <REFLEX_TOKEN_FILE's token>"
 unless STATEGATE_AUTH_DISABLED is true.
 HTTP: /healthz answers at once while the process lives; /readyz 503 naming each stream source
-or NATS while it does not answer; /metrics Prometheus text. SIGINT/SIGTERM drain: gRPC health
+or NATS while it does not answer; /metrics Prometheus text; stategate's REST routes (/api/...)
+call the gRPC services in proto3 JSON, its stream routes answer Server-Sent Events. SIGINT/SIGTERM drain: gRPC health
 NOT_SERVING, open streams end, exit 0 within the drain timeout.
 exit codes: 0 after a drain, 1 runtime error, 2 usage error)";
 
@@ -108,6 +109,12 @@ int main(int argc, char** argv) {
   add("--drain-timeout", s.drain_timeout, "REFLEX_DRAIN_TIMEOUT", "DURATION",
       "how long a drain may take before open calls are cut (e.g. 500ms, 10s)");
   add("--log-level", s.log_level, "REFLEX_LOG_LEVEL", "LEVEL", "debug, info, warn or error");
+  add("--cors-allow-origins", s.cors_allow_origins, "STATEGATE_CORS_ALLOW_ORIGINS", "LIST",
+      "origins whose browser pages may call the HTTP routes (comma-separated, * for any)");
+  add("--cors-allow-methods", s.cors_allow_methods, "STATEGATE_CORS_ALLOW_METHODS", "LIST",
+      "methods a browser page of another origin may use");
+  add("--cors-allow-headers", s.cors_allow_headers, "STATEGATE_CORS_ALLOW_HEADERS", "LIST",
+      "request headers a browser page of another origin may send (* for any)");
 
   const std::vector<std::string> args(argv + 1, argv + argc);
   try {

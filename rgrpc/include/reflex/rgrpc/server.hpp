@@ -14,6 +14,7 @@
 #include "reflex/stream.hpp"
 
 namespace grpc {
+class Channel;
 class Service;
 namespace experimental {
 class ServerInterceptorFactoryInterface;
@@ -133,6 +134,11 @@ class REFLEX_RGRPC_EXPORT Server final {
   [[nodiscard]] int port() const noexcept;
   /// "host:port" of the listening socket, for clients on this host ("127.0.0.1:40123").
   [[nodiscard]] std::string address() const;
+  /// A channel to this server within the process (grpc::Server::InProcessChannel): no socket
+  /// and no TLS, but otherwise a call like any other — the same interceptors, services, token
+  /// and metadata checks (a caller passes its `authorization` metadata as a remote one would).
+  /// For gateways in the same process (reflexd's REST routes). Calls made after stop() fail.
+  [[nodiscard]] std::shared_ptr<grpc::Channel> in_process_channel() const;
 
   /// Graceful stop: marks health NOT_SERVING, refuses new streams, ends every open stream with a
   /// status clients map to reflex::Stopped (after what was already queued for it), then shuts the
