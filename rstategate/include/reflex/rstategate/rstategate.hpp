@@ -5,7 +5,9 @@
 
 #include "reflex/rstategate/backends.hpp"
 #include "reflex/rstategate/cache_service.hpp"
+#include "reflex/rstategate/entity_service.hpp"
 #include "reflex/rstategate/identity.hpp"
 #include "reflex/rstategate/mutex_service.hpp"
 #include "reflex/rstategate/nats.hpp"
 #include "reflex/rstategate/peer_service.hpp"
+#include "reflex/rstategate/sql.hpp"
