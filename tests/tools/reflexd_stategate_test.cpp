@@ -1,8 +1,8 @@
 // reflexd as stategate's clients see it, through code generated from our stategate proto: its
 // PeerService, CacheService and MutexService healthy and listed by reflection and serving every
-// RPC, on NATS (KV buckets created on demand) and in-process with a database only; the shared
-// token required (UNAUTHENTICATED without it) unless STATEGATE_AUTH_DISABLED; an open peer
-// Stream ended by SIGTERM.
+// RPC, on NATS (KV buckets created on demand) and on a database only (cache and mutex in its
+// tables, peer messages in-process); the shared token required (UNAUTHENTICATED without it)
+// unless STATEGATE_AUTH_DISABLED; an open peer Stream ended by SIGTERM.
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -165,7 +165,7 @@ TEST_F(ReflexdStategate, WithADatabaseAndNoNatsServesInProcessAndAuthCanBeDisabl
   Reflexd daemon({}, {"REFLEX_DATABASE=sqlite://" + path, "STATEGATE_AUTH_DISABLED=true",
                       "REFLEX_LISTEN=127.0.0.1:0", "REFLEX_HTTP=127.0.0.1:0"});
   ASSERT_TRUE(daemon.started()) << daemon.err();
-  EXPECT_NE(daemon.err().find(R"("stategate":"memory")"), std::string::npos) << daemon.err();
+  EXPECT_NE(daemon.err().find(R"("stategate":"sql")"), std::string::npos) << daemon.err();
   Client client(daemon.grpc());
   for (const auto& name : kServices) {
     EXPECT_EQ(rgrpc_test::health_check(client.channel, name), 1) << name;

@@ -155,6 +155,21 @@ Config config_of(const Settings& s) {
   if (s.tls_cert.empty() != s.tls_key.empty()) {
     throw UsageError("TLS needs both --tls-cert (REFLEX_TLS_CERT) and --tls-key (REFLEX_TLS_KEY)");
   }
+  if (!s.jwt_hs256_secret_file.empty() && !s.jwt_rs256_public_key_file.empty()) {
+    throw UsageError(
+        "give one JWT key: --jwt-hs256-secret-file (REFLEX_JWT_HS256_SECRET_FILE) or "
+        "--jwt-rs256-public-key-file (REFLEX_JWT_RS256_PUBLIC_KEY_FILE), not both");
+  }
+  if ((!s.jwt_issuer.empty() || !s.jwt_audience.empty()) && s.jwt_hs256_secret_file.empty() &&
+      s.jwt_rs256_public_key_file.empty()) {
+    throw UsageError(
+        "--jwt-issuer and --jwt-audience need a JWT key: --jwt-hs256-secret-file or "
+        "--jwt-rs256-public-key-file");
+  }
+  config.jwt_hs256_secret_file = s.jwt_hs256_secret_file;
+  config.jwt_rs256_public_key_file = s.jwt_rs256_public_key_file;
+  config.jwt_issuer = s.jwt_issuer;
+  config.jwt_audience = s.jwt_audience;
   config.cors = {.allow_origins = s.cors_allow_origins,
                  .allow_methods = s.cors_allow_methods,
                  .allow_headers = s.cors_allow_headers};

@@ -35,6 +35,10 @@ struct Settings {
   std::string log_level = "info";
   std::string database{};
   std::string auth_disabled = "false";
+  std::string jwt_hs256_secret_file{};
+  std::string jwt_rs256_public_key_file{};
+  std::string jwt_issuer{};
+  std::string jwt_audience{};
   /// stategate's variables for settings reflex names otherwise, used when those are not given:
   /// STATEGATE_PORT for GRPC_PORT, STATEGATE_TLS_CERT_FILE and STATEGATE_TLS_KEY_FILE for
   /// REFLEX_TLS_CERT and REFLEX_TLS_KEY.
@@ -68,8 +72,14 @@ struct Config {
   /// The NATS servers of the windshift services and of stategate's peer, cache and mutex
   /// services (empty: the windshift services are off).
   std::string nats_url{};
-  /// The database of the stategate services without NATS (REFLEX_DATABASE; empty: none).
+  /// The database of stategate's entity and event services, and of its cache and mutex without
+  /// NATS (REFLEX_DATABASE; empty: none).
   std::string database{};
+  /// JWTs accepted by the stategate services (REFLEX_JWT_*): at most one of the key files.
+  std::string jwt_hs256_secret_file{};
+  std::string jwt_rs256_public_key_file{};
+  std::string jwt_issuer{};
+  std::string jwt_audience{};
   /// STATEGATE_AUTH_DISABLED: the stategate services accept every call.
   bool auth_disabled = false;
   std::size_t publish_async_max_pending = 256;

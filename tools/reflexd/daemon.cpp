@@ -7,6 +7,7 @@
 #include <grpcpp/impl/service_type.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <set>
@@ -27,8 +28,8 @@
 #include "serve_metrics.hpp"
 #include "signals.hpp"
 #include "sources.hpp"
-#include "stategate_services.hpp"
 #include "stategate_routes.hpp"
+#include "stategate_services.hpp"
 #include "windshift_services.hpp"
 #if defined(REFLEXD_WITH_PROMETHEUS)
 #include "reflex/prometheus/metrics.hpp"
@@ -82,11 +83,29 @@ int run(const Config& config, Log& log) {
   // stategate's services: on NATS when it is given, else in-process with a database.
   const std::string token =
       config.token_file.empty() ? std::string() : reflex::rgrpc::read_token_file(config.token_file);
-  auto stategate = make_stategate_services({.nats = nats,
-                                            .database = config.database,
-                                            .auth_disabled = config.auth_disabled,
-                                            .token = token});
+  auto stategate =
+      make_stategate_services({.nats = nats,
+                               .database = config.database,
+                               .auth_disabled = config.auth_disabled,
+                               .token = token,
+                               .jwt_hs256_secret_file = config.jwt_hs256_secret_file,
+                               .jwt_rs256_public_key_file = config.jwt_rs256_public_key_file,
+                               .jwt_issuer = config.jwt_issuer,
+                               .jwt_audience = config.jwt_audience});
   if (stategate) services.emplace_back("stategate");
+  if (stategate && !config.database.empty()) {
+    // A connection and a trivial query per probe: the database answers, or /readyz says why not.
+    checks.push_back(
+        {.name = "database",
+         .probe = [&stategate](std::stop_token, std::chrono::milliseconds) -> std::exception_ptr {
+           try {
+             (void)stategate->ping_database();
+             return nullptr;
+           } catch (...) {
+             return std::current_exception();
+           }
+         }});
+  }
 
   auto options = reflex_tools::server_options(config.serve());
   options.stop_timeout = config.drain_timeout;
@@ -99,13 +118,15 @@ int run(const Config& config, Log& log) {
   }
   if (stategate) {
     for (auto* service : stategate->services()) options.services.push_back(service);
-    if (stategate->backend() == "nats") {
-      for (auto& name : stategate->names()) nats_names.push_back(name);
-    }
+    for (auto& name : stategate->nats_names()) nats_names.push_back(name);
   }
   options.service_names = nats_names;
-  if (stategate && stategate->backend() != "nats") {
-    for (auto& name : stategate->names()) options.service_names.push_back(name);
+  if (stategate) {
+    for (auto& name : stategate->names()) {
+      if (std::find(nats_names.begin(), nats_names.end(), name) == nats_names.end()) {
+        options.service_names.push_back(name);
+      }
+    }
   }
   options.on_stop = [&windshift, &stategate] {
     if (windshift) windshift->shutdown();

@@ -29,15 +29,18 @@ variables work as they do there; REFLEX_LISTEN beats GRPC_PORT and REFLEX_HTTP b
 HEALTH_PORT (a flag beats any variable). stategate's variables stand in where reflex's are
 not given: STATEGATE_PORT for GRPC_PORT, STATEGATE_TLS_CERT_FILE and STATEGATE_TLS_KEY_FILE
 for REFLEX_TLS_CERT and REFLEX_TLS_KEY. Services: reflexpb streams when REFLEX_STREAMS is
-given; windshift's EventsService and StateService and stategate's PeerService, CacheService
-and MutexService (peer over NATS subjects, cache and mutex in KV buckets) when NATS_URL is
-given; stategate's services in-process when REFLEX_DATABASE is given without NATS_URL; at
-least one. stategate calls must carry "authorization: Bearer <REFLEX_TOKEN_FILE's token>"
-unless STATEGATE_AUTH_DISABLED is true.
-HTTP: /healthz answers at once while the process lives; /readyz 503 naming each stream source
-or NATS while it does not answer; /metrics Prometheus text; stategate's REST routes (/api/...)
-call the gRPC services in proto3 JSON, its stream routes answer Server-Sent Events. SIGINT/SIGTERM drain: gRPC health
-NOT_SERVING, open streams end, exit 0 within the drain timeout.
+given; windshift's EventsService and StateService when NATS_URL is given; stategate's
+EntityService and EventService when REFLEX_DATABASE is given (its tables are created when
+missing), and its PeerService, CacheService and MutexService with NATS_URL (peer over NATS
+subjects, cache and mutex in KV buckets) or with REFLEX_DATABASE alone (peer in this process,
+cache and mutex in the database); at least one. stategate calls must carry
+"authorization: Bearer <REFLEX_TOKEN_FILE's token>" or a JWT the REFLEX_JWT_* key verifies
+(its claims are recorded in every event) unless STATEGATE_AUTH_DISABLED is true.
+HTTP: /healthz answers at once while the process lives; /readyz 503 naming each stream source,
+NATS or the database while it does not answer; /metrics Prometheus text; stategate's REST
+routes (/api/...) call the gRPC services in proto3 JSON, its stream routes answer Server-Sent
+Events. SIGINT/SIGTERM drain: gRPC health NOT_SERVING, open streams end, exit 0 within the
+drain timeout.
 exit codes: 0 after a drain, 1 runtime error, 2 usage error)";
 
 /// Whether `flag` is on the command line ("--flag VALUE" or "--flag=VALUE"), not only in the
@@ -82,9 +85,17 @@ int main(int argc, char** argv) {
       "NATS servers (nats:// or tls://, comma-separated); turns the windshift and stategate "
       "services on");
   add("--database", s.database, "REFLEX_DATABASE", "DSN",
-      "postgresql://, mysql:// or sqlite:// database; stategate's services without NATS");
+      "postgresql://, mysql:// or sqlite:// database: stategate's entity and event services "
+      "(and its cache and mutex without NATS)");
   add("--auth-disabled", s.auth_disabled, "STATEGATE_AUTH_DISABLED", "BOOL",
       "stategate's services accept every call, without a token");
+  add("--jwt-hs256-secret-file", s.jwt_hs256_secret_file, "REFLEX_JWT_HS256_SECRET_FILE", "FILE",
+      "stategate's services accept JWTs signed HS256 with this file's secret (claims recorded)");
+  add("--jwt-rs256-public-key-file", s.jwt_rs256_public_key_file,
+      "REFLEX_JWT_RS256_PUBLIC_KEY_FILE", "FILE",
+      "stategate's services accept JWTs signed RS256 by this PEM public key's holder");
+  add("--jwt-issuer", s.jwt_issuer, "REFLEX_JWT_ISSUER", "ISS", "a JWT's iss must be this");
+  add("--jwt-audience", s.jwt_audience, "REFLEX_JWT_AUDIENCE", "AUD", "a JWT's aud must name this");
   add("--grpc-port", s.grpc_port, "GRPC_PORT", "PORT", "gRPC port on every interface");
   add("--health-port", s.health_port, "HEALTH_PORT", "PORT",
       "HTTP port of /healthz, /readyz and /metrics, on every interface");
