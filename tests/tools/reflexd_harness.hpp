@@ -32,13 +32,31 @@ using rgrpc_test::reflection_list;
 /// test's own environment.
 inline std::vector<std::string> clean_env(std::vector<std::string> more = {}) {
   std::vector<std::string> env = std::move(more);
-  for (const char* name :
-       {"NATS_URL", "GRPC_PORT", "HEALTH_PORT", "DEVELOPMENT", "REFLEX_LISTEN", "REFLEX_HTTP",
-        "REFLEX_STREAMS", "REFLEX_TLS_CERT", "REFLEX_TLS_KEY", "REFLEX_TOKEN_FILE",
-        "REFLEX_DRAIN_TIMEOUT", "NATS_PUBLISH_ASYNC_MAX_PENDING", "REFLEX_LOG_LEVEL",
-        "REFLEX_DATABASE", "STATEGATE_PORT", "STATEGATE_TLS_CERT_FILE", "STATEGATE_TLS_KEY_FILE",
-        "STATEGATE_AUTH_DISABLED", "STATEGATE_CORS_ALLOW_ORIGINS", "STATEGATE_CORS_ALLOW_METHODS",
-        "STATEGATE_CORS_ALLOW_HEADERS"}) {
+  for (const char* name : {"NATS_URL",
+                           "GRPC_PORT",
+                           "HEALTH_PORT",
+                           "DEVELOPMENT",
+                           "REFLEX_LISTEN",
+                           "REFLEX_HTTP",
+                           "REFLEX_STREAMS",
+                           "REFLEX_TLS_CERT",
+                           "REFLEX_TLS_KEY",
+                           "REFLEX_TOKEN_FILE",
+                           "REFLEX_DRAIN_TIMEOUT",
+                           "NATS_PUBLISH_ASYNC_MAX_PENDING",
+                           "REFLEX_LOG_LEVEL",
+                           "REFLEX_DATABASE",
+                           "STATEGATE_PORT",
+                           "STATEGATE_TLS_CERT_FILE",
+                           "STATEGATE_TLS_KEY_FILE",
+                           "STATEGATE_AUTH_DISABLED",
+                           "STATEGATE_CORS_ALLOW_ORIGINS",
+                           "STATEGATE_CORS_ALLOW_METHODS",
+                           "STATEGATE_CORS_ALLOW_HEADERS",
+                           "REFLEX_JWT_HS256_SECRET_FILE",
+                           "REFLEX_JWT_RS256_PUBLIC_KEY_FILE",
+                           "REFLEX_JWT_ISSUER",
+                           "REFLEX_JWT_AUDIENCE"}) {
     const std::string prefix = std::string(name) + "=";
     if (std::none_of(env.begin(), env.end(),
                      [&](const std::string& entry) { return entry.starts_with(prefix); })) {

@@ -198,6 +198,10 @@ void add_authorization(grpc::ClientContext& context, const HttpRequest& request,
   auto authorization = request.header("authorization");
   if (authorization.empty() && !access_token.empty()) authorization = "Bearer " + access_token;
   if (!authorization.empty()) context.AddMetadata("authorization", authorization);
+  // The entity services' optimistic concurrency: the version a change expects, as a header.
+  if (const auto expected = request.header("x-expected-version"); !expected.empty()) {
+    context.AddMetadata("x-expected-version", expected);
+  }
 }
 
 HttpResponse unary(const Shared& shared, const Method& method, const HttpRequest& request) {
