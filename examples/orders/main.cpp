@@ -1,6 +1,7 @@
 // An order service that keeps its orders as entities (reflex::rstate) and a consumer that follows
-// their events. Each change writes the order's row and its event in one SQL transaction; one of
-// them is made in the service's own transaction together with a row of its own table. The
+// their events. Each change (set, edit, del, revert) writes the order's row and its event in one
+// SQL transaction; one of them is made in the service's own transaction together with a row of
+// its own table, and one with a stale expected version is refused. The
 // consumer is a plain reflex consumer of the entities' events table: it reads each change from
 // the event's metadata (stategate's Event JSON), without rstate.
 //
@@ -87,6 +88,17 @@ Seen seen_of(const rstate::EntityEvent& event) {
   return {event.event_id, event.id, event.method_name, event.entity.ref.key};
 }
 
+/// The entity's newest event (edit and revert return the entity, not their event).
+rstate::EntityEvent newest_event(const rstate::Entities& entities, const rstate::EntityRef& ref) {
+  auto events = entities.search_events({.domain = ref.domain,
+                                        .type = ref.type,
+                                        .key = ref.key,
+                                        .sort = {.reverse = true},
+                                        .limit = 1});
+  if (events.empty()) throw std::runtime_error("no event of " + ref.key);
+  return events.front();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,8 +132,8 @@ int main(int argc, char** argv) {
     const auto& entity = change["entity"];
     std::cout << "  event " << e.id << ": " << change["method"].get<std::string>() << " "
               << entity["domain"].get<std::string>() << "/" << entity["type"].get<std::string>()
-              << "/" << entity["key"].get<std::string>() << " " << entity["values"].dump()
-              << std::endl;
+              << "/" << entity["key"].get<std::string>() << " " << entity["values"].dump() << " by "
+              << change["claims"].dump() << std::endl;
     log.add({e.id, change["id"].get<std::string>(), change["method"].get<std::string>(),
              entity["key"].get<std::string>()});
   };
@@ -150,6 +162,7 @@ int main(int argc, char** argv) {
         entities.set(o1, R"({"status":"placed","total":30,"items":["book"]})", by_checkout);
     rstate::Entity paid = entities.edit(o1, R"({"status":"paid"})",  // merges the given keys
                                         {.expected_version = placed.entity.version});
+    std::cout << "o-1 paid, version " << paid.version << ": " << paid.values << std::endl;
     try {  // the version moved on: a stale change writes nothing
       entities.edit(o1, R"({"status":"cancelled"})", {.expected_version = placed.entity.version});
     } catch (const rstate::VersionConflict& e) {
@@ -176,12 +189,7 @@ int main(int argc, char** argv) {
     // [end snippet]
 
     // edit returns the entity, not its event: the event is o-1's newest in the history.
-    auto paid_events = entities.search_events(
-        {.domain = "shop", .type = "order", .key = "o-1", .sort = {.reverse = true}, .limit = 1});
-    if (paid_events.empty() || paid_events[0].method != rstate::Method::edit ||
-        paid_events[0].entity.values != paid.values)
-      throw std::runtime_error("no event for the paid order");
-    expected.push_back(seen_of(paid_events[0]));
+    expected.push_back(seen_of(newest_event(entities, o1)));
     expected.push_back(seen_of(written.event));
 
     // [snippet:read]
@@ -198,6 +206,14 @@ int main(int argc, char** argv) {
       std::cout << "o-2 history: " << event.method_name << " " << event.entity.values << std::endl;
     // [end snippet]
     expected.push_back(seen_of(cancelled));
+
+    // [snippet:revert]
+    // Cancelled by mistake: back to the values its del event kept (itself a change, an event).
+    rstate::Entity restored = entities.revert(o2, cancelled.id);
+    std::cout << "o-2 restored at version " << restored.version << ": " << restored.values
+              << std::endl;
+    // [end snippet]
+    expected.push_back(seen_of(newest_event(entities, o2)));
   } catch (const std::exception& e) {
     std::cerr << "orders: " << e.what() << std::endl;
     follower.request_stop();
