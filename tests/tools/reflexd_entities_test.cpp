@@ -289,6 +289,8 @@ TEST_F(ReflexdEntities, JwtsAreVerifiedAndTheirClaimsRecordedInEveryEvent) {
   std::ofstream(secret_file) << secret << "\n";
   ASSERT_NO_FATAL_FAILURE(start("sqlite://" + (dir_.path() / "jwt.db").string(),
                                 {"REFLEX_JWT_HS256_SECRET_FILE=" + secret_file.string()}));
+  EXPECT_EQ(daemon_->err().find("refuse every call"), std::string::npos)
+      << "warned although a JWT key is given: " << daemon_->err();
   const auto alice = jwt(secret, "alice", 300);
   ASSERT_TRUE(set("o-1", R"({"a": 1})", "Bearer " + alice).ok());
   const auto rest = call("PATCH", "/api/entity/ref/" + domain_ + "/order/o-1",

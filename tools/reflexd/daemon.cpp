@@ -158,10 +158,12 @@ int run(const Config& config, Log& log) {
   }
   reflex_tools::HttpServer http(config.http, std::move(routes), {.cors = config.cors});
 
-  if (stategate && !config.auth_disabled && token.empty()) {
+  if (stategate && !config.auth_disabled && token.empty() && config.jwt_hs256_secret_file.empty() &&
+      config.jwt_rs256_public_key_file.empty()) {
     log.warn(
         "the stategate services refuse every call: give REFLEX_TOKEN_FILE (--token-file) for a "
-        "bearer token, or STATEGATE_AUTH_DISABLED=true (--auth-disabled)");
+        "bearer token, a JWT key (--jwt-hs256-secret-file or --jwt-rs256-public-key-file), or "
+        "STATEGATE_AUTH_DISABLED=true (--auth-disabled)");
   }
 
   std::string streams;
