@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
   group("latency", bench::latency_scenarios);
   group("exactly_once", bench::exactly_once_scenarios);
   group("shared", bench::shared_scenarios);
+#ifdef REFLEX_BENCH_STATEGATE
+  group("entities", bench::entities_scenarios);
+#endif
 #ifdef REFLEX_BENCH_WINDSHIFT
   group("windshift", bench::windshift_scenarios);
 #endif

@@ -24,6 +24,10 @@ void exactly_once_scenarios(const Config& config, std::vector<Row>& rows);
 /// W1, W2: rwindshift's EventsService (publish, consume) against bare nats.c.
 void windshift_scenarios(const Config& config, std::vector<Row>& rows);
 
+/// E1, E2: rstate's Entities::set and stategate's EntityService/Set over gRPC against the same
+/// upsert and event INSERT hand-written in one libpqxx transaction.
+void entities_scenarios(const Config& config, std::vector<Row>& rows);
+
 /// X2: a consumer shared by processes (run_shared) against one process and a plain consumer.
 void shared_scenarios(const Config& config, std::vector<Row>& rows);
 

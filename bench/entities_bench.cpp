@@ -1,0 +1,271 @@
+// E1, E2: reflex::rstate's Entities::set (the entity's row and its event in one transaction)
+// against the same two statements hand-written in one libpqxx transaction, on the same tables
+// (entities_ddl, so the same indexes); E2 the same set through stategate.EntityService/Set over
+// gRPC on loopback (the service reflexd hosts) against that hand-written transaction in-process.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "reflex/rsql/rsql.hpp"
+#include "reflex/rstate/entities.hpp"
+#include "reflex/rstate/schema.hpp"
+#include "reflex/rstategate/entity_service.hpp"
+#include "reflex/rstategate/identity.hpp"
+#include "reflex/uuid.hpp"
+#include "scenarios.hpp"
+#include "stategate/schema.grpc.pb.h"
+
+namespace bench {
+namespace {
+
+using namespace std::chrono_literals;
+using reflex::rsql::Database;
+using reflex::rstate::Entities;
+using reflex::rstate::EntityRef;
+
+constexpr const char* kEntities = "bench_entities";
+constexpr const char* kEntityEvents = "bench_entity_events";
+constexpr const char* kDomain = "shop";
+constexpr const char* kType = "order";
+/// Keys every variant updates, the same rows on each side (none is created during a round).
+constexpr int kKeys = 1000;
+/// The values of every set: a small order, 78 bytes of JSON, in the compact form with sorted
+/// keys that rstate stores (so both sides write the same bytes).
+constexpr const char* kValues =
+    R"({"currency":"EUR","customer":"c-1042","items":3,"status":"paid","total":129.9})";
+
+std::string key_of(int i) {
+  return "order-" + std::to_string(i);
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Fresh tables from entities_ddl (so rstate's indexes), every key created once.
+void setup_tables(const Config& cfg) {
+  {
+    pqxx::connection c(cfg.pg_dsn);
+    pqxx::work w(c);
+    w.exec0(std::string("DROP TABLE IF EXISTS ") + kEntities + ", " + kEntityEvents);
+    w.commit();
+  }
+  const auto db = Database::open(cfg.pg_dsn);
+  db->execute(reflex::rstate::entities_ddl(reflex::rsql::Dialect::postgres,
+                                           {.entities_table = kEntities,
+                                            .events_table = kEntityEvents}));
+  const Entities entities(db, {.schema = {.entities_table = kEntities,
+                                          .events_table = kEntityEvents}});
+  for (int i = 0; i < kKeys; ++i) (void)entities.set({kDomain, kType, key_of(i)}, kValues);
+}
+
+/// The hand-written transaction: what Entities::set writes on PostgreSQL (rstate/src/
+/// statements.cpp), as prepared statements on one connection: the upsert of the row, returning
+/// its version, then the event row with the same columns (its metadata the same event JSON,
+/// built by concatenation: the names and values are known to need no escaping), in one
+/// transaction committed like rstate's.
+struct RawClient {
+  explicit RawClient(const std::string& dsn) : conn(dsn) {
+    conn.prepare("e_upsert", std::string("INSERT INTO ") + kEntities +
+                                 R"( ("domain", "type", "key", "values", "version", "updated"))"
+                                 " VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT "
+                                 R"(("domain", "type", "key") DO UPDATE SET "values" = )"
+                                 R"(EXCLUDED."values", "version" = )" +
+                                 kEntities + R"(."version" + 1, "updated" = EXCLUDED."updated")"
+                                 R"( RETURNING "version")");
+    conn.prepare("e_event",
+                 std::string("INSERT INTO ") + kEntityEvents +
+                     R"( ("foreign_id", "type", "metadata", "event_uuid", "entity_domain", )"
+                     R"("entity_type", "entity_key", "entity_values", "method", "claims", )"
+                     R"("time_ns") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) )"
+                     R"(RETURNING "id")");
+  }
+
+  /// One set of `key` in its own transaction; the method is recorded as `method`.
+  void set(const std::string& key, const std::string& method) {
+    const std::int64_t now = now_ns();
+    const std::string uuid = reflex::random_uuid();
+    std::string metadata;
+    metadata.reserve(256);
+    metadata += R"({"id":")";
+    metadata += uuid;
+    metadata += R"(","method":")";
+    metadata += method;
+    metadata += R"(","time":")";
+    metadata += std::to_string(now);
+    metadata += R"(","entity":{"domain":")";
+    metadata += kDomain;
+    metadata += R"(","type":")";
+    metadata += kType;
+    metadata += R"(","key":")";
+    metadata += key;
+    metadata += R"(","values":)";
+    metadata += kValues;
+    metadata += R"(},"claims":{}})";
+    const std::string fid = std::string(kDomain) + "/" + kType + "/" + key;
+    pqxx::work w(conn);
+    const auto version = w.exec_prepared1("e_upsert", kDomain, kType, key, kValues, now);
+    (void)version[0].as<std::int64_t>();
+    const pqxx::binarystring bytes(metadata);
+    const auto id = w.exec_prepared1("e_event", fid, 1, bytes, uuid, kDomain, kType, key, kValues,
+                                     method, "{}", now);
+    (void)id[0].as<std::int64_t>();
+    w.commit();
+  }
+
+  pqxx::connection conn;
+  std::uint64_t n = 0;
+};
+
+/// The key a client sets next: clients take disjoint keys (kKeys is a multiple of every client
+/// count used), so no set waits for another's row lock.
+std::string next_key(std::uint64_t& n, int client, int clients) {
+  const auto i = static_cast<int>((n++ * static_cast<std::uint64_t>(clients) +
+                                   static_cast<std::uint64_t>(client)) %
+                                  kKeys);
+  return key_of(i);
+}
+
+/// The rounds of a row whose every operation waits for a commit's fsync: as P1's, a fifth of the
+/// usual length and five times as many.
+std::chrono::milliseconds commit_round(const Config& cfg) {
+  return cfg.window() / 5;
+}
+int commit_rounds(const Config& cfg) {
+  return cfg.max_rounds() * 5;
+}
+
+struct RawClients {
+  RawClients(const std::string& dsn, int count) {
+    for (int i = 0; i < count; ++i) clients.push_back(std::make_unique<RawClient>(dsn));
+  }
+  double run(std::chrono::milliseconds window, const std::string& method) {
+    const int count = static_cast<int>(clients.size());
+    return throughput(count, window, [&](int t) -> std::uint64_t {
+      auto& c = *clients[static_cast<std::size_t>(t)];
+      c.set(next_key(c.n, t, count), method);
+      return 1;
+    });
+  }
+  std::vector<std::unique_ptr<RawClient>> clients;
+};
+
+void e1(const Config& cfg, std::vector<Row>& rows) {
+  if (!cfg.wants("E1")) return;
+  const Entities entities(Database::open(cfg.pg_dsn),
+                          {.schema = {.entities_table = kEntities, .events_table = kEntityEvents}});
+  for (const int clients : {1, 4}) {
+    log("E1 " + std::to_string(clients) + " client(s)");
+    RawClients raw(cfg.pg_dsn, clients);
+    std::vector<std::uint64_t> counters(static_cast<std::size_t>(clients));
+    const auto reflex_set = [&] {
+      return throughput(clients, commit_round(cfg), [&](int t) -> std::uint64_t {
+        auto& n = counters[static_cast<std::size_t>(t)];
+        (void)entities.set({kDomain, kType, next_key(n, t, clients)}, kValues);
+        return 1;
+      });
+    };
+    const auto measured =
+        compare(cfg, {[&] { return raw.run(commit_round(cfg), "set"); }, reflex_set},
+                commit_rounds(cfg));
+    auto row = ratio_row("E1",
+                         "PG Entities::set, 1000 keys, " + std::to_string(clients) +
+                             (clients == 1 ? " client" : " clients") +
+                             " (raw: the same upsert + event INSERT by hand, one tx)",
+                         "events/s", measured, 0.90);
+    // What reflex does besides the two statements, the baseline not: its cross-process wake-up.
+    row.note = "reflex also wakes other processes' streams: a pg_notify per 5 ms at most";
+    rows.push_back(row);
+  }
+}
+
+/// The EntityService (what reflexd runs) in a gRPC server of its own on a free loopback port.
+struct HostedEntities {
+  explicit HostedEntities(Entities entities)
+      : service(std::move(entities), reflex::rstategate::Identity({.disabled = true})) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service.service());
+    server = builder.BuildAndStart();
+    if (!server) throw std::runtime_error("cannot start the gRPC server");
+  }
+  ~HostedEntities() {
+    service.shutdown();
+    server->Shutdown(std::chrono::system_clock::now() + 2s);
+  }
+  [[nodiscard]] std::shared_ptr<grpc::Channel> channel(int n) const {
+    grpc::ChannelArguments args;
+    args.SetInt("bench-client", n);  // a connection per client, as separate programs have
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+  reflex::rstategate::EntityService service;
+  int port = 0;
+  std::unique_ptr<grpc::Server> server;
+};
+
+void e2(const Config& cfg, std::vector<Row>& rows) {
+  if (!cfg.wants("E2")) return;
+  HostedEntities hosted(Entities(
+      Database::open(cfg.pg_dsn),
+      {.schema = {.entities_table = kEntities, .events_table = kEntityEvents}}));
+  google::protobuf::Struct values;
+  if (!google::protobuf::util::JsonStringToMessage(kValues, &values).ok()) {
+    throw std::runtime_error("the values are not a Struct");
+  }
+  for (const int clients : {1, 4}) {
+    log("E2 " + std::to_string(clients) + " client(s)");
+    RawClients raw(cfg.pg_dsn, clients);
+    std::vector<std::unique_ptr<stategate::EntityService::Stub>> stubs;
+    for (int i = 0; i < clients; ++i)
+      stubs.push_back(stategate::EntityService::NewStub(hosted.channel(i)));
+    std::vector<std::uint64_t> counters(static_cast<std::size_t>(clients));
+    const auto grpc_set = [&] {
+      return throughput(clients, commit_round(cfg), [&](int t) -> std::uint64_t {
+        stategate::Entity req;
+        req.set_domain(kDomain);
+        req.set_type(kType);
+        req.set_key(next_key(counters[static_cast<std::size_t>(t)], t, clients));
+        *req.mutable_values() = values;
+        grpc::ClientContext ctx;
+        google::protobuf::Empty res;
+        const auto s = stubs[static_cast<std::size_t>(t)]->Set(&ctx, req, &res);
+        if (!s.ok()) throw std::runtime_error("Set: " + s.error_message());
+        return 1;
+      });
+    };
+    // The service records the gRPC method, as stategate does; the baseline writes the same.
+    const auto measured = compare(
+        cfg, {[&] { return raw.run(commit_round(cfg), "/stategate.EntityService/Set"); }, grpc_set},
+        commit_rounds(cfg));
+    auto row = ratio_row("E2",
+                         "gRPC EntityService/Set (reflexd's service, loopback), " +
+                             std::to_string(clients) + (clients == 1 ? " client" : " clients") +
+                             " (raw: E1's hand-written tx in-process)",
+                         "events/s", measured, 0);
+    row.goal = "(reported)";
+    row.met = true;
+    rows.push_back(row);
+  }
+}
+
+}  // namespace
+
+void entities_scenarios(const Config& config, std::vector<Row>& rows) {
+  if (!config.wants("E1") && !config.wants("E2")) return;
+  setup_tables(config);
+  e1(config, rows);
+  e2(config, rows);
+}
+
+}  // namespace bench
