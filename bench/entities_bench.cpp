@@ -61,11 +61,11 @@ void setup_tables(const Config& cfg) {
     w.commit();
   }
   const auto db = Database::open(cfg.pg_dsn);
-  db->execute(reflex::rstate::entities_ddl(reflex::rsql::Dialect::postgres,
-                                           {.entities_table = kEntities,
-                                            .events_table = kEntityEvents}));
-  const Entities entities(db, {.schema = {.entities_table = kEntities,
-                                          .events_table = kEntityEvents}});
+  db->execute(
+      reflex::rstate::entities_ddl(reflex::rsql::Dialect::postgres,
+                                   {.entities_table = kEntities, .events_table = kEntityEvents}));
+  const Entities entities(db,
+                          {.schema = {.entities_table = kEntities, .events_table = kEntityEvents}});
   for (int i = 0; i < kKeys; ++i) (void)entities.set({kDomain, kType, key_of(i)}, kValues);
 }
 
@@ -81,7 +81,8 @@ struct RawClient {
                                  " VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT "
                                  R"(("domain", "type", "key") DO UPDATE SET "values" = )"
                                  R"(EXCLUDED."values", "version" = )" +
-                                 kEntities + R"(."version" + 1, "updated" = EXCLUDED."updated")"
+                                 kEntities +
+                                 R"(."version" + 1, "updated" = EXCLUDED."updated")"
                                  R"( RETURNING "version")");
     conn.prepare("e_event",
                  std::string("INSERT INTO ") + kEntityEvents +
@@ -130,9 +131,8 @@ struct RawClient {
 /// The key a client sets next: clients take disjoint keys (kKeys is a multiple of every client
 /// count used), so no set waits for another's row lock.
 std::string next_key(std::uint64_t& n, int client, int clients) {
-  const auto i = static_cast<int>((n++ * static_cast<std::uint64_t>(clients) +
-                                   static_cast<std::uint64_t>(client)) %
-                                  kKeys);
+  const auto i = static_cast<int>(
+      (n++ * static_cast<std::uint64_t>(clients) + static_cast<std::uint64_t>(client)) % kKeys);
   return key_of(i);
 }
 
@@ -175,9 +175,8 @@ void e1(const Config& cfg, std::vector<Row>& rows) {
         return 1;
       });
     };
-    const auto measured =
-        compare(cfg, {[&] { return raw.run(commit_round(cfg), "set"); }, reflex_set},
-                commit_rounds(cfg));
+    const auto measured = compare(
+        cfg, {[&] { return raw.run(commit_round(cfg), "set"); }, reflex_set}, commit_rounds(cfg));
     auto row = ratio_row("E1",
                          "PG Entities::set, 1000 keys, " + std::to_string(clients) +
                              (clients == 1 ? " client" : " clients") +
@@ -216,9 +215,9 @@ struct HostedEntities {
 
 void e2(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("E2")) return;
-  HostedEntities hosted(Entities(
-      Database::open(cfg.pg_dsn),
-      {.schema = {.entities_table = kEntities, .events_table = kEntityEvents}}));
+  HostedEntities hosted(
+      Entities(Database::open(cfg.pg_dsn),
+               {.schema = {.entities_table = kEntities, .events_table = kEntityEvents}}));
   google::protobuf::Struct values;
   if (!google::protobuf::util::JsonStringToMessage(kValues, &values).ok()) {
     throw std::runtime_error("the values are not a Struct");
