@@ -101,8 +101,9 @@ struct ServerOptions {
   /// copyable.
   std::vector<std::shared_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors{};
-  /// Called by stop() once health says NOT_SERVING and before the server's own streams end:
-  /// where the services of yours end their open streams (their own drain).
+  /// Called by stop() once health says NOT_SERVING and gRPC's shutdown has begun (new calls are
+  /// refused, clients told with GOAWAY), before the server's own streams end: where the services
+  /// of yours end their open streams (their own drain). What it ends, ends the drain at once.
   std::function<void()> on_stop{};
 };
 
@@ -140,9 +141,10 @@ class REFLEX_RGRPC_EXPORT Server final {
   /// For gateways in the same process (reflexd's REST routes). Calls made after stop() fail.
   [[nodiscard]] std::shared_ptr<grpc::Channel> in_process_channel() const;
 
-  /// Graceful stop: marks health NOT_SERVING, refuses new streams, ends every open stream with a
-  /// status clients map to reflex::Stopped (after what was already queued for it), then shuts the
-  /// gRPC server down, cancelling calls still open after options.stop_timeout. Blocks until done.
+  /// Graceful stop: marks health NOT_SERVING, begins gRPC's shutdown (new calls are refused),
+  /// runs options.on_stop, ends every open stream with a status clients map to reflex::Stopped
+  /// (after what was already queued for it), then waits for the calls still open, cancelling
+  /// them after options.stop_timeout. Blocks until done.
   /// Calling it again (or concurrently) is harmless.
   void stop();
   /// Blocks until stop() has shut the server down.
