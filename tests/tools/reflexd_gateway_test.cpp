@@ -319,6 +319,26 @@ TEST(GatewayWithoutEntities, AServiceNotHostedAnswers501) {
   server.stop();
 }
 
+/// Once the server behind it stops (reflexd's drain sets the flag first), a request answers 503
+/// at once: it never reaches the stopped server's in-process channel, on which gRPC would crash.
+TEST(GatewayWhileStopping, RequestsAfterTheServerStoppedAnswer503) {
+  rs::CacheService cache(rs::make_memory_cache_store(), rs::Identity({.token = "good"}));
+  reflex::rgrpc::Server server(std::vector<reflex::rgrpc::Endpoint>{},
+                               {.services = {cache.service()}});
+  auto stopping = std::make_shared<std::atomic<bool>>(false);
+  reflex_tools::HttpServer http(
+      reflex_tools::ListenAddress{.host = "127.0.0.1", .port = 0},
+      reflexd::gateway_routes(server.in_process_channel(), reflexd::stategate_routes(),
+                              {.stopping = stopping}));
+  ASSERT_EQ(call_port(http.port(), "PUT", "/api/cache/ref/a/b", R"({"value": 1})").status, 200);
+  stopping->store(true);
+  server.stop();
+  expect_error(call_port(http.port(), "GET", "/api/cache/ref/a/b"), 503,
+               grpc::StatusCode::UNAVAILABLE);
+  expect_error(call_port(http.port(), "GET", "/api/peers/stream?domain=a&channel=*&type=*"), 503,
+               grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST_F(GatewayTest, RequestsThatAreNoMessageAnswer400) {
   expect_error(call("PUT", "/api/cache/ref/acct/k", "{not json"), 400,
                grpc::StatusCode::INVALID_ARGUMENT);

@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <set>
@@ -153,7 +154,9 @@ int run(const Config& config, Log& log) {
   // The operator endpoints and stategate's REST routes, which call the services through the
   // server's own in-process channel (the same identity, validation and metrics as gRPC).
   auto routes = reflex_tools::operator_routes(readiness, std::move(collectables));
-  for (auto& route : gateway_routes(server.in_process_channel(), stategate_routes())) {
+  auto gateway_stopping = std::make_shared<std::atomic<bool>>(false);
+  for (auto& route : gateway_routes(server.in_process_channel(), stategate_routes(),
+                                    {.stopping = gateway_stopping})) {
     routes.push_back(std::move(route));
   }
   reflex_tools::HttpServer http(config.http, std::move(routes), {.cors = config.cors});
@@ -201,6 +204,9 @@ int run(const Config& config, Log& log) {
   }
 
   log.info("draining", {{"timeout_ms", config.drain_timeout.count()}});
+  // REST requests from now on answer 503 rather than reach a stopping server (open event
+  // streams end with the drain, as gRPC ones do).
+  gateway_stopping->store(true);
   server.stop();
   const auto stats = server.stats();
   log.info("stopped",

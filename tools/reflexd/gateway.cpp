@@ -204,7 +204,17 @@ void add_authorization(grpc::ClientContext& context, const HttpRequest& request,
   }
 }
 
+/// Whether the server behind the channel is stopping (no call may go through it any more).
+bool stopping(const Shared& shared) {
+  return shared.options.stopping && shared.options.stopping->load();
+}
+
+HttpResponse unavailable() {
+  return error_response(static_cast<int>(grpc::StatusCode::UNAVAILABLE), "server shutting down");
+}
+
 HttpResponse unary(const Shared& shared, const Method& method, const HttpRequest& request) {
+  if (stopping(shared)) return unavailable();
   std::string access_token;
   const auto message = request_of(method, request, access_token);
   grpc::ClientContext context;
@@ -332,6 +342,7 @@ class StreamCall {
 
 HttpResponse streaming(const std::shared_ptr<const Shared>& shared,
                        const std::shared_ptr<const Method>& method, const HttpRequest& request) {
+  if (stopping(*shared)) return unavailable();
   std::string access_token;
   const auto message = request_of(*method, request, access_token);
   auto call = std::make_shared<StreamCall>(*shared, *method, *message, request, access_token);

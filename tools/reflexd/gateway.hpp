@@ -6,6 +6,7 @@
 // interceptors), and answers its response as proto3 JSON — or, for a server-streaming method,
 // each message as one Server-Sent Event.
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@ struct GatewayOptions {
   std::chrono::milliseconds poll{200};
   /// Messages an event stream holds for a slow client before it stops reading from gRPC.
   std::size_t stream_buffer = 1024;
+  /// Set to true before the gRPC server behind the channel stops: requests from then on answer
+  /// 503 at once (gRPC 1.51 crashes on a call through the in-process channel of a stopped
+  /// server). Null: never.
+  std::shared_ptr<const std::atomic<bool>> stopping{};
 };
 
 /// The HTTP routes of `routes` over `channel`. Query parameters name fields of the request the
