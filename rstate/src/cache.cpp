@@ -46,7 +46,7 @@ void transact(const rsql::Database& database, const std::string& what, const cha
 struct CacheTable::Impl {
   std::shared_ptr<rsql::Database> database;
   std::string what;
-  std::string upsert, select, erase, purge;
+  std::string upsert, select, erase, erase_expired, purge;
   /// set() removes the expired rows of the whole table every kPurgeEvery calls.
   static constexpr unsigned kPurgeEvery = 256;
   mutable std::atomic<unsigned> sets{0};
@@ -74,6 +74,8 @@ CacheTable::CacheTable(std::shared_ptr<rsql::Database> database, CacheSchema sch
   impl->select =
       "SELECT " + q("value") + ", " + q("expires_ns") + " FROM " + table + key_where(dialect);
   impl->erase = "DELETE FROM " + table + key_where(dialect);
+  impl->erase_expired =
+      impl->erase + " AND " + q("expires_ns") + " <> 0 AND " + q("expires_ns") + " <= ?";
   impl->purge = "DELETE FROM " + table + " WHERE " + q("expires_ns") + " <> 0 AND " +
                 q("expires_ns") + " <= ?";
   impl_ = std::move(impl);
@@ -96,11 +98,12 @@ std::optional<std::pair<std::string, std::optional<Clock::time_point>>> CacheTab
     std::string_view domain, std::string_view key) const {
   const rsql::SqlParam params[] = {domain, key};
   std::optional<std::pair<std::string, std::optional<Clock::time_point>>> out;
-  bool expired = false;
   transact(*impl_->database, impl_->what, "cache_ddl", "--cache", [&](rsql::Sql& sql) {
+    const std::int64_t now = now_ns();
+    bool expired = false;
     sql.query(impl_->select, params, [&](const rsql::SqlRow& row) {
       const std::int64_t expires = row.int64(1);
-      if (expires != 0 && expires <= now_ns()) {
+      if (expires != 0 && expires <= now) {
         expired = true;
         return;
       }
@@ -111,16 +114,13 @@ std::optional<std::pair<std::string, std::optional<Clock::time_point>>> CacheTab
       }
       out.emplace(std::string(row.text(0)), when);
     });
+    if (expired) {
+      // Gone for every reader already; the row goes too, in the same transaction (unless a set
+      // renewed it meanwhile: the condition is checked again).
+      const rsql::SqlParam stale[] = {domain, key, now};
+      (void)sql.execute(impl_->erase_expired, stale);
+    }
   });
-  if (expired) {
-    // Gone for every reader already; the row goes too (unless set again meanwhile).
-    const rsql::SqlParam stale[] = {domain, key, now_ns()};
-    const std::string erase_expired =
-        impl_->erase + " AND " + detail::quote(impl_->database->dialect(), "expires_ns") +
-        " <> 0 AND " + detail::quote(impl_->database->dialect(), "expires_ns") + " <= ?";
-    transact(*impl_->database, impl_->what, "cache_ddl", "--cache",
-             [&](rsql::Sql& sql) { (void)sql.execute(erase_expired, stale); });
-  }
   return out;
 }
 

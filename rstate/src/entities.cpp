@@ -97,10 +97,6 @@ std::string checked_values(std::string_view text, std::size_t max_bytes) {
   return detail::parse_object(text, "the values").dump();
 }
 
-std::string ref_text(const EntityRef& ref) {
-  return foreign_id(ref);
-}
-
 /// A missing table or column becomes a SchemaError naming both tables and the DDL helper. Call
 /// inside a catch block.
 [[noreturn]] void rethrow_hinted(const EntitiesSchema& schema) {
@@ -169,10 +165,9 @@ std::pair<EntityEvent, Entity> Entities::apply(rsql::Sql& sql, Method method, co
       values = checked_values(argument, impl_->options.max_values_bytes);
       break;
     case Method::edit:
-      patch = detail::parse_object(argument, "the values");
-      if (argument.size() > impl_->options.max_values_bytes) {
-        (void)checked_values(argument, impl_->options.max_values_bytes);
-      }
+      // The size first, as for a set: an oversize edit is refused before it is parsed.
+      patch = detail::parse_object(checked_values(argument, impl_->options.max_values_bytes),
+                                   "the values");
       break;
     case Method::revert: {
       if (!is_uuid_v4(argument)) {
@@ -186,11 +181,11 @@ std::pair<EntityEvent, Entity> Entities::apply(rsql::Sql& sql, Method method, co
         target = event_of_row(row, of);
       });
       if (!target) {
-        throw NotFound("entity " + ref_text(ref) + " has no event " + std::string(argument));
+        throw NotFound("entity " + foreign_id(ref) + " has no event " + std::string(argument));
       }
       if (!(target->entity.ref == ref)) {
         throw ConfigError("event " + std::string(argument) + " is of entity " +
-                          ref_text(target->entity.ref) + ", not " + ref_text(ref) +
+                          foreign_id(target->entity.ref) + ", not " + foreign_id(ref) +
                           ": revert an entity to one of its own events");
       }
       values = detail::Json::parse(target->entity.values).dump();
@@ -217,13 +212,13 @@ std::pair<EntityEvent, Entity> Entities::apply(rsql::Sql& sql, Method method, co
     });
     const std::int64_t actual = current ? current->second : 0;
     if (change.expected_version && *change.expected_version != actual) {
-      throw VersionConflict("entity " + ref_text(ref) + " is at version " + std::to_string(actual) +
-                                ", not the expected " + std::to_string(*change.expected_version) +
-                                ": nothing was written",
+      throw VersionConflict("entity " + foreign_id(ref) + " is at version " +
+                                std::to_string(actual) + ", not the expected " +
+                                std::to_string(*change.expected_version) + ": nothing was written",
                             *change.expected_version, actual);
     }
     if ((method == Method::edit || method == Method::del) && !current) {
-      throw NotFound("no entity " + ref_text(ref));
+      throw NotFound("no entity " + foreign_id(ref));
     }
     if (method == Method::edit) {
       Json merged = Json::parse(current->first);
