@@ -358,6 +358,108 @@ TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
   }
 }
 
+/// A session that LISTENs on a table's channel the way a foreign program would, without
+/// announcing itself to reflex's senders: it counts the NOTIFYs sent, and wakes nobody.
+class NotifySpy {
+ public:
+  NotifySpy(const std::string& dsn, const std::string& table)
+      : conn_(dsn), receiver_(conn_, channel_of(table), count_) {
+    conn_.get_notifs();
+  }
+  /// The NOTIFYs that arrived until now plus `settle`.
+  int count(std::chrono::milliseconds settle) {
+    (void)conn_.get_notifs();  // those already received
+    const auto until = std::chrono::steady_clock::now() + settle;
+    for (auto now = std::chrono::steady_clock::now(); now < until;
+         now = std::chrono::steady_clock::now()) {
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(until - now).count();
+      (void)conn_.await_notification(static_cast<long>(us / 1000000),
+                                     static_cast<long>(us % 1000000));
+    }
+    return count_;
+  }
+  /// Sessions idle after announcing themselves as listeners of `table` to senders.
+  int listeners(const std::string& table) {
+    pqxx::nontransaction tx(conn_);
+    return tx
+        .exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' AND position(" +
+              tx.quote("pg_notify('reflex_listeners', '" + channel_of(table) + "')") +
+              " in query) > 0")[0][0]
+        .as<int>();
+  }
+
+ private:
+  static std::string channel_of(std::string table) {
+    std::transform(table.begin(), table.end(), table.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return "reflex_" + table;
+  }
+  class Counter final : public pqxx::notification_receiver {
+   public:
+    Counter(pqxx::connection_base& conn, const std::string& channel, int& count)
+        : pqxx::notification_receiver(conn, channel), count_(count) {}
+    void operator()(const std::string&, int) override { ++count_; }
+
+   private:
+    int& count_;
+  };
+  int count_ = 0;
+  pqxx::connection conn_;
+  Counter receiver_;
+};
+
+TEST(Postgres, ProducersSendNoNotifyUntilAnotherTableObjectListensAndAtOnceWhenOneDoes) {
+  const std::string dsn = required_env("REFLEX_TEST_PG_DSN");
+  auto db = Database::open(dsn);
+  const std::string name = unique_name("nolistener");
+  db->create_events_table({.table = name});
+  NotifySpy spy(dsn, name);
+  // The writer's own stream is woken in-process: its LISTEN is no reason for a NOTIFY.
+  const EventsTable writer(db, EventsTableOptions{.schema = {.table = name}});
+  Follower own(writer);
+  ASSERT_TRUE(eventually([&] { return spy.listeners(name) == 1; })) << "the writer never LISTENed";
+  for (int i = 0; i < 20; ++i) {
+    writer.publish(std::vector<NewEvent>{{.foreign_id = "alone" + std::to_string(i), .type = 1}});
+  }
+  (void)own.wait_for(20);
+  ASSERT_EQ(own.got().size(), 20u);
+  EXPECT_EQ(spy.count(300ms), 0) << "NOTIFYs sent while only the writer's own stream listened";
+
+  // Another table object (as another process's) begins to listen. It polls every 30 s, so only a
+  // NOTIFY delivers the next commit within a second.
+  auto recorder = std::make_shared<TableRecorder>();
+  auto reader = std::make_unique<EventsTable>(
+      Database::open(dsn), EventsTableOptions{.schema = {.table = name},
+                                              .poll_interval = 30s,
+                                              .notified_poll_interval = 30s,
+                                              .metrics = recorder});
+  auto follower = std::make_unique<Follower>(*reader);
+  ASSERT_TRUE(eventually([&] { return spy.listeners(name) == 2; })) << "the reader never LISTENed";
+  (void)follower->wait_for(20);
+  ASSERT_EQ(follower->got().size(), 20u);
+  writer.publish(std::vector<NewEvent>{{.foreign_id = "heard", .type = 1}});
+  const auto took = follower->wait_for(21);
+  ASSERT_EQ(follower->got().size(), 21u);
+  EXPECT_EQ(follower->got().back(), "heard");
+  EXPECT_LT(took, 1s) << "the commit after a listener came waited for a poll";
+  EXPECT_GE(spy.count(200ms), 1) << "the reader was woken, but not by a NOTIFY?";
+
+  // The reader goes away; once the writer's sender checks again (at most a second after its last
+  // check), it stops sending.
+  follower.reset();
+  reader.reset();
+  ASSERT_TRUE(eventually([&] { return spy.listeners(name) == 1; })) << "the reader never left";
+  std::this_thread::sleep_for(1100ms);
+  const int before = spy.count(0ms);
+  for (int i = 0; i < 10; ++i) {
+    writer.publish(std::vector<NewEvent>{{.foreign_id = "left" + std::to_string(i), .type = 1}});
+    std::this_thread::sleep_for(20ms);
+  }
+  (void)own.wait_for(31);
+  EXPECT_EQ(own.got().size(), 31u);
+  EXPECT_LE(spy.count(300ms) - before, 1) << "NOTIFYs went on after the last listener left";
+}
+
 TEST(Postgres, AFlushDuringAnOutageKeepsTheCursorForTheFlushAfterIt) {
   // A server of this test's own: it is stopped and started.
   OwnServices server("postgres");

@@ -5,27 +5,72 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <string_view>
 #include <thread>
 #include <utility>
 
 #include "postgres/dialect.hpp"
-#include "reflex/wait.hpp"
 
 namespace reflex::rsql::detail {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 /// The least time between two NOTIFYs of one table object while commits come faster than one
 /// NOTIFY each: bounds their cost under load (at most 200 per second), while commits that come one
 /// at a time are each announced at once.
 constexpr std::chrono::milliseconds kNotifySpacing{5};
 
+/// Where a session that begins to LISTEN on a table's channel says so (the payload names the
+/// channel), so that a sender that saw no listener hears of a new one at once.
+constexpr const char* kJoinChannel = "reflex_listeners";
+
+/// The first key of the shared advisory lock that a LISTENing session holds on its channel for as
+/// long as it listens (the second key is the channel's hash). A sender sees in pg_locks whether any
+/// session but its own table object's listener listens, and so whether a NOTIFY would wake anyone.
+/// A lock, not a row: it ends with its session, however the session ends.
+constexpr std::int32_t kListenerLockClass = 0x52464c58;  // "RFLX"
+
+/// How often a sender that sends NOTIFYs checks that someone still listens.
+constexpr std::chrono::seconds kListenerRecheck{1};
+
+/// The channel's half of its listeners' lock key (FNV-1a: stable across processes and builds).
+std::uint32_t channel_key(std::string_view channel) {
+  std::uint32_t h = 2166136261u;
+  for (const unsigned char c : channel) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+/// An eventfd: the wake-up of a thread that waits in poll(2).
+class EventFd {
+ public:
+  EventFd() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~EventFd() { ::close(fd_); }
+  EventFd(const EventFd&) = delete;
+  EventFd& operator=(const EventFd&) = delete;
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+  void signal() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(fd_, &one, sizeof one);
+  }
+  void drain() noexcept {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto n = ::read(fd_, &count, sizeof count);
+  }
+
+ private:
+  int fd_;
+};
+
 /// LISTEN on one session, NOTIFY from another, each on its own thread, so a producer's poke never
 /// waits for the network and never runs inside its transaction. Pokes that arrive while a NOTIFY
-/// is being sent are coalesced into the next one.
+/// is being sent are coalesced into the next one, and no NOTIFY is sent while no session of
+/// another table object listens (ours are woken in-process): a process that writes where nobody
+/// else follows pays for no server transaction of wake-ups.
 class PgCrossNotifier final : public CrossNotifier {
  public:
   PgCrossNotifier(std::string conninfo, std::string redacted, std::string channel,
@@ -33,21 +78,19 @@ class PgCrossNotifier final : public CrossNotifier {
       : conninfo_(std::move(conninfo)),
         redacted_(std::move(redacted)),
         channel_(std::move(channel)),
+        key_(channel_key(channel_)),
         pool_mode_(pool_mode),
-        on_wake_(std::move(on_wake)),
-        wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+        on_wake_(std::move(on_wake)) {
     sender_ = std::jthread([this](std::stop_token stop) { send(stop); });
   }
 
   ~PgCrossNotifier() override {
     listener_.request_stop();
     sender_.request_stop();
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
-    poke_wake_.notify_all();
+    listener_wake_.signal();
+    sender_wake_.signal();
     if (listener_.joinable()) listener_.join();
     sender_.join();
-    ::close(wake_fd_);
   }
 
   void listen() override {
@@ -60,6 +103,9 @@ class PgCrossNotifier final : public CrossNotifier {
   }
 
   void poke() noexcept override {
+    // Nobody else listens (as of the sender's last check; a listener that comes later makes the
+    // sender send a NOTIFY that covers this commit too): nothing to do, not even a wake-up.
+    if (!others_.load()) return;
     bool first = false;
     {
       std::lock_guard lock(poke_mutex_);
@@ -68,13 +114,14 @@ class PgCrossNotifier final : public CrossNotifier {
       ++pokes_;
     }
     // Only the first poke wakes the sender: later ones find it busy or pausing for more, and
-    // waking it per commit would cost a context switch per commit.
-    if (first) poke_wake_.notify_one();
+    // waking it per commit would cost a system call per commit.
+    if (first) sender_wake_.signal();
   }
 
   bool listening() const noexcept override { return listening_.load(); }
 
  private:
+  /// The NOTIFYs of this table's channel, on the listener's session.
   class Receiver final : public pqxx::notification_receiver {
    public:
     Receiver(pqxx::connection_base& conn, const std::string& channel, PgCrossNotifier& owner)
@@ -88,6 +135,20 @@ class PgCrossNotifier final : public CrossNotifier {
     PgCrossNotifier& owner_;
   };
 
+  /// The announcements of new listeners, on the sender's session (and its thread).
+  class JoinReceiver final : public pqxx::notification_receiver {
+   public:
+    JoinReceiver(pqxx::connection_base& conn, PgCrossNotifier& owner, bool& joined)
+        : pqxx::notification_receiver(conn, kJoinChannel), owner_(owner), joined_(joined) {}
+    void operator()(const std::string& channel, int backend_pid) override {
+      if (channel == owner_.channel_ && backend_pid != owner_.listener_pid_.load()) joined_ = true;
+    }
+
+   private:
+    PgCrossNotifier& owner_;
+    bool& joined_;
+  };
+
   void listen(std::stop_token stop) {
     auto backoff = std::chrono::milliseconds(100);
     while (!stop.stop_requested()) {
@@ -95,11 +156,25 @@ class PgCrossNotifier final : public CrossNotifier {
         pqxx::connection conn(conninfo_);
         Receiver receiver(conn, channel_, *this);
         conn.get_notifs();  // establishes the LISTEN
+        {
+          // Listening now, this session says so: by a lock that senders see in pg_locks (held
+          // until the session ends), then by a word to senders that saw no listener till now.
+          // Either way, a commit after the word is announced; one before it is read just below.
+          // One statement, its values inline: a session idle after it is one whose LISTEN is
+          // in effect, and pg_stat_activity shows which channel it is for.
+          pqxx::nontransaction tx(conn);
+          // Known before the word goes out: our own sender must not take it for another's.
+          listener_pid_ = tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+          tx.exec("SELECT pg_advisory_lock_shared(" + std::to_string(kListenerLockClass) + ", " +
+                  std::to_string(static_cast<std::int32_t>(key_)) + "), pg_notify('" +
+                  kJoinChannel + "', " + tx.quote(channel_) +
+                  "), set_config('synchronous_commit', 'off', true)");
+        }
         listening_ = true;
         backoff = std::chrono::milliseconds(100);
         on_wake_();  // commits may have happened while we were not listening
         while (!stop.stop_requested()) {
-          pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+          pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {listener_wake_.fd(), POLLIN, 0}};
           const int ready = ::poll(fds, 2, 1000);
           if (ready < 0 && errno != EINTR) break;
           if (fds[1].revents) break;
@@ -109,79 +184,163 @@ class PgCrossNotifier final : public CrossNotifier {
       } catch (...) {
       }
       listening_ = false;
+      listener_pid_ = 0;
       if (!stop.stop_requested()) {
-        wait_for(stop, backoff);
+        pause(listener_wake_, stop, Clock::now() + backoff);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       }
     }
   }
 
   void send(std::stop_token stop) {
-    std::unique_ptr<pqxx::connection> conn;
     // A NOTIFY takes a transaction id, so its commit would wait for a WAL flush (and hold the
     // server's notify lock meanwhile), adding to the producers' fsyncs. A wake-up need not be
     // durable: the events it announces were committed before it was sent. The setting is local
     // to the statement's own transaction: a session-wide SET would stay behind on a pooled server
     // session for its next client.
-    const std::string sql =
+    const std::string notify_sql =
         "SELECT pg_notify($1, ''), set_config('synchronous_commit', 'off', true)";
-    std::chrono::steady_clock::time_point last_sent{};
+    // Whether any session but our own listener holds a listener's lock on the channel (pg_locks
+    // shows the keys as oids: unsigned); its parameters numbered from `first`.
+    const auto listeners_sql = [](int first) {
+      const auto p = [&](int i) { return "$" + std::to_string(first + i); };
+      return "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid::int8 = " +
+             p(0) + " AND objid::int8 = " + p(1) + " AND objsubid = 2 AND granted AND pid <> " +
+             p(2) + ")";
+    };
+    const std::string notify_and_check_sql = notify_sql + ", " + listeners_sql(2);
+    const std::string check_sql = "SELECT " + listeners_sql(1);
+    // Behind a transaction pooler a LISTEN for new listeners would not last: NOTIFY always.
+    const bool hears_joins = pool_mode_ != PoolMode::transaction;
+    std::unique_ptr<pqxx::connection> conn;
+    std::unique_ptr<JoinReceiver> joins;  // before conn in destruction order: declared after it
+    bool joined = false;                  // set by `joins`, on this thread
+    Clock::time_point last_sent{};
+    Clock::time_point last_check{};
     std::uint64_t covered = 0;  // pokes the last NOTIFY answered
     auto backoff = std::chrono::milliseconds(100);
+    const auto drop_connection = [&] {
+      joins.reset();
+      conn.reset();
+      sender_pid_ = 0;
+      // Words of new listeners may be missed until the next session checks again, so pokes are
+      // taken from now on; and if they were being dropped, that next session sends one NOTIFY
+      // at once, for a listener that came meanwhile.
+      if (!others_.exchange(true)) {
+        std::lock_guard lock(poke_mutex_);
+        poked_ = true;
+      }
+    };
     // Not `while (!stop_requested())`: a producer that commits and exits at once may request
     // stop before this thread first runs, and its poke must still be sent. The wait decides.
     for (;;) {
+      bool poked = false;
       {
-        std::unique_lock lock(poke_mutex_);
-        poke_wake_.wait(lock, stop, [&] { return poked_; });
-        // On stop, a pending poke is still sent: a producer that exits right after its last
-        // commit must not leave other processes waiting for their next poll.
-        if (!poked_) return;
-        // Each NOTIFY is a server transaction and wakes every listener. When the last one
-        // covered several commits, commits are coming faster than one NOTIFY each: let them
-        // share one per kNotifySpacing (a stop cuts the pause short, not the send).
-        if (covered > 1) {
-          poke_wake_.wait_until(lock, stop, last_sent + kNotifySpacing, [] { return false; });
+        std::lock_guard lock(poke_mutex_);
+        poked = poked_;
+      }
+      if (!poked && !joined) {
+        // On stop, a pending poke is still sent (above): a producer that exits right after its
+        // last commit must not leave other processes waiting for their next poll.
+        if (stop.stop_requested()) return;
+        // Wait for a poke, or (with a session) for a listener's word.
+        pollfd fds[2] = {{sender_wake_.fd(), POLLIN, 0}, {conn ? conn->sock() : -1, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+        if (fds[0].revents) sender_wake_.drain();
+        if (fds[1].revents) {
+          try {
+            conn->get_notifs();
+            if (!conn->is_open()) drop_connection();
+          } catch (...) {
+            drop_connection();
+          }
         }
+        continue;
+      }
+      // Each NOTIFY is a server transaction and wakes every listener. When the last one covered
+      // several commits, commits are coming faster than one NOTIFY each: let them share one per
+      // kNotifySpacing (a stop cuts the pause short, not the send).
+      if (covered > 1 && others_ && !joined) pause(sender_wake_, stop, last_sent + kNotifySpacing);
+      {
+        std::lock_guard lock(poke_mutex_);
         covered = std::exchange(pokes_, 0);
         poked_ = false;
       }
+      // Before the NOTIFY below, so that a poke that found nobody listening is covered by it.
+      if (std::exchange(joined, false)) others_ = true;
+      // Nobody else listens: no one to wake. A listener that comes says so on kJoinChannel, and
+      // the NOTIFY sent then covers every commit before it.
+      if (!others_) continue;
       try {
         if (!conn || !conn->is_open()) {
+          drop_connection();
           conn = std::make_unique<pqxx::connection>(conninfo_);
           // The server's pid, which notifications carry (a pooler's backend key is its own).
           sender_pid_ = pqxx::nontransaction(*conn).exec("SELECT pg_backend_pid()")[0][0].as<int>();
+          if (hears_joins) {
+            joins = std::make_unique<JoinReceiver>(*conn, *this, joined);
+            conn->get_notifs();  // establishes the LISTEN before the check
+            // Before the first NOTIFY: a producer nobody else follows sends none at all.
+            others_ = pqxx::nontransaction(*conn)
+                          .exec_params(check_sql, std::int64_t{kListenerLockClass},
+                                       std::int64_t{key_}, listener_pid_.load())[0][0]
+                          .as<bool>();
+            last_check = Clock::now();
+            conn->get_notifs();  // a word that came meanwhile outweighs a "nobody"
+            if (std::exchange(joined, false)) others_ = true;
+            if (!others_) continue;
+          }
         }
+        const auto now = Clock::now();
         pqxx::nontransaction tx(*conn);
-        tx.exec_params(sql, channel_);
-        last_sent = std::chrono::steady_clock::now();
+        if (hears_joins && now - last_check >= kListenerRecheck) {
+          others_ = tx.exec_params(notify_and_check_sql, channel_, std::int64_t{kListenerLockClass},
+                                   std::int64_t{key_}, listener_pid_.load())[0][2]
+                        .as<bool>();
+          last_check = now;
+        } else {
+          tx.exec_params(notify_sql, channel_);
+        }
+        last_sent = Clock::now();
         backoff = std::chrono::milliseconds(100);
+        // A word that came with the answer was sent after the check: it outweighs a "nobody".
+        conn->get_notifs();
       } catch (...) {
         // The server is away: other processes fall back to polling. Retry on the next poke.
-        conn.reset();
-        sender_pid_ = 0;
+        drop_connection();
         if (stop.stop_requested()) return;
-        wait_for(stop, backoff);
+        pause(sender_wake_, stop, Clock::now() + backoff);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       }
     }
   }
 
-  void wait_for(std::stop_token stop, std::chrono::milliseconds duration) {
-    std::unique_lock lock(poke_mutex_);
-    poke_wake_.wait_for(lock, stop, duration, [] { return false; });
+  /// Sleeps until `until` or a stop, whichever is first: pokes meanwhile (which signal `wake`)
+  /// do not cut it short.
+  static void pause(EventFd& wake, const std::stop_token& stop, Clock::time_point until) {
+    while (!stop.stop_requested()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+      if (left <= 0) return;
+      pollfd fd{wake.fd(), POLLIN, 0};
+      if (::poll(&fd, 1, static_cast<int>(left)) > 0) wake.drain();
+    }
   }
 
   std::string conninfo_;
   std::string redacted_;
   std::string channel_;
+  std::uint32_t key_;
   PoolMode pool_mode_;
   std::function<void()> on_wake_;
-  int wake_fd_;
+  EventFd listener_wake_;  // stops the listener's wait
+  EventFd sender_wake_;    // a first poke, or a stop, ends the sender's wait
   std::atomic<bool> listening_{false};
   std::atomic<int> sender_pid_{0};
+  std::atomic<int> listener_pid_{0};  // our own listener's server pid: not someone else's
+  /// Whether a session of another table object may listen: assumed until a check says not, and
+  /// again from the moment one says it listens (or the sender's session, which hears that, ends).
+  std::atomic<bool> others_{true};
   std::mutex poke_mutex_;
-  std::condition_variable_any poke_wake_;
   bool poked_ = false;
   std::uint64_t pokes_ = 0;  // since the last NOTIFY was taken for sending
   std::once_flag listen_once_;

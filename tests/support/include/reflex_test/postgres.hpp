@@ -12,8 +12,9 @@
 namespace reflex_test {
 
 /// True once some session on `db`'s server LISTENs for the cross-process wake-ups of events table
-/// `table` (rsql's channel "reflex_<table>") and is idle, so that LISTEN is in effect: a commit
-/// announced from then on reaches the listening process without waiting for a poll. One query
+/// `table` (rsql's channel "reflex_<table>") and is idle after announcing itself to senders (its
+/// last statement, pg_notify('reflex_listeners', '<channel>')), so that LISTEN is in effect: a
+/// commit from then on reaches the listening process without waiting for a poll. One query
 /// (pg_stat_activity); poll it with eventually(). Other errors of the query are thrown.
 inline bool pg_listening(const reflex::rsql::Database& db, const std::string& table) {
   std::string channel = "reflex_" + table;
@@ -24,8 +25,8 @@ inline bool pg_listening(const reflex::rsql::Database& db, const std::string& ta
   try {
     db.execute(
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE state = 'idle' AND "
-        "query ILIKE 'LISTEN %' AND position('" +
-        channel + "' in query) > 0) THEN RAISE EXCEPTION 'not listening'; END IF; END $$");
+        "position('pg_notify(''reflex_listeners'', ''" +
+        channel + "'')' in query) > 0) THEN RAISE EXCEPTION 'not listening'; END IF; END $$");
     return true;
   } catch (const reflex::Error& e) {
     if (std::string(e.what()).find("not listening") == std::string::npos) throw;
