@@ -13,6 +13,17 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kMaxGapBackoff{100};
 /// The most reads the trail keeps (each up to a batch).
 constexpr std::size_t kMaxTrailReads = 64;
+/// The most events a stream copies at once from memory (the head cache or the trail): a copy
+/// costs no query, so a small one costs only a lock, and each stream then holds a few KiB of
+/// events rather than a batch's worth (a thousand followers of a table behind the head would
+/// otherwise each keep up to batch_size copies).
+constexpr std::size_t kCopyChunk = 64;
+
+/// Empties `buffer` for a copy from memory, giving back what a batch read of its own left it.
+void ready_for_copy(std::vector<Event>& buffer) {
+  buffer.clear();
+  if (buffer.capacity() > 2 * kCopyChunk) std::vector<Event>().swap(buffer);
+}
 }  // namespace
 
 SqlStream::SqlStream(std::shared_ptr<EventsTableImpl> table, std::stop_token stop,
@@ -77,7 +88,7 @@ void SqlStream::fill() {
     if (c.valid && position_ >= c.begin && position_ <= c.end) reader_.release();
     if (c.valid && position_ >= c.begin && position_ < c.end) {
       set_behind(false);
-      copy_from_cache(batch);
+      copy_from_cache(std::min(batch, kCopyChunk));
       t.context.metrics->on_cache(true);
       return;
     }
@@ -106,7 +117,7 @@ void SqlStream::fill() {
     // Outside the cache: a read another stream made here serves us too; else read on our own
     // connection.
     set_behind(true);
-    if (copy_from_trail(batch)) {
+    if (copy_from_trail(std::min(batch, kCopyChunk))) {
       t.context.metrics->on_cache(true);
       if (!buffer_.empty()) return;
       continue;
@@ -230,6 +241,7 @@ void SqlStream::copy_from_cache(std::size_t batch) {
   auto& c = table_->cache;
   auto it = std::upper_bound(c.events.begin(), c.events.end(), position_,
                              [](std::int64_t pos, const Event& e) { return pos < e.id_int(); });
+  ready_for_copy(buffer_);
   buffer_.reserve(std::min<std::size_t>(batch, static_cast<std::size_t>(c.events.end() - it)));
   for (; it != c.events.end() && buffer_.size() < batch; ++it) buffer_.push_back(*it);
   position_ = it == c.events.end() ? c.end : buffer_.back().id_int();
@@ -248,6 +260,7 @@ bool SqlStream::copy_from_trail(std::size_t batch) {
   auto& t = *table_;
   for (auto read = t.trail.rbegin(); read != t.trail.rend(); ++read) {
     if (position_ < read->from || position_ >= read->to) continue;
+    ready_for_copy(buffer_);
     auto it = std::upper_bound(read->events.begin(), read->events.end(), position_,
                                [](std::int64_t pos, const Event& e) { return pos < e.id_int(); });
     for (; it != read->events.end() && buffer_.size() < batch; ++it) buffer_.push_back(*it);
