@@ -70,18 +70,25 @@ TEST(PgBouncer, ATransactionPoolerDeclaredAsASessionPoolerFailsWithTheHintNotAWr
   // reflex, never another's statement): the hint, every time.
   const std::string name = unique_name("misdeclared");
   Database::open(direct_dsn())->create_events_table({.table = name});
-  const EventsTable table(Database::open(pooled_dsn() + "?pool_mode=session"),
-                          EventsTableOptions{.schema = {.table = name}});
+  // Without the cross-process notifier, whose own session through the pooler would change which
+  // server session the pooler lends next.
+  const EventsTable table(
+      Database::open(pooled_dsn() + "?pool_mode=session"),
+      EventsTableOptions{.schema = {.table = name}, .cross_process_notify = false});
   pqxx::connection other(pooled_dsn());
   std::string message;
-  for (int i = 0; i < 20 && message.empty(); ++i) {
-    pqxx::work holds(other);  // keeps the most recently used server session busy
-    (void)holds.exec("SELECT 1");
+  const auto publish = [&](int i) {
     try {
       table.publish(std::vector<NewEvent>{{.foreign_id = std::to_string(i), .type = 1}});
     } catch (const ConfigError& e) {
       message = e.what();
     }
+  };
+  for (int i = 0; i < 20 && message.empty(); ++i) {
+    publish(2 * i);           // prepared on a server session, which goes back to the pool last
+    pqxx::work holds(other);  // takes that session: the pooler lends the most recent first
+    (void)holds.exec("SELECT 1");
+    publish(2 * i + 1);  // on another server session
   }
   EXPECT_NE(message.find("pool_mode=transaction"), std::string::npos) << message;
 }
