@@ -148,8 +148,18 @@ void SqlStream::fill() {
     lock.lock();
     if (shared) {
       t.trail_reads.erase(t.trail_reads.find(from));
-      if (r.position != position_) keep_in_trail(position_, r);
+      // The read's events move into the trail, and this stream copies its chunk from there like
+      // the others (a read no larger than the trail's bound stays in it as its newest): no
+      // second copy of the batch, and no stream holds a whole batch of its own.
+      const bool moved = r.position != position_ && r.events.size() <= t.options.cache_size;
+      if (moved) keep_in_trail(position_, std::move(r.events), r.position);
       t.wake.notify_all();
+      if (moved) {
+        // (Were it gone from the trail, position_ is where it was: the next turn reads again.)
+        if (copy_from_trail(std::min(batch, kCopyChunk)) && !buffer_.empty()) return;
+        continue;
+      }
+      // Else a read larger than the trail's bound, which would leave it at once: kept by no one.
     }
     if (r.position != position_) {
       position_ = r.position;
@@ -270,10 +280,10 @@ bool SqlStream::copy_from_trail(std::size_t batch) {
   return false;
 }
 
-void SqlStream::keep_in_trail(std::int64_t from, const ReadResult& r) {
+void SqlStream::keep_in_trail(std::int64_t from, std::vector<Event> events, std::int64_t to) {
   auto& t = *table_;
-  t.trail.push_back({.from = from, .to = r.position, .events = r.events});
-  t.trail_events += r.events.size();
+  t.trail_events += events.size();
+  t.trail.push_back({.from = from, .to = to, .events = std::move(events)});
   // As much as the head cache holds, and a bounded number of reads.
   while (!t.trail.empty() &&
          (t.trail_events > t.options.cache_size || t.trail.size() > kMaxTrailReads)) {

@@ -41,7 +41,7 @@ class SqlStream final : public StreamClient {
   /// Counts this stream among those reading behind the head cache (the trail's users). Call with
   /// the table's mutex held.
   void set_behind(bool behind);
-  void keep_in_trail(std::int64_t from, const ReadResult& r);
+  void keep_in_trail(std::int64_t from, std::vector<Event> events, std::int64_t to);
 
   std::shared_ptr<EventsTableImpl> table_;
   std::stop_token stop_;
