@@ -143,4 +143,17 @@ TEST_F(ReflexdTest, GrpcPortAndHealthPortAreWindshiftsAndFlagsBeatThem) {
   }
 }
 
+TEST(ReflexdConfig, ADatabaseThatDoesNotAnswerAtStartIsOneLineAndExitCodeOneNotAHang) {
+  // Nothing listens on port 1: the connection is refused at once. stategate's tables are made at
+  // start, so reflexd cannot begin without its database.
+  const auto down =
+      run_reflexd({"--database", "postgresql://postgres:secret@127.0.0.1:1/app", "--listen",
+                   "127.0.0.1:0", "--http", "127.0.0.1:0", "--auth-disabled", "true"});
+  EXPECT_EQ(down.status, 1) << down.err;
+  EXPECT_EQ(reflex_test::lines(down.err).size(), 1u) << down.err;
+  EXPECT_NE(down.err.find("reflexd cannot serve"), std::string::npos) << down.err;
+  EXPECT_NE(down.err.find("127.0.0.1:1"), std::string::npos) << down.err;  // which database
+  EXPECT_EQ(down.err.find("secret"), std::string::npos) << down.err;       // never its password
+}
+
 }  // namespace
