@@ -48,6 +48,14 @@ struct Entities::Impl {
   detail::Statements sql;
 };
 
+bool is_name(std::string_view name) noexcept {
+  if (name.empty()) return false;
+  for (const char c : name) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') return false;
+  }
+  return true;
+}
+
 namespace {
 
 constexpr std::size_t kMaxForeignId = 255;
@@ -59,11 +67,9 @@ std::int64_t now_ns() {
 
 void check_name(std::string_view what, std::string_view name) {
   if (name.empty()) throw ConfigError(std::string(what) + " is empty: give a name without spaces");
-  for (const char c : name) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') {
-      throw ConfigError(std::string(what) + " '" + std::string(name) +
-                        "' has white space: names match ^\\S+$");
-    }
+  if (!is_name(name)) {
+    throw ConfigError(std::string(what) + " '" + std::string(name) +
+                      "' has white space: names match ^\\S+$");
   }
 }
 

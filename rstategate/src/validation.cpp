@@ -1,11 +1,9 @@
 #include "validation.hpp"
 
+#include "reflex/rstate/entities.hpp"
+
 namespace reflex::rstategate::detail {
 namespace {
-
-bool is_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
 
 std::string shown(std::string_view value) {
   constexpr std::size_t kMax = 64;
@@ -19,16 +17,8 @@ std::string shown(std::string_view value) {
 
 }  // namespace
 
-bool is_name(std::string_view value) noexcept {
-  if (value.empty()) return false;
-  for (const char c : value) {
-    if (is_space(c)) return false;
-  }
-  return true;
-}
-
 std::string check_name(std::string_view field, std::string_view value) {
-  if (is_name(value)) return {};
+  if (rstate::is_name(value)) return {};
   return std::string(field) + ": must not be empty or contain white space (got '" + shown(value) +
          "')";
 }

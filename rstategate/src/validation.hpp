@@ -14,10 +14,8 @@
 
 namespace reflex::rstategate::detail {
 
-/// `^\S+$` (Go's RE2 \S: not space, \t, \n, \v, \f or \r).
-[[nodiscard]] bool is_name(std::string_view value) noexcept;
-
-/// "" when `value` is a name, else "<field>: must not be empty or contain white space (got
+/// "" when `value` is a name (rstate::is_name: stategate's `^\S+$`), else "<field>: must not be
+/// empty or contain white space (got
 /// '<value>')".
 [[nodiscard]] std::string check_name(std::string_view field, std::string_view value);
 

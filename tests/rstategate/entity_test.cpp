@@ -18,6 +18,7 @@
 #include "reflex/rstate/schema.hpp"
 #include "reflex/rstategate/entity_service.hpp"
 #include "reflex/uuid.hpp"
+#include "reflex_test/dialects.hpp"
 #include "reflex_test/env.hpp"
 #include "stategate/schema.grpc.pb.h"
 
@@ -29,19 +30,8 @@ namespace rs = reflex::rstategate;
 
 constexpr const char* kToken = "entity-token";
 
-enum class Dialect { sqlite, postgres, mysql };
-
-std::string dialect_name(const ::testing::TestParamInfo<Dialect>& info) {
-  switch (info.param) {
-    case Dialect::sqlite:
-      return "Sqlite";
-    case Dialect::postgres:
-      return "Postgres";
-    case Dialect::mysql:
-      return "MariaDB";
-  }
-  return "?";
-}
+using reflex::rsql::Dialect;
+using reflex_test::dialect_name;
 
 std::unique_ptr<grpc::ClientContext> context(
     const std::string& authorization = std::string("Bearer ") + kToken) {
@@ -156,17 +146,7 @@ class EventReader {
 class EntityServiceTest : public ::testing::TestWithParam<Dialect> {
  protected:
   EntityServiceTest() {
-    switch (GetParam()) {
-      case Dialect::sqlite:
-        dsn_ = "sqlite://" + (dir_.path() / "entities.db").string();
-        break;
-      case Dialect::postgres:
-        dsn_ = reflex_test::required_env("REFLEX_TEST_PG_DSN");
-        break;
-      case Dialect::mysql:
-        dsn_ = reflex_test::required_env("REFLEX_TEST_MYSQL_DSN");
-        break;
-    }
+    dsn_ = reflex_test::dialect_dsn(GetParam(), dir_.path(), "entities.db");
     database_ = reflex::rsql::Database::open(dsn_);
     schema_ = {.entities_table = reflex_test::unique_name("sg_ent"),
                .events_table = reflex_test::unique_name("sg_ev")};
@@ -475,8 +455,7 @@ TEST_P(EntityServiceTest, AMissingTableIsAFailedPreconditionNamingTheDdlHelper) 
       << status.error_message();
 }
 
-INSTANTIATE_TEST_SUITE_P(Dialects, EntityServiceTest,
-                         ::testing::Values(Dialect::sqlite, Dialect::postgres, Dialect::mysql),
+INSTANTIATE_TEST_SUITE_P(Dialects, EntityServiceTest, ::testing::ValuesIn(reflex_test::kDialects),
                          dialect_name);
 
 TEST(GlobMatch, StarMatchesAnyRunAndQuestionMarkOneCharacter) {

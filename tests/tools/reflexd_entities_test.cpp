@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "reflex/rgrpc/client.hpp"
+#include "reflex_test/dialects.hpp"
 #include "reflex_test/env.hpp"
 #include "reflex_test/process.hpp"
 #include "reflex_test/wait.hpp"
@@ -30,19 +31,8 @@ namespace sg = ::stategate;
 
 constexpr const char* kToken = "reflexd-entities-token";
 
-enum class Dialect { sqlite, postgres, mysql };
-
-std::string dialect_name(const ::testing::TestParamInfo<Dialect>& info) {
-  switch (info.param) {
-    case Dialect::sqlite:
-      return "Sqlite";
-    case Dialect::postgres:
-      return "Postgres";
-    case Dialect::mysql:
-      return "MariaDB";
-  }
-  return "?";
-}
+using reflex::rsql::Dialect;
+using reflex_test::dialect_name;
 
 struct Reply {
   int status = 0;
@@ -134,15 +124,7 @@ class ReflexdEntities : public ::testing::Test {
 class ReflexdEntitiesOn : public ReflexdEntities, public ::testing::WithParamInterface<Dialect> {
  protected:
   [[nodiscard]] std::string dsn() const {
-    switch (GetParam()) {
-      case Dialect::sqlite:
-        return "sqlite://" + (dir_.path() / "entities.db").string();
-      case Dialect::postgres:
-        return reflex_test::required_env("REFLEX_TEST_PG_DSN");
-      case Dialect::mysql:
-        return reflex_test::required_env("REFLEX_TEST_MYSQL_DSN");
-    }
-    return {};
+    return reflex_test::dialect_dsn(GetParam(), dir_.path(), "entities.db");
   }
 };
 
@@ -210,8 +192,7 @@ TEST_P(ReflexdEntitiesOn, EveryEntityAndEventRouteAnswersInBothSpellings) {
   EXPECT_EQ(call("GET", ref + "o-3").status, 404);
 }
 
-INSTANTIATE_TEST_SUITE_P(Dialects, ReflexdEntitiesOn,
-                         ::testing::Values(Dialect::sqlite, Dialect::postgres, Dialect::mysql),
+INSTANTIATE_TEST_SUITE_P(Dialects, ReflexdEntitiesOn, ::testing::ValuesIn(reflex_test::kDialects),
                          dialect_name);
 
 TEST_F(ReflexdEntities, CurlFollowsEntityChangesAsServerSentEventsWithin100ms) {

@@ -20,6 +20,10 @@
 
 namespace reflex::rstate {
 
+/// True when `name` is a name as stategate's `^\S+$` has it: not empty, and no white space (Go's
+/// RE2 \S: not space, \t, \n, \v, \f or \r). Domains, types and keys must be names.
+[[nodiscard]] REFLEX_RSTATE_EXPORT bool is_name(std::string_view name) noexcept;
+
 /// Names one entity: its business domain, its type and its key (unique within the type). Each is
 /// non-empty with no white space (stategate's `^\S+$`), and the three joined as
 /// `domain/type/key` (the event's foreign id) fit in 255 bytes.
