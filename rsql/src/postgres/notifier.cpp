@@ -138,15 +138,16 @@ class PgCrossNotifier final : public CrossNotifier {
   /// The announcements of new listeners, on the sender's session (and its thread).
   class JoinReceiver final : public pqxx::notification_receiver {
    public:
-    JoinReceiver(pqxx::connection_base& conn, PgCrossNotifier& owner, bool& joined)
-        : pqxx::notification_receiver(conn, kJoinChannel), owner_(owner), joined_(joined) {}
+    JoinReceiver(pqxx::connection_base& conn, PgCrossNotifier& owner)
+        : pqxx::notification_receiver(conn, kJoinChannel), owner_(owner) {}
     void operator()(const std::string& channel, int backend_pid) override {
-      if (channel == owner_.channel_ && backend_pid != owner_.listener_pid_.load()) joined_ = true;
+      if (channel == owner_.channel_ && backend_pid != owner_.listener_pid_.load()) {
+        owner_.expect_others();
+      }
     }
 
    private:
     PgCrossNotifier& owner_;
-    bool& joined_;
   };
 
   void listen(std::stop_token stop) {
@@ -214,7 +215,6 @@ class PgCrossNotifier final : public CrossNotifier {
     const bool hears_joins = pool_mode_ != PoolMode::transaction;
     std::unique_ptr<pqxx::connection> conn;
     std::unique_ptr<JoinReceiver> joins;  // before conn in destruction order: declared after it
-    bool joined = false;                  // set by `joins`, on this thread
     Clock::time_point last_sent{};
     Clock::time_point last_check{};
     std::uint64_t covered = 0;  // pokes the last NOTIFY answered
@@ -223,13 +223,9 @@ class PgCrossNotifier final : public CrossNotifier {
       joins.reset();
       conn.reset();
       sender_pid_ = 0;
-      // Words of new listeners may be missed until the next session checks again, so pokes are
-      // taken from now on; and if they were being dropped, that next session sends one NOTIFY
-      // at once, for a listener that came meanwhile.
-      if (!others_.exchange(true)) {
-        std::lock_guard lock(poke_mutex_);
-        poked_ = true;
-      }
+      // Words of new listeners may be missed until the next session checks again: if pokes
+      // were being dropped, they are taken again, and that session sends a NOTIFY at once.
+      if (!others_.load()) expect_others();
     };
     // Not `while (!stop_requested())`: a producer that commits and exits at once may request
     // stop before this thread first runs, and its poke must still be sent. The wait decides.
@@ -239,7 +235,7 @@ class PgCrossNotifier final : public CrossNotifier {
         std::lock_guard lock(poke_mutex_);
         poked = poked_;
       }
-      if (!poked && !joined) {
+      if (!poked) {
         // On stop, a pending poke is still sent (above): a producer that exits right after its
         // last commit must not leave other processes waiting for their next poll.
         if (stop.stop_requested()) return;
@@ -260,14 +256,12 @@ class PgCrossNotifier final : public CrossNotifier {
       // Each NOTIFY is a server transaction and wakes every listener. When the last one covered
       // several commits, commits are coming faster than one NOTIFY each: let them share one per
       // kNotifySpacing (a stop cuts the pause short, not the send).
-      if (covered > 1 && others_ && !joined) pause(sender_wake_, stop, last_sent + kNotifySpacing);
+      if (covered > 1 && others_) pause(sender_wake_, stop, last_sent + kNotifySpacing);
       {
         std::lock_guard lock(poke_mutex_);
         covered = std::exchange(pokes_, 0);
         poked_ = false;
       }
-      // Before the NOTIFY below, so that a poke that found nobody listening is covered by it.
-      if (std::exchange(joined, false)) others_ = true;
       // Nobody else listens: no one to wake. A listener that comes says so on kJoinChannel, and
       // the NOTIFY sent then covers every commit before it.
       if (!others_) continue;
@@ -278,7 +272,7 @@ class PgCrossNotifier final : public CrossNotifier {
           // The server's pid, which notifications carry (a pooler's backend key is its own).
           sender_pid_ = pqxx::nontransaction(*conn).exec("SELECT pg_backend_pid()")[0][0].as<int>();
           if (hears_joins) {
-            joins = std::make_unique<JoinReceiver>(*conn, *this, joined);
+            joins = std::make_unique<JoinReceiver>(*conn, *this);
             conn->get_notifs();  // establishes the LISTEN before the check
             // Before the first NOTIFY: a producer nobody else follows sends none at all.
             others_ = pqxx::nontransaction(*conn)
@@ -287,7 +281,6 @@ class PgCrossNotifier final : public CrossNotifier {
                           .as<bool>();
             last_check = Clock::now();
             conn->get_notifs();  // a word that came meanwhile outweighs a "nobody"
-            if (std::exchange(joined, false)) others_ = true;
             if (!others_) continue;
           }
         }
@@ -313,6 +306,15 @@ class PgCrossNotifier final : public CrossNotifier {
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
       }
     }
+  }
+
+  /// Someone may listen: pokes are taken again, and one NOTIFY goes out at once, covering every
+  /// commit whose poke was dropped before (their commits precede this store). On the sender's
+  /// thread.
+  void expect_others() {
+    others_ = true;
+    std::lock_guard lock(poke_mutex_);
+    poked_ = true;
   }
 
   /// Sleeps until `until` or a stop, whichever is first: pokes meanwhile (which signal `wake`)
