@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "hosted_service.hpp"
 #include "reflex/rsql/rsql.hpp"
 #include "reflex/rstate/entities.hpp"
 #include "reflex/rstate/schema.hpp"
@@ -228,36 +229,13 @@ void e1(const Config& cfg, std::vector<Row>& rows) {
   }
 }
 
-/// The EntityService (what reflexd runs) in a gRPC server of its own on a free loopback port.
-struct HostedEntities {
-  explicit HostedEntities(Entities entities)
-      : service(std::move(entities), reflex::rstategate::Identity({.disabled = true})) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service.service());
-    server = builder.BuildAndStart();
-    if (!server) throw std::runtime_error("cannot start the gRPC server");
-  }
-  ~HostedEntities() {
-    service.shutdown();
-    server->Shutdown(std::chrono::system_clock::now() + 2s);
-  }
-  [[nodiscard]] std::shared_ptr<grpc::Channel> channel(int n) const {
-    grpc::ChannelArguments args;
-    args.SetInt("bench-client", n);  // a connection per client, as separate programs have
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
-                                     grpc::InsecureChannelCredentials(), args);
-  }
-  reflex::rstategate::EntityService service;
-  int port = 0;
-  std::unique_ptr<grpc::Server> server;
-};
-
 void e2(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("E2")) return;
-  HostedEntities hosted(
+  // The EntityService, what reflexd runs.
+  HostedService<reflex::rstategate::EntityService> hosted(
       Entities(Database::open(cfg.pg_dsn),
-               {.schema = {.entities_table = kEntities, .events_table = kEntityEvents}}));
+               {.schema = {.entities_table = kEntities, .events_table = kEntityEvents}}),
+      reflex::rstategate::Identity({.disabled = true}));
   google::protobuf::Struct values;
   if (!google::protobuf::util::JsonStringToMessage(kValues, &values).ok()) {
     throw std::runtime_error("the values are not a Struct");

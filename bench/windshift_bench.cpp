@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "hosted_service.hpp"
 #include "reflex/rnats/rnats.hpp"
 #include "reflex/rwindshift/events_service.hpp"
 #include "scenarios.hpp"
@@ -41,29 +42,6 @@ google::protobuf::Any payload() {
   return any;
 }
 
-// The service in a gRPC server of its own on a free loopback port.
-struct Hosted {
-  explicit Hosted(reflex::rnats::Connection nats) : service(std::move(nats)) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service.service());
-    server = builder.BuildAndStart();
-  }
-  ~Hosted() {
-    service.shutdown();
-    server->Shutdown(std::chrono::system_clock::now() + 2s);
-  }
-  [[nodiscard]] std::shared_ptr<grpc::Channel> channel(int n) const {
-    grpc::ChannelArguments args;
-    args.SetInt("bench-client", n);  // a connection per client, as separate programs have
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
-                                     grpc::InsecureChannelCredentials(), args);
-  }
-  reflex::rwindshift::EventsService service;
-  int port = 0;
-  std::unique_ptr<grpc::Server> server;
-};
-
 std::string fresh_stream(const reflex::rnats::Connection& conn, const char* prefix, int& run) {
   const std::string name =
       std::string(prefix) + std::to_string(::getpid()) + "_" + std::to_string(++run);
@@ -76,7 +54,7 @@ void w1(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("W1")) return;
   log("W1");
   reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-windshift"});
-  Hosted hosted(conn);
+  HostedService<reflex::rwindshift::EventsService> hosted(conn);
   int run = 0;
   const auto any = payload();
   const std::string published = "2026-01-01T00:00:00Z";
@@ -167,7 +145,7 @@ void w2(const Config& cfg, std::vector<Row>& rows) {
   const long count = cfg.quick ? 20000 : 60000;
   constexpr int kWindow = 64;
   reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-windshift"});
-  Hosted hosted(conn);
+  HostedService<reflex::rwindshift::EventsService> hosted(conn);
   int run = 0;
   const auto any = payload();
 
