@@ -363,7 +363,7 @@ TEST(Postgres, TheLastCommitOfABurstStillWakesOtherProcessesPromptly) {
 class NotifySpy {
  public:
   NotifySpy(const std::string& dsn, const std::string& table)
-      : conn_(dsn), receiver_(conn_, channel_of(table), count_) {
+      : conn_(dsn), receiver_(conn_, pg_channel(table), count_) {
     conn_.get_notifs();
   }
   /// The NOTIFYs that arrived until now plus `settle`.
@@ -382,18 +382,11 @@ class NotifySpy {
   int listeners(const std::string& table) {
     pqxx::nontransaction tx(conn_);
     return tx
-        .exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' AND position(" +
-              tx.quote("pg_notify('reflex_listeners', '" + channel_of(table) + "')") +
-              " in query) > 0")[0][0]
+        .exec("SELECT count(*) FROM pg_stat_activity WHERE " + pg_listener_condition(table))[0][0]
         .as<int>();
   }
 
  private:
-  static std::string channel_of(std::string table) {
-    std::transform(table.begin(), table.end(), table.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return "reflex_" + table;
-  }
   class Counter final : public pqxx::notification_receiver {
    public:
     Counter(pqxx::connection_base& conn, const std::string& channel, int& count)
@@ -428,11 +421,11 @@ TEST(Postgres, ProducersSendNoNotifyUntilAnotherTableObjectListensAndAtOnceWhenO
   // Another table object (as another process's) begins to listen. It polls every 30 s, so only a
   // NOTIFY delivers the next commit within a second.
   auto recorder = std::make_shared<TableRecorder>();
-  auto reader = std::make_unique<EventsTable>(
-      Database::open(dsn), EventsTableOptions{.schema = {.table = name},
-                                              .poll_interval = 30s,
-                                              .notified_poll_interval = 30s,
-                                              .metrics = recorder});
+  auto reader = std::make_unique<EventsTable>(Database::open(dsn),
+                                              EventsTableOptions{.schema = {.table = name},
+                                                                 .poll_interval = 30s,
+                                                                 .notified_poll_interval = 30s,
+                                                                 .metrics = recorder});
   auto follower = std::make_unique<Follower>(*reader);
   ASSERT_TRUE(eventually([&] { return spy.listeners(name) == 2; })) << "the reader never LISTENed";
   (void)follower->wait_for(20);
