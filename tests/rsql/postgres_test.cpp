@@ -401,7 +401,8 @@ class NotifySpy {
   Counter receiver_;
 };
 
-TEST(Postgres, ProducersSendNoNotifyUntilAnotherTableObjectListensAndAtOnceWhenOneDoes) {
+TEST(Postgres,
+     ProducersSendNoNotifyUntilAnotherTableObjectListensAndAtOnceWhenOneComesOrComesBack) {
   const std::string dsn = required_env("REFLEX_TEST_PG_DSN");
   auto db = Database::open(dsn);
   const std::string name = unique_name("nolistener");
@@ -451,6 +452,21 @@ TEST(Postgres, ProducersSendNoNotifyUntilAnotherTableObjectListensAndAtOnceWhenO
   (void)own.wait_for(31);
   EXPECT_EQ(own.got().size(), 31u);
   EXPECT_LE(spy.count(300ms) - before, 1) << "NOTIFYs went on after the last listener left";
+
+  // While the reader listened, the sender did not listen for words (every NOTIFY in the database
+  // would have woken it); once alone again it does: a reader that comes back is heard at once.
+  auto again = std::make_unique<EventsTable>(
+      Database::open(dsn),
+      EventsTableOptions{
+          .schema = {.table = name}, .poll_interval = 30s, .notified_poll_interval = 30s});
+  Follower back(*again);
+  ASSERT_TRUE(eventually([&] { return spy.listeners(name) == 2; })) << "no reader came back";
+  (void)back.wait_for(31);
+  ASSERT_EQ(back.got().size(), 31u);
+  writer.publish(std::vector<NewEvent>{{.foreign_id = "back", .type = 1}});
+  EXPECT_LT(back.wait_for(32), 1s) << "a reader that came back waited for a poll";
+  ASSERT_EQ(back.got().size(), 32u);
+  EXPECT_EQ(back.got().back(), "back");
 }
 
 TEST(Postgres, AFlushDuringAnOutageKeepsTheCursorForTheFlushAfterIt) {

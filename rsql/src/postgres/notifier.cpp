@@ -227,6 +227,22 @@ class PgCrossNotifier final : public CrossNotifier {
       // were being dropped, they are taken again, and that session sends a NOTIFY at once.
       if (!others_.load()) expect_others();
     };
+    // Whether no session of another table object listens (stored in others_), this session
+    // listening from then on for the word of one that comes. The LISTEN is in effect before the
+    // check, so a listener is either seen by the check or heard after it.
+    const auto alone = [&] {
+      if (!joins) {
+        joins = std::make_unique<JoinReceiver>(*conn, *this);
+        conn->get_notifs();  // establishes the LISTEN
+      }
+      others_ = pqxx::nontransaction(*conn)
+                    .exec_params(check_sql, std::int64_t{kListenerLockClass}, std::int64_t{key_},
+                                 listener_pid_.load())[0][0]
+                    .as<bool>();
+      last_check = Clock::now();
+      conn->get_notifs();  // a word that came meanwhile outweighs a "nobody"
+      return !others_;
+    };
     // Not `while (!stop_requested())`: a producer that commits and exits at once may request
     // stop before this thread first runs, and its poke must still be sent. The wait decides.
     for (;;) {
@@ -271,33 +287,28 @@ class PgCrossNotifier final : public CrossNotifier {
           conn = std::make_unique<pqxx::connection>(conninfo_);
           // The server's pid, which notifications carry (a pooler's backend key is its own).
           sender_pid_ = pqxx::nontransaction(*conn).exec("SELECT pg_backend_pid()")[0][0].as<int>();
-          if (hears_joins) {
-            joins = std::make_unique<JoinReceiver>(*conn, *this);
-            conn->get_notifs();  // establishes the LISTEN before the check
-            // Before the first NOTIFY: a producer nobody else follows sends none at all.
-            others_ = pqxx::nontransaction(*conn)
-                          .exec_params(check_sql, std::int64_t{kListenerLockClass},
-                                       std::int64_t{key_}, listener_pid_.load())[0][0]
-                          .as<bool>();
-            last_check = Clock::now();
-            conn->get_notifs();  // a word that came meanwhile outweighs a "nobody"
-            if (!others_) continue;
-          }
+          // Before the first NOTIFY: a producer nobody else follows sends none at all.
+          if (hears_joins && alone()) continue;
         }
-        const auto now = Clock::now();
-        pqxx::nontransaction tx(*conn);
-        if (hears_joins && now - last_check >= kListenerRecheck) {
-          others_ = tx.exec_params(notify_and_check_sql, channel_, std::int64_t{kListenerLockClass},
-                                   std::int64_t{key_}, listener_pid_.load())[0][2]
-                        .as<bool>();
-          last_check = now;
+        // Someone listens, so every poke is sent and no word is needed: a LISTENing session is
+        // woken by every NOTIFY in its database, whatever the channel, and a sender that kept
+        // listening for words would be woken by every other producer's NOTIFY.
+        joins.reset();
+        bool others = true;
+        if (hears_joins && Clock::now() - last_check >= kListenerRecheck) {
+          others =
+              pqxx::nontransaction(*conn)
+                  .exec_params(notify_and_check_sql, channel_, std::int64_t{kListenerLockClass},
+                               std::int64_t{key_}, listener_pid_.load())[0][2]
+                  .as<bool>();
+          last_check = Clock::now();
         } else {
-          tx.exec_params(notify_sql, channel_);
+          pqxx::nontransaction(*conn).exec_params(notify_sql, channel_);
         }
         last_sent = Clock::now();
         backoff = std::chrono::milliseconds(100);
-        // A word that came with the answer was sent after the check: it outweighs a "nobody".
-        conn->get_notifs();
+        // The listeners left: listen for words again, and check once more after that.
+        if (!others) alone();
       } catch (...) {
         // The server is away: other processes fall back to polling. Retry on the next poke.
         drop_connection();
