@@ -211,8 +211,10 @@ class PgCrossNotifier final : public CrossNotifier {
     };
     const std::string notify_and_check_sql = notify_sql + ", " + listeners_sql(2);
     const std::string check_sql = "SELECT " + listeners_sql(1);
-    // Behind a transaction pooler a LISTEN for new listeners would not last: NOTIFY always.
-    const bool hears_joins = pool_mode_ != PoolMode::transaction;
+    // The server session is ours for as long as the connection: a LISTEN for new listeners and
+    // a prepared statement last. Behind a transaction pooler neither would: NOTIFY always, with
+    // the statement sent in full each time.
+    const bool own_session = pool_mode_ != PoolMode::transaction;
     std::unique_ptr<pqxx::connection> conn;
     std::unique_ptr<JoinReceiver> joins;  // before conn in destruction order: declared after it
     Clock::time_point last_sent{};
@@ -287,15 +289,18 @@ class PgCrossNotifier final : public CrossNotifier {
           conn = std::make_unique<pqxx::connection>(conninfo_);
           // The server's pid, which notifications carry (a pooler's backend key is its own).
           sender_pid_ = pqxx::nontransaction(*conn).exec("SELECT pg_backend_pid()")[0][0].as<int>();
+          // Parsed and planned once per session, not per commit; a transaction pooler keeps no
+          // prepared statement from one transaction to the next.
+          if (own_session) conn->prepare("reflex_notify", notify_sql);
           // Before the first NOTIFY: a producer nobody else follows sends none at all.
-          if (hears_joins && alone()) continue;
+          if (own_session && alone()) continue;
         }
         // Someone listens, so every poke is sent and no word is needed: a LISTENing session is
         // woken by every NOTIFY in its database, whatever the channel, and a sender that kept
         // listening for words would be woken by every other producer's NOTIFY.
         joins.reset();
         bool others = true;
-        if (hears_joins && Clock::now() - last_check >= kListenerRecheck) {
+        if (own_session && Clock::now() - last_check >= kListenerRecheck) {
           others =
               pqxx::nontransaction(*conn)
                   .exec_params(notify_and_check_sql, channel_, std::int64_t{kListenerLockClass},
@@ -303,7 +308,12 @@ class PgCrossNotifier final : public CrossNotifier {
                   .as<bool>();
           last_check = Clock::now();
         } else {
-          pqxx::nontransaction(*conn).exec_params(notify_sql, channel_);
+          pqxx::nontransaction tx(*conn);
+          if (own_session) {
+            tx.exec_prepared("reflex_notify", channel_);
+          } else {
+            tx.exec_params(notify_sql, channel_);
+          }
         }
         last_sent = Clock::now();
         backoff = std::chrono::milliseconds(100);
