@@ -6,8 +6,12 @@
 #include <nats/nats.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -50,6 +54,56 @@ std::string fresh_stream(const reflex::rnats::Connection& conn, const char* pref
   return name;
 }
 
+/// What a daemon doing both jobs on the same cores can reach: the NATS work (raw) and the gRPC
+/// work (floor) one after the other, their costs per event added; and ours against it.
+void note_bound(Row& row) {
+  if (!row.raw || !row.floor || !row.reflex) return;
+  const double bound = 1 / (1 / *row.raw + 1 / *row.floor);
+  char note[160];
+  std::snprintf(note, sizeof note,
+                "NATS work + gRPC work on the same cores: at most %.0f events/s; ours is %.2f of "
+                "that",
+                bound, *row.reflex / bound);
+  row.note = note;
+}
+
+/// PublishEvent answered at once, with no NATS behind it: what gRPC alone allows 8 unary clients
+/// on this machine, the ceiling of any service that takes one event per call (W1's floor).
+class EchoPublish final : public ev::EventsService::CallbackService {
+ public:
+  EchoPublish* service() { return this; }
+  void shutdown() {}
+  grpc::ServerUnaryReactor* PublishEvent(grpc::CallbackServerContext* ctx,
+                                         const ev::PublishEventRequest* /*req*/,
+                                         ev::PublishEventResponse* res) override {
+    res->set_id(next_.fetch_add(1, std::memory_order_relaxed));
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  std::atomic<std::uint64_t> next_{1};
+};
+
+/// `clients` unary PublishEvent callers of `hosted` for the window: calls per second.
+template <class Hosted>
+double publish_calls(const Config& cfg, const Hosted& hosted, const std::string& subject,
+                     const google::protobuf::Any& any) {
+  std::vector<std::unique_ptr<ev::EventsService::Stub>> stubs;
+  for (int i = 0; i < kClients; ++i) stubs.push_back(ev::EventsService::NewStub(hosted.channel(i)));
+  ev::PublishEventRequest req;
+  req.set_subject(subject);
+  *req.mutable_data() = any;
+  return throughput(kClients, cfg.window(), [&](int t) -> std::uint64_t {
+    grpc::ClientContext ctx;
+    ev::PublishEventResponse res;
+    const auto s = stubs[t]->PublishEvent(&ctx, req, &res);
+    if (!s.ok()) throw std::runtime_error("PublishEvent: " + s.error_message());
+    return 1;
+  });
+}
+
 void w1(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("W1")) return;
   log("W1");
@@ -90,26 +144,138 @@ void w1(const Config& cfg, std::vector<Row>& rows) {
   };
   const auto ours = [&] {
     const auto stream = fresh_stream(conn, "BENCH_W1_WS_", run);
-    std::vector<std::unique_ptr<ev::EventsService::Stub>> stubs;
-    for (int i = 0; i < kClients; ++i)
-      stubs.push_back(ev::EventsService::NewStub(hosted.channel(i)));
-    ev::PublishEventRequest req;
-    req.set_subject(stream + ".orders");
-    *req.mutable_data() = any;
-    const double rate = throughput(kClients, cfg.window(), [&](int t) -> std::uint64_t {
-      grpc::ClientContext ctx;
-      ev::PublishEventResponse res;
-      const auto s = stubs[t]->PublishEvent(&ctx, req, &res);
-      if (!s.ok()) throw std::runtime_error("PublishEvent: " + s.error_message());
-      return 1;
-    });
+    const double rate = publish_calls(cfg, hosted, stream + ".orders", any);
     reflex::rnats::delete_stream(conn, stream);
     return rate;
   };
-  rows.push_back(ratio_row("W1",
-                           "PublishEvent over gRPC, 8 clients (raw: nats.c js_PublishMsg, 8 "
-                           "connections)",
-                           "events/s", compare(cfg, {raw, ours}), 0.70));
+  HostedService<EchoPublish> echo;
+  const auto grpc_alone = [&] { return publish_calls(cfg, echo, "BENCH_W1.orders", any); };
+  const auto measured = compare(cfg, {raw, ours, grpc_alone});
+  auto row = ratio_row("W1",
+                       "PublishEvent over gRPC, 8 clients (raw: nats.c js_PublishMsg, 8 "
+                       "connections; floor: the same calls answered at once, no NATS)",
+                       "events/s", measured, 0.70);
+  add_floor(row, measured, 2);
+  note_bound(row);
+  rows.push_back(std::move(row));
+}
+
+/// The Events stream with no NATS behind it: after Subscribe, the same prebuilt event over and
+/// over (its id counting up), at most max_processing_events unacknowledged, every Ack answered
+/// with its confirmation. What gRPC alone allows one such stream on this machine (W2's floor).
+class EchoEvents final : public ev::EventsService::CallbackService {
+ public:
+  EchoEvents* service() { return this; }
+  void shutdown() {}
+  grpc::ServerBidiReactor<ev::EventsRequest, ev::EventsResponse>* Events(
+      grpc::CallbackServerContext* /*ctx*/) override {
+    return new Stream();
+  }
+
+ private:
+  class Stream final : public grpc::ServerBidiReactor<ev::EventsRequest, ev::EventsResponse> {
+   public:
+    Stream() {
+      *event_.mutable_event()->mutable_data() = payload();
+      event_.mutable_event()->set_subject("BENCH_W2.orders");
+      event_.mutable_event()->set_delivery_attempt(1);
+      StartRead(&in_);
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) return finish();
+      std::unique_lock lock(mu_);
+      if (in_.has_subscribe()) {
+        window_ = std::max<std::uint32_t>(in_.subscribe().max_processing_events(), 1);
+      } else if (in_.has_ack()) {
+        unacked_ -= std::min<std::uint64_t>(unacked_, in_.ack().ids_size());
+        auto* confirmed = confirmations_.emplace_back().mutable_ack_confirmation();
+        *confirmed->mutable_ids() = in_.ack().ids();
+      }
+      write_next(lock);
+      // No gRPC call under the lock: a reaction may run inline, on this thread.
+      if (lock.owns_lock()) lock.unlock();
+      StartRead(&in_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) return finish();
+      std::unique_lock lock(mu_);
+      writing_ = false;
+      write_next(lock);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    // A confirmation first, else the next event while the window has room; releases the lock
+    // when it starts a write.
+    void write_next(std::unique_lock<std::mutex>& lock) {
+      if (writing_ || done_) return;
+      const ev::EventsResponse* next = nullptr;
+      if (!confirmations_.empty()) {
+        out_ = std::move(confirmations_.front());
+        confirmations_.pop_front();
+        next = &out_;
+      } else if (window_ > 0 && unacked_ < window_) {
+        ++unacked_;
+        event_.mutable_event()->set_id(++sequence_);
+        next = &event_;
+      }
+      if (next == nullptr) return;
+      writing_ = true;
+      lock.unlock();
+      StartWrite(next);
+    }
+    void finish() {
+      std::lock_guard lock(mu_);
+      if (done_) return;
+      done_ = true;
+      Finish(grpc::Status::OK);
+    }
+
+    std::mutex mu_;
+    ev::EventsRequest in_;
+    ev::EventsResponse event_, out_;
+    std::deque<ev::EventsResponse> confirmations_;
+    std::uint64_t window_ = 0, unacked_ = 0, sequence_ = 0;
+    bool writing_ = false, done_ = false;
+  };
+};
+
+/// Subscribes to `consumer` of `stream` on `hosted`'s Events stream and takes `count` events,
+/// acknowledging every one by list as windshift clients do: events per second.
+template <class Hosted>
+double consume_events(const Hosted& hosted, const std::string& stream, const std::string& consumer,
+                      long count, int window) {
+  auto stub = ev::EventsService::NewStub(hosted.channel(0));
+  grpc::ClientContext ctx;
+  auto call = stub->Events(&ctx);
+  ev::EventsRequest subscribe;
+  subscribe.mutable_subscribe()->set_stream(stream);
+  subscribe.mutable_subscribe()->set_consumer(consumer);
+  subscribe.mutable_subscribe()->set_max_processing_events(static_cast<std::uint32_t>(window));
+  const auto start = Clock::now();
+  call->Write(subscribe);
+  long got = 0;
+  ev::EventsResponse r;
+  ev::EventsRequest ack;
+  auto* ids = ack.mutable_ack()->mutable_ids();
+  // An Ack per half window (the server keeps the other half coming meanwhile), and the rest at
+  // the end.
+  const int ack_every = window / 2;
+  while (got < count && call->Read(&r)) {
+    if (!r.has_event()) continue;
+    ids->Add(r.event().id());
+    ++got;
+    if (ids->size() >= ack_every || got == count) {
+      call->Write(ack);
+      ids->Clear();
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  ctx.TryCancel();
+  while (call->Read(&r)) {
+  }
+  (void)call->Finish();
+  return static_cast<double>(got) / seconds;
 }
 
 void fill(const reflex::rnats::Connection& conn, const std::string& stream, long count,
@@ -201,42 +367,21 @@ void w2(const Config& cfg, std::vector<Row>& rows) {
       const auto s = stub->EnsureConsumer(&ctx, req, &res);
       if (!s.ok()) throw std::runtime_error("EnsureConsumer: " + s.error_message());
     }
-    grpc::ClientContext ctx;
-    auto call = stub->Events(&ctx);
-    ev::EventsRequest subscribe;
-    subscribe.mutable_subscribe()->set_stream(stream);
-    subscribe.mutable_subscribe()->set_consumer("ws");
-    subscribe.mutable_subscribe()->set_max_processing_events(kWindow);
-    const auto start = Clock::now();
-    call->Write(subscribe);
-    long got = 0;
-    ev::EventsResponse r;
-    ev::EventsRequest ack;
-    auto* ids = ack.mutable_ack()->mutable_ids();
-    // Every event is acknowledged, by list as windshift clients do: an Ack per half window
-    // (the server keeps the other half coming meanwhile), and the rest at the end.
-    constexpr int kAckEvery = kWindow / 2;
-    while (got < count && call->Read(&r)) {
-      if (!r.has_event()) continue;
-      ids->Add(r.event().id());
-      ++got;
-      if (ids->size() >= kAckEvery || got == count) {
-        call->Write(ack);
-        ids->Clear();
-      }
-    }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    ctx.TryCancel();
-    while (call->Read(&r)) {
-    }
-    (void)call->Finish();
+    const double rate = consume_events(hosted, stream, "ws", count, kWindow);
     reflex::rnats::delete_stream(conn, stream);
-    return static_cast<double>(got) / seconds;
+    return rate;
   };
-  rows.push_back(ratio_row("W2",
-                           "Events stream, " + std::to_string(count / 1000) +
-                               "k events, an Ack each (raw: nats.c pull consumer, natsMsg_Ack)",
-                           "events/s", compare(cfg, {raw, ours}), 0.70));
+  HostedService<EchoEvents> echo;
+  const auto grpc_alone = [&] { return consume_events(echo, "BENCH_W2", "ws", count, kWindow); };
+  const auto measured = compare(cfg, {raw, ours, grpc_alone});
+  auto row = ratio_row("W2",
+                       "Events stream, " + std::to_string(count / 1000) +
+                           "k events, an Ack each (raw: nats.c pull consumer, natsMsg_Ack; "
+                           "floor: the same stream served with no NATS)",
+                       "events/s", measured, 0.70);
+  add_floor(row, measured, 2);
+  note_bound(row);
+  rows.push_back(std::move(row));
 }
 
 }  // namespace
