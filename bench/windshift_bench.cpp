@@ -54,17 +54,21 @@ std::string fresh_stream(const reflex::rnats::Connection& conn, const char* pref
   return name;
 }
 
-/// What a daemon doing both jobs on the same cores can reach: the NATS work (raw) and the gRPC
-/// work (floor) one after the other, their costs per event added; and ours against it.
-void note_bound(Row& row) {
-  if (!row.raw || !row.floor || !row.reflex) return;
-  const double bound = 1 / (1 / *row.raw + 1 / *row.floor);
-  char note[160];
-  std::snprintf(note, sizeof note,
-                "NATS work + gRPC work on the same cores: at most %.0f events/s; ours is %.2f of "
-                "that",
-                bound, *row.reflex / bound);
-  row.note = note;
+/// A W row: ours against raw (the NATS work alone) and against the floor (the gRPC work alone),
+/// noting what a daemon doing both jobs on the same cores can reach, their costs per event added.
+Row bounded_row(std::string id, std::string name, const Comparison& measured) {
+  auto row = ratio_row(std::move(id), std::move(name), "events/s", measured, 0.70);
+  add_floor(row, measured, 2);
+  if (row.raw && row.floor && row.reflex) {
+    const double bound = 1 / (1 / *row.raw + 1 / *row.floor);
+    char note[160];
+    std::snprintf(note, sizeof note,
+                  "NATS work + gRPC work on the same cores: at most %.0f events/s; ours is %.2f of "
+                  "that",
+                  bound, *row.reflex / bound);
+    row.note = note;
+  }
+  return row;
 }
 
 /// PublishEvent answered at once, with no NATS behind it: what gRPC alone allows 8 unary clients
@@ -150,14 +154,10 @@ void w1(const Config& cfg, std::vector<Row>& rows) {
   };
   HostedService<EchoPublish> echo;
   const auto grpc_alone = [&] { return publish_calls(cfg, echo, "BENCH_W1.orders", any); };
-  const auto measured = compare(cfg, {raw, ours, grpc_alone});
-  auto row = ratio_row("W1",
-                       "PublishEvent over gRPC, 8 clients (raw: nats.c js_PublishMsg, 8 "
-                       "connections; floor: the same calls answered at once, no NATS)",
-                       "events/s", measured, 0.70);
-  add_floor(row, measured, 2);
-  note_bound(row);
-  rows.push_back(std::move(row));
+  rows.push_back(bounded_row("W1",
+                             "PublishEvent over gRPC, 8 clients (raw: nats.c js_PublishMsg, 8 "
+                             "connections; floor: the same calls answered at once, no NATS)",
+                             compare(cfg, {raw, ours, grpc_alone})));
 }
 
 /// The Events stream with no NATS behind it: after Subscribe, the same prebuilt event over and
@@ -373,15 +373,11 @@ void w2(const Config& cfg, std::vector<Row>& rows) {
   };
   HostedService<EchoEvents> echo;
   const auto grpc_alone = [&] { return consume_events(echo, "BENCH_W2", "ws", count, kWindow); };
-  const auto measured = compare(cfg, {raw, ours, grpc_alone});
-  auto row = ratio_row("W2",
-                       "Events stream, " + std::to_string(count / 1000) +
-                           "k events, an Ack each (raw: nats.c pull consumer, natsMsg_Ack; "
-                           "floor: the same stream served with no NATS)",
-                       "events/s", measured, 0.70);
-  add_floor(row, measured, 2);
-  note_bound(row);
-  rows.push_back(std::move(row));
+  rows.push_back(bounded_row("W2",
+                             "Events stream, " + std::to_string(count / 1000) +
+                                 "k events, an Ack each (raw: nats.c pull consumer, natsMsg_Ack; "
+                                 "floor: the same stream served with no NATS)",
+                             compare(cfg, {raw, ours, grpc_alone})));
 }
 
 }  // namespace
