@@ -90,7 +90,8 @@ class EchoPublish final : public ev::EventsService::CallbackService {
   std::atomic<std::uint64_t> next_{1};
 };
 
-/// `clients` unary PublishEvent callers of `hosted` for the window: calls per second.
+/// kClients unary PublishEvent callers of `hosted`, one connection each, for the window: calls
+/// per second.
 template <class Hosted>
 double publish_calls(const Config& cfg, const Hosted& hosted, const std::string& subject,
                      const google::protobuf::Any& any) {
@@ -225,9 +226,12 @@ class EchoEvents final : public ev::EventsService::CallbackService {
       StartWrite(next);
     }
     void finish() {
-      std::lock_guard lock(mu_);
-      if (done_) return;
-      done_ = true;
+      {
+        std::lock_guard lock(mu_);
+        if (done_) return;
+        done_ = true;
+      }
+      // Not under the lock: OnDone (which deletes this) may run inline.
       Finish(grpc::Status::OK);
     }
 
