@@ -77,10 +77,12 @@ class Producers {
           events.emplace(Database::open(cfg.pg_dsn),
                          EventsTableOptions{.schema = {.table = table}});
         pqxx::connection conn(cfg.pg_dsn);
-        conn.prepare("insert", "INSERT INTO " + table + " (foreign_id, type) VALUES ($1, 1)");
-        conn.prepare("notify",
-                     "SELECT pg_notify($1, ''), set_config('synchronous_commit', 'off', true)");
         const std::string channel = raw_channel(table);
+        if (hand_written) {
+          conn.prepare("insert", "INSERT INTO " + table + " (foreign_id, type) VALUES ($1, 1)");
+          conn.prepare("notify",
+                       "SELECT pg_notify($1, ''), set_config('synchronous_commit', 'off', true)");
+        }
         for (int g = k; g < count; g += producers) {
           std::this_thread::sleep_until(start + std::chrono::microseconds(1000000LL * g / rate));
           pqxx::work w(conn);
@@ -113,7 +115,8 @@ struct Latency {
   double p50 = 0, p99 = 0;
 };
 
-/// Runs the consumer child on `kind` ("pg" or "nats") while the producers write `count` events;
+/// Runs the consumer child on `kind` ("pg", "nats", or "rawpg" for L4's floor, whose producers
+/// are then `hand_written`) while the producers write `count` events;
 /// p50 / p99 of receipt - commit. An event the child never saw fails the scenario.
 Latency cross_process(const Config& cfg, const std::string& kind, const std::string& where,
                       const std::string& table, const std::string& stream_or_table, int count,
@@ -140,21 +143,27 @@ Latency cross_process(const Config& cfg, const std::string& kind, const std::str
   return {.p50 = percentile(ms, 50), .p99 = percentile(ms, 99)};
 }
 
-Row latency_row(const std::string& id, const std::string& name, const std::vector<Latency>& runs,
-                double p99_goal) {
+/// The median p50 and the median p99 of `runs`.
+Latency medians(const std::vector<Latency>& runs) {
   std::vector<double> p50, p99;
   for (const auto& l : runs) {
     p50.push_back(l.p50);
     p99.push_back(l.p99);
   }
+  return {.p50 = median(p50), .p99 = median(p99)};
+}
+
+Row latency_row(const std::string& id, const std::string& name, const std::vector<Latency>& runs,
+                double p99_goal) {
+  const Latency m = medians(runs);
   Row row{.id = id, .name = name, .unit = "ms p99"};
-  row.reflex = median(p99);
+  row.reflex = m.p99;
   char text[32];
   std::snprintf(text, sizeof text, "p99≤%g", p99_goal);
   row.goal = text;
   row.met = *row.reflex <= p99_goal;
   char note[64];
-  std::snprintf(note, sizeof note, "p50 %.2f ms", median(p50));
+  std::snprintf(note, sizeof note, "p50 %.2f ms", m.p50);
   row.note = note;
   return row;
 }
@@ -188,14 +197,10 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
         "commit→consumer in another process, PG notify, 2,000 ev/s, 8 producers (floor: "
         "hand-written INSERT, NOTIFY and LISTEN, in order by contiguous ids)",
         runs, 5);
-    std::vector<double> p50, p99;
-    for (const auto& l : floor) {
-      p50.push_back(l.p50);
-      p99.push_back(l.p99);
-    }
-    row.floor = median(p99);
+    const Latency f = medians(floor);
+    row.floor = f.p99;
     char note[96];
-    std::snprintf(note, sizeof note, "; floor p50 %.2f ms", median(p50));
+    std::snprintf(note, sizeof note, "; floor p50 %.2f ms", f.p50);
     row.note += note;
     rows.push_back(std::move(row));
   }
@@ -371,9 +376,12 @@ void f1(const Config& cfg, std::vector<Row>& rows) {
   rows.push_back(std::move(row));
 }
 
-}  // namespace
-
-namespace {
+/// What a latency child prints at the end: a line per event, its foreign id and when it arrived.
+void print_receipts(const std::vector<std::pair<long, std::int64_t>>& seen) {
+  std::string out;
+  for (const auto& [g, at] : seen) out += std::to_string(g) + " " + std::to_string(at) + "\n";
+  std::cout << out << std::flush;
+}
 
 /// L4's floor consumer: LISTEN, and on each NOTIFY (or after a second without one) the rows
 /// after the last id it delivered; it delivers the contiguous run of ids only (this benchmark
@@ -409,9 +417,7 @@ int hand_written_child(const std::string& dsn, const std::string& table, int cou
     }
     if (static_cast<int>(seen.size()) < count) conn.await_notification(1, 0);
   }
-  std::string out;
-  for (const auto& [g, at] : seen) out += std::to_string(g) + " " + std::to_string(at) + "\n";
-  std::cout << out << std::flush;
+  print_receipts(seen);
   return 0;
 }
 
@@ -447,9 +453,7 @@ int latency_child(const std::string& kind, const std::string& where, const std::
     std::cerr << "latency child: " << e.what() << "\n";
   }
   watchdog.request_stop();
-  std::string out;
-  for (const auto& [g, at] : seen) out += std::to_string(g) + " " + std::to_string(at) + "\n";
-  std::cout << out << std::flush;
+  print_receipts(seen);
   return 0;
 }
 
