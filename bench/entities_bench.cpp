@@ -217,11 +217,12 @@ void e1(const Config& cfg, std::vector<Row>& rows) {
                                   : " (raw: the same upsert + event INSERT by hand, one tx)"),
                   "events/s", measured, 0.90);
     if (c.followed) {
-      // What a consumer elsewhere costs the producer: a NOTIFY per commit or per 5 ms (and the
-      // consumer's reads on the same two cores); the raw side announces nothing.
+      // What a consumer elsewhere costs the producer: a NOTIFY per commit or per millisecond (and
+      // the consumer's reads on the same two cores); the raw side announces nothing.
       row.goal = "(reported)";
       row.met = true;
-      row.note = "reflex wakes the other stream: a pg_notify per commit, at most one per 5 ms";
+      row.note =
+          "reflex wakes the other stream: a pg_notify per commit, at most one per millisecond";
     } else {
       row.note = "nobody else listens: reflex sends no NOTIFY";
     }
