@@ -47,7 +47,9 @@ EventsTableImpl::EventsTableImpl(std::shared_ptr<Database> db, EventsTableOption
   const auto q = [&](std::string_view name) { return quote(dialect, name); };
   quoted_table = q(s.table);
   context.schema = s;
-  context.gap_grace = options.gap_grace;
+  // (events_table.hpp says why the defaults differ.)
+  context.gap_grace = options.gap_grace.value_or(
+      dialect == Dialect::postgres ? std::chrono::milliseconds(5) : std::chrono::milliseconds(0));
   context.metrics = options.metrics ? options.metrics->table(s.table) : null_table_metrics();
   context.gap = std::make_shared<GapState>();
   select_sql = "SELECT " + q(s.id_column) + ", " + q(s.type_column) + ", " +

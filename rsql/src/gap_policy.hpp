@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct ReadResult {
   bool full = false;
   /// A hole in the ids that may still fill holds the stream back: read again soon.
   bool blocked = false;
+  /// With `blocked`, when known: when the hole's grace ends and a read would probe it. A commit
+  /// that fills the hole wakes the stream sooner.
+  std::optional<std::chrono::steady_clock::time_point> retry_at{};
 };
 
 /// Shared state of one events table object (all its streams).
@@ -42,8 +46,8 @@ struct GapState {
   std::int64_t probe_xmax = 0;
   bool probe_pending = false;
   std::chrono::steady_clock::time_point probe_since{};
-  /// MariaDB: when each open hole (by the id before it) was first seen; several readers may wait
-  /// at different holes.
+  /// When each hole in its grace (by the id before it) was first seen; several readers may wait
+  /// at different holes (gap_grace.cpp).
   struct Sighting {
     std::chrono::steady_clock::time_point since{};
   };
@@ -103,7 +107,15 @@ struct Hole {
 struct HoleVerdict {
   HoleDecision decision = HoleDecision::block;
   std::int64_t through = 0;
+  /// With `block`, when known: when deciding again may answer otherwise (the grace ends).
+  std::optional<std::chrono::steady_clock::time_point> retry_at{};
 };
+
+/// While `hole` is in its grace, when the grace ends; else nothing (probe it now). A hole is in
+/// its grace from when a reader of the table first sees it until `grace` later. Needs gap.mutex.
+/// The probes are exact either way: the grace only saves those of holes that are about to fill.
+[[nodiscard]] std::optional<std::chrono::steady_clock::time_point> grace_end(
+    GapState& gap, std::chrono::milliseconds grace, const Hole& hole);
 
 /// Decides about holes; one per reader (uses the reader's session).
 ///

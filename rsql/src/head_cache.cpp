@@ -235,6 +235,8 @@ void SqlStream::schedule(EventsTableImpl::Cache& c, const ReadResult& r, EventsT
   } else if (r.blocked) {
     c.backoff = std::min(std::max(c.backoff * 2, milliseconds(1)), kMaxGapBackoff);
     c.next_poll = now + c.backoff;
+    // A hole in its grace is probed when the grace ends, if no commit has filled it by then.
+    if (r.retry_at) c.next_poll = std::min(c.next_poll, std::max(*r.retry_at, now));
   } else if (progressed) {
     // With cross-process notifications every commit announces itself: wait for the next one,
     // the idle poll staying as the safety net (no empty polls between events). Without them,

@@ -137,6 +137,7 @@ ReadResult Reader::read_checked(std::int64_t after, std::size_t limit) {
         if (verdict.decision != HoleDecision::pass) {
           note_blocked(prev);
           result.blocked = true;
+          result.retry_at = verdict.retry_at;
           result.full = false;
           break;
         }

@@ -51,6 +51,29 @@ TEST_F(Holes, ALateCommitIsDeliveredInIdOrderNeverSkipped) {
   EXPECT_EQ(follower.got(), (std::vector<std::string>{"first", "second"}));
 }
 
+TEST_F(Holes, AHoleThatItsCommitFillsWithinTheGraceCostsNoProbe) {
+  // The usual hole at the head: a transaction drew its id, a later one committed first, and the
+  // first commits a moment later. Its commit wakes the stream, which reads again: no probe.
+  Follower follower(*table);
+  auto a = backend->producer();
+  auto b = backend->producer();
+  for (int i = 0; i < 3; ++i) {
+    a->begin();
+    auto notify_a = a->insert(*table, NewEvent{.foreign_id = "a" + std::to_string(i), .type = 1});
+    b->begin();
+    auto notify_b = b->insert(*table, NewEvent{.foreign_id = "b" + std::to_string(i), .type = 1});
+    b->commit();
+    notify_b();
+    std::this_thread::sleep_for(50ms);  // well within the 300 ms grace
+    a->commit();
+    notify_a();
+    follower.wait_for(static_cast<std::size_t>(2 * (i + 1)));
+  }
+  EXPECT_EQ(follower.got(), (std::vector<std::string>{"a0", "b0", "a1", "b1", "a2", "b2"}));
+  EXPECT_GE(recorder->get().gaps_detected.load(), 3) << "no hole held the stream";
+  EXPECT_EQ(recorder->get().probes.load(), 0) << "a hole about to fill was probed";
+}
+
 TEST_F(Holes, ARolledBackIdStopsHoldingTheStreamWithinTheGrace) {
   Follower follower(*table);
   auto a = backend->producer();

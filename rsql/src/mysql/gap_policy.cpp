@@ -44,26 +44,19 @@ class MySqlPolicy final : public GapPolicy {
   HoleVerdict on_hole(Session& session, const Hole& hole) override {
     const std::int64_t prev = hole.prev;
     const std::int64_t next = hole.next();
-    // Give an in-flight writer the grace to commit before probing its id. A writer in the hole
-    // before row i drew its id before row i was written: once that is older than the grace (an
-    // old hole met in a catch-up), the grace is over. The probe is exact either way, so a clock
-    // that is off only moves a probe earlier or later.
+    // Give an in-flight writer the grace to commit before probing its id (gap_grace.cpp). A
+    // writer in the hole before row i drew its id before row i was written: once that is older
+    // than the grace (an old hole met in a catch-up), the grace is over, since each fresh hole
+    // probed here costs a probe of its own. A clock that is off only moves a probe earlier or
+    // later.
     const auto now = std::chrono::system_clock::now();
-    const auto fresh = [&](std::size_t i) {
-      return grace_.count() > 0 && now - hole.rows[i].timestamp < grace_;
-    };
+    const bool fresh = now - hole.rows.front().timestamp < grace_;
     auto& g = *gap_;
     {
       std::lock_guard lock(g.mutex);
-      if (next <= g.settled.load()) return {HoleDecision::reread, next};
-      if (fresh(0)) {
-        g.sightings.erase(g.sightings.begin(), g.sightings.lower_bound(g.settled.load()));
-        auto [it, first] = g.sightings.try_emplace(prev);
-        if (first) it->second.since = std::chrono::steady_clock::now();
-        if (std::chrono::steady_clock::now() - it->second.since < grace_) {
-          return {HoleDecision::block, next};
-        }
-      }
+      if (next <= g.settled.load()) return {.decision = HoleDecision::reread, .through = next};
+      if (const auto end = fresh ? grace_end(g, grace_, hole) : std::nullopt)
+        return {.decision = HoleDecision::block, .through = next, .retry_at = end};
     }
     // The ids to probe: this hole's (ids up to `prev` are final already: this reader passed
     // them), then those of the later holes of the same read, in one transaction, so that a
@@ -100,7 +93,7 @@ class MySqlPolicy final : public GapPolicy {
                             e.what());
         }
         if (e.kind() != DatabaseErrorKind::transient) throw;
-        if (at == 0) return {HoleDecision::block, next};  // still held
+        if (at == 0) return {.decision = HoleDecision::block, .through = next};  // still held
         // A later hole is still held: settle the ones before it.
         through = ranges[at].first - 1;
         ranges.resize(at);
@@ -114,11 +107,10 @@ class MySqlPolicy final : public GapPolicy {
     const std::int64_t settled = whole ? through : ranges[0].last;
     std::lock_guard lock(g.mutex);
     if (settled > g.settled.load()) g.settled.store(settled, std::memory_order_release);
-    g.sightings.erase(g.sightings.begin(), g.sightings.lower_bound(settled));
     // Every probed id was free (none committed, none held): nothing can appear in those holes
     // any more, so what this read holds up to `through` is complete. Otherwise read again.
-    if (whole && inserted == probed) return {HoleDecision::pass, through};
-    return {HoleDecision::reread, next};
+    if (whole && inserted == probed) return {.decision = HoleDecision::pass, .through = through};
+    return {.decision = HoleDecision::reread, .through = next};
   }
 
  private:

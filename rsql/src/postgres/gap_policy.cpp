@@ -66,6 +66,7 @@ class PgPolicy final : public GapPolicy {
       : gap_(table.gap),
         metrics_(table.metrics),
         table_(table.schema.table),
+        grace_(table.gap_grace),
         connect_primary_(std::move(primary)),
         primary_shown_(std::move(primary_shown)),
         last_value_sql_("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM " +
@@ -96,8 +97,22 @@ class PgPolicy final : public GapPolicy {
   }
 
   HoleVerdict on_hole(Session& session, const Hole& hole) override {
-    return {standby_ ? decide_on_standby(session, hole.next()) : decide(session, hole.next()),
-            hole.next()};
+    const std::int64_t next = hole.next();
+    {
+      // A hole about to fill is read again, not probed (gap_grace.cpp): most are a commit in
+      // flight, and its wake-up comes before a probe would have answered. Old holes get the
+      // grace too, unlike on MariaDB: one probe here settles every id drawn so far, so a
+      // catch-up over many old holes waits it once. (The rows' timestamps could not tell old
+      // from fresh anyway: now() is when their transaction began.)
+      std::lock_guard lock(gap_->mutex);
+      if (next > settled(*gap_)) {
+        if (const auto end = grace_end(*gap_, grace_, hole)) {
+          return {.decision = HoleDecision::block, .through = next, .retry_at = end};
+        }
+      }
+    }
+    return {.decision = standby_ ? decide_on_standby(session, next) : decide(session, next),
+            .through = next};
   }
 
  private:
@@ -267,6 +282,7 @@ class PgPolicy final : public GapPolicy {
   std::shared_ptr<GapState> gap_;
   std::shared_ptr<TableMetrics> metrics_;
   std::string table_;
+  std::chrono::milliseconds grace_;
   PrimaryConnect connect_primary_;
   std::string primary_shown_;
   std::string last_value_sql_;

@@ -24,7 +24,7 @@ namespace {
 class SqlitePolicy final : public GapPolicy {
  public:
   HoleVerdict on_hole(Session&, const Hole& hole) override {
-    return {HoleDecision::pass, hole.next()};  // see the top of this file
+    return {.decision = HoleDecision::pass, .through = hole.next()};  // see the top of this file
   }
 };
 

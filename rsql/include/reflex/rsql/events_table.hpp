@@ -97,11 +97,16 @@ struct EventsTableOptions {
   std::chrono::milliseconds notified_poll_interval{std::chrono::seconds(1)};
   /// PostgreSQL: LISTEN for, and send, cross-process wake-ups (channel "reflex_<table>").
   bool cross_process_notify = true;
-  /// MariaDB/MySQL: how long a stream waits at a fresh hole in the ids before probing it (0: at
-  /// once). A probe waits for an in-flight writer anyway, so this only saves probes (and no-op
-  /// rows) of holes that are about to fill; a hole whose next row is older than this is probed at
-  /// once. PostgreSQL and SQLite resolve holes without it.
-  std::chrono::milliseconds gap_grace{0};
+  /// How long a stream waits at a fresh hole in the ids before probing it: a hole that a commit
+  /// fills meanwhile (a transaction that drew the id before a later one committed) costs only a
+  /// read again, when that commit wakes the stream. A probe is exact either way, so this only
+  /// saves probes of holes that are about to fill, and delays passing a rolled-back id by as
+  /// much. Unset: the dialect's default. PostgreSQL: 5 ms (a probe there is four statements, one
+  /// of which takes a transaction id, and every commit wakes the stream in time). MariaDB/MySQL:
+  /// 0, at once (a probe waits for the writer's commit itself, and saves only a no-op row; there
+  /// a hole whose next row is older than the grace is probed at once). SQLite has no holes to
+  /// wait at.
+  std::optional<std::chrono::milliseconds> gap_grace{};
   /// Where to report polls, cache hits, gaps and blocking (a table label is added).
   std::shared_ptr<MetricsObserver> metrics{};
 };
