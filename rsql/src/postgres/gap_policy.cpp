@@ -22,7 +22,10 @@
 // or whose xid is X or newer cannot. pg_locks is the lock manager's own view: visible to every
 // role (pg_stat_activity hides other roles' xids) and covering prepared transactions, which keep
 // their locks under a virtual transaction of their own.
-
+//
+// A fresh hole is probed only after its grace (gap_grace.cpp, on_hole below): most holes at the
+// head fill within it, when the commit in flight lands and wakes the stream, and a probe of such
+// a hole would only have cost its statements and an xid.
 //
 // Reading from a standby (DatabaseOptions::primary_dsn). A standby cannot take an xid and its
 // pg_locks shows none of the primary's writers, so the hole is decided on the primary, exactly as
