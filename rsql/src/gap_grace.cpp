@@ -11,12 +11,9 @@ namespace reflex::rsql::detail {
 
 namespace {
 /// The most holes in their grace remembered at once: far more than the readers of one table wait
-/// at. When that many are, a new one is probed at once.
+/// at (a reader's calls forget every hole behind it). When that many are, a new one is probed at
+/// once.
 constexpr std::size_t kMaxSightings = 256;
-/// How long a sighting is kept after its grace ended: a reader that comes back to its hole
-/// (at the grace's end, or woken by a commit) finds it, so no hole gets its grace twice while
-/// readers wait at it, and those of holes filled meanwhile do not pile up.
-constexpr std::chrono::seconds kKeepAfterGrace{1};
 }  // namespace
 
 std::optional<std::chrono::steady_clock::time_point> grace_end(GapState& gap,
@@ -24,14 +21,13 @@ std::optional<std::chrono::steady_clock::time_point> grace_end(GapState& gap,
                                                                const Hole& hole) {
   if (grace.count() <= 0) return std::nullopt;
   auto& seen = gap.sightings;
+  // Every hole below this reader's position is closed for good (filled, or decided final): the
+  // reader passed it, and every reader of this table reads the same server, so another reader
+  // that meets it finds it closed too. Not by the horizon: it may end inside a hole that is still
+  // open, whose sighting (keyed by the id before it) must stay, or that hole would get its grace
+  // again at every read.
+  seen.erase(seen.begin(), seen.lower_bound(hole.prev));
   const auto now = std::chrono::steady_clock::now();
-  // Forgotten only long after their grace ended: a hole forgotten while a reader waits at it
-  // would get its grace again, and again. (Not by the horizon either: it may end inside a hole
-  // that is still open, past the id a sighting is known by.)
-  if (seen.size() >= kMaxSightings / 2) {
-    std::erase_if(seen,
-                  [&](const auto& s) { return now - s.second.since > grace + kKeepAfterGrace; });
-  }
   auto it = seen.find(hole.prev);
   if (it == seen.end()) {
     if (seen.size() >= kMaxSightings) return std::nullopt;

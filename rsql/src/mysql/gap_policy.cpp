@@ -55,8 +55,9 @@ class MySqlPolicy final : public GapPolicy {
     {
       std::lock_guard lock(g.mutex);
       if (next <= g.settled.load()) return {.decision = HoleDecision::reread, .through = next};
-      if (const auto end = fresh ? grace_end(g, grace_, hole) : std::nullopt)
+      if (const auto end = fresh ? grace_end(g, grace_, hole) : std::nullopt) {
         return {.decision = HoleDecision::block, .through = next, .retry_at = end};
+      }
     }
     // The ids to probe: this hole's (ids up to `prev` are final already: this reader passed
     // them), then those of the later holes of the same read, in one transaction, so that a
