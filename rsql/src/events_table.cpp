@@ -42,6 +42,10 @@ EventsTableImpl::EventsTableImpl(std::shared_ptr<Database> db, EventsTableOption
       pool(Access::driver(database)) {
   validate(options.schema);
   if (options.batch_size == 0) throw ConfigError("EventsTableOptions::batch_size must be > 0");
+  if (options.gap_grace && options.gap_grace->count() < 0) {
+    throw ConfigError(
+        "EventsTableOptions::gap_grace must not be negative (0: probe a hole at once)");
+  }
   if (options.cache_size < options.batch_size) options.cache_size = options.batch_size;
   const auto& s = options.schema;
   const auto q = [&](std::string_view name) { return quote(dialect, name); };

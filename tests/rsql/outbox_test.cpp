@@ -388,6 +388,16 @@ TEST_F(Outbox, AMissingColumnIsASchemaError) {
   EXPECT_NO_THROW(make_table().check());
 }
 
+TEST_F(Outbox, ANegativeGapGraceIsAConfigErrorThatNamesTheOption) {
+  try {
+    (void)make_table(EventsTableOptions{.gap_grace = -1ms});
+    FAIL() << "a negative gap_grace was accepted";
+  } catch (const reflex::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("gap_grace"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW((void)make_table(EventsTableOptions{.gap_grace = 0ms}));
+}
+
 TEST_F(Outbox, MetadataForATableWithoutAMetadataColumnIsRejected) {
   const std::string bare = name + "_bare";
   db->create_events_table(EventsSchema{.table = bare, .metadata_column = "", .trace_column = ""});
