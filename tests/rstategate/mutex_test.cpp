@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <latch>
+#include <mutex>
 
 #include "stategate_test.hpp"
 
@@ -125,19 +126,28 @@ TEST_P(MutexTest, EightContendersForOneExpiredLockMakeOneWinner) {
     std::latch start(kContenders);
     std::atomic<int> winners{0};
     std::atomic<int> refused{0};
+    std::mutex others_mutex;
+    std::string others;  // any other answer, to say what it was
     std::vector<std::thread> threads;
     for (int c = 0; c < kContenders; ++c) {
       threads.emplace_back([&] {
         const auto mine = sg::MutexService::NewStub(server.other_channel());
         start.arrive_and_wait();
         const auto status = lock(*mine, key, std::chrono::system_clock::now() + 30s);
-        if (status.ok()) ++winners;
-        if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) ++refused;
+        if (status.ok()) {
+          ++winners;
+        } else if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+          ++refused;
+        } else {
+          std::lock_guard guard(others_mutex);
+          others +=
+              " [" + std::to_string(status.error_code()) + ": " + status.error_message() + "]";
+        }
       });
     }
     for (auto& t : threads) t.join();
-    EXPECT_EQ(winners.load(), 1) << "trial " << trial;
-    EXPECT_EQ(refused.load(), kContenders - 1) << "trial " << trial;
+    EXPECT_EQ(winners.load(), 1) << "trial " << trial << others;
+    EXPECT_EQ(refused.load(), kContenders - 1) << "trial " << trial << "; other answers:" << others;
   }
 }
 

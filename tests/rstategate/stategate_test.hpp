@@ -114,11 +114,17 @@ class Server {
   [[nodiscard]] std::unique_ptr<sg::MutexService::Stub> mutex() const {
     return sg::MutexService::NewStub(channel_);
   }
-  /// A channel of its own (another client process, as far as gRPC can tell).
+  /// A channel of its own (another client process, as far as gRPC can tell), connected: a test
+  /// that makes clients contend measures the service, not who connects first (a connection
+  /// attempt on a loaded machine may fail once and be retried after gRPC's backoff, which a call
+  /// without wait_for_ready would see as UNAVAILABLE).
   [[nodiscard]] std::shared_ptr<grpc::Channel> other_channel() const {
     grpc::ChannelArguments args;
     args.SetInt("reflex-test-unique", ++channels_);
-    return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+    EXPECT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + 10s))
+        << "a new channel to the test server did not connect within 10 s";
+    return channel;
   }
   rs::PeerService& peer_service() { return peer_; }
 
