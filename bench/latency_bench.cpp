@@ -1,11 +1,13 @@
 // L3, L4, F1: what a consumer in another process sees. L3 and L4 measure commit → consumer
 // latency at 2,000 events/s from 8 producers (each its own connection and events-table object,
 // so readers are woken across processes, by NOTIFY): L3 through the relay into JetStream, L4 from
-// PostgreSQL directly. The consumer is this binary re-run with --latency-child; it prints "ready"
-// once its stream is open, then, at the end, when each event arrived. Commit times are taken when
-// commit() returns; both processes read steady_clock (CLOCK_MONOTONIC, one clock for the whole
-// machine on Linux). F1 spawns `reflexctl serve` with 100 gRPC followers of one table at 1,000
-// events/s: every follower must get every event, in order; the serve process's RSS before and
+// PostgreSQL directly. Each has a floor measured in the same run: the same load written by hand
+// without reflex (a prepared INSERT and a NOTIFY per event; for L3 a relay that publishes what it
+// reads and an ordered consumer). The consumer is this binary re-run with --latency-child; it
+// prints "ready" once its stream is open, then, at the end, when each event arrived. Commit times
+// are taken when commit() returns; both processes read steady_clock (CLOCK_MONOTONIC, one clock for
+// the whole machine on Linux). F1 spawns `reflexctl serve` with 100 gRPC followers of one table at
+// 1,000 events/s: every follower must get every event, in order; the serve process's RSS before and
 // after the followers gives the memory a follower costs.
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +26,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "raw_nats.hpp"
 #include "reflex/reflex.hpp"
 #include "reflex/rgrpc/client.hpp"
 #include "reflex/rnats/rnats.hpp"
@@ -57,6 +60,55 @@ std::int64_t steady_nanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
 }
+
+/// The floors' reader of a table the hand-written producers write: LISTENs on their channel and
+/// hands over, in order, the contiguous run of ids after the last one it handed over (the
+/// floors roll nothing back, so every id commits), which keeps order and skips nothing without
+/// any gap safety: what reflex's stream does, at the least cost.
+/// Thread-safety: one thread. Lifetime: its connection's.
+class ContiguousReader final {
+ public:
+  ContiguousReader(const std::string& dsn, const std::string& table)
+      : conn_(dsn), woken_(conn_, raw_channel(table)) {
+    conn_.prepare("after",
+                  "SELECT id, foreign_id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT 1000");
+    conn_.get_notifs();
+  }
+
+  /// Hands `deliver` the foreign id of each new row of the contiguous run; returns how many.
+  template <typename Deliver>
+  std::size_t read(Deliver&& deliver) {
+    std::size_t n = 0;
+    for (bool more = true; more;) {
+      pqxx::nontransaction tx(conn_);
+      const auto rows = tx.exec_prepared("after", last_);
+      for (const auto& row : rows) {
+        const auto id = row[0].as<std::int64_t>();
+        if (id != last_ + 1) break;  // a hole: wait for the next NOTIFY
+        last_ = id;
+        deliver(row[1].as<std::string>());
+        ++n;
+      }
+      more = rows.size() == 1000 && rows.back()[0].as<std::int64_t>() == last_;
+    }
+    return n;
+  }
+
+  /// Waits for the next NOTIFY, or `timeout`.
+  void wait(std::chrono::microseconds timeout) {
+    conn_.await_notification(static_cast<long>(timeout.count() / 1000000),
+                             static_cast<long>(timeout.count() % 1000000));
+  }
+
+ private:
+  struct Woken final : pqxx::notification_receiver {
+    using pqxx::notification_receiver::notification_receiver;
+    void operator()(const std::string&, int) override {}
+  };
+  pqxx::connection conn_;
+  Woken woken_;
+  std::int64_t last_ = 0;
+};
 
 /// `producers` threads inserting `count` events in all at `rate` per second, event g (its
 /// foreign id) due at start + g / rate; each producer has its own connection and events-table
@@ -111,12 +163,31 @@ class Producers {
   std::vector<std::jthread> threads_;
 };
 
+/// L3's floor relay: a ContiguousReader of the hand-written producers' table, each row
+/// published as the relay's message with js_PublishMsgAsync as soon as it is read (nats.c
+/// matches the acknowledgements on its own thread); no cursor, no guard on the stream's last
+/// message, so no exactly-once: what a relay does at the least cost.
+void hand_written_relay(std::stop_token stop, const Config& cfg, const std::string& table,
+                        const std::string& stream) {
+  const auto nc = nats_connect(cfg.nats_url);
+  const auto js = jetstream(nc.get());
+  ContiguousReader reader(cfg.pg_dsn, table);
+  const std::string subject = stream + ".events";
+  while (!stop.stop_requested()) {
+    reader.read([&](const std::string& g) {
+      natsMsg* msg = relay_like_message(subject, g, "");
+      nats_check(js_PublishMsgAsync(js.get(), &msg, nullptr), "publish");
+    });
+    reader.wait(100ms);  // then looks at `stop` again
+  }
+}
+
 struct Latency {
   double p50 = 0, p99 = 0;
 };
 
-/// Runs the consumer child on `kind` ("pg", "nats", or "rawpg" for L4's floor, whose producers
-/// are then `hand_written`) while the producers write `count` events;
+/// Runs the consumer child on `kind` ("pg", "nats", or the floors' "rawpg" for L4 and "rawnats"
+/// for L3, whose producers are then `hand_written`) while the producers write `count` events;
 /// p50 / p99 of receipt - commit. An event the child never saw fails the scenario.
 Latency cross_process(const Config& cfg, const std::string& kind, const std::string& where,
                       const std::string& table, const std::string& stream_or_table, int count,
@@ -168,20 +239,43 @@ Row latency_row(const std::string& id, const std::string& name, const std::vecto
   return row;
 }
 
+/// `row` with the median p99 of its floor's `runs` beside it, and their p50 in its note.
+Row with_floor(Row row, const std::vector<Latency>& runs) {
+  const Latency f = medians(runs);
+  row.floor = f.p99;
+  char note[64];
+  std::snprintf(note, sizeof note, "; floor p50 %.2f ms", f.p50);
+  row.note += note;
+  return row;
+}
+
 void l3_l4(const Config& cfg, std::vector<Row>& rows) {
   const int count = cfg.quick ? 4000 : 20000;  // at 2,000/s: 2 s or 10 s per run
   if (cfg.wants("L3")) {
     log("L3");
     reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-l3"});
-    std::vector<Latency> runs;
+    std::vector<Latency> runs, floor;
     for (int i = 0; i < kLatencyRuns; ++i) {
-      const RelayedTable relayed(cfg, conn, "bench_l3", i);
-      runs.push_back(
-          cross_process(cfg, "nats", cfg.nats_url, relayed.table(), relayed.stream(), count));
+      {
+        const RelayedTable relayed(cfg, conn, "bench_l3", i);
+        runs.push_back(
+            cross_process(cfg, "nats", cfg.nats_url, relayed.table(), relayed.stream(), count));
+      }
+      const RelayedTable raw(
+          cfg, conn, "bench_l3_raw", i,
+          [&cfg](std::stop_token stop, const std::string& table, const std::string& stream) {
+            hand_written_relay(std::move(stop), cfg, table, stream);
+          });
+      floor.push_back(
+          cross_process(cfg, "rawnats", cfg.nats_url, raw.table(), raw.stream(), count, true));
     }
-    rows.push_back(latency_row(
-        "L3", "commit→consumer in another process, via relay + JetStream, 2,000 ev/s, 8 producers",
-        runs, 10));
+    rows.push_back(with_floor(
+        latency_row("L3",
+                    "commit→consumer in another process, via relay + JetStream, 2,000 ev/s, 8 "
+                    "producers (floor: hand-written INSERT and NOTIFY, a relay that LISTENs and "
+                    "publishes contiguous ids async, an ordered consumer)",
+                    runs, 10),
+        floor));
   }
   if (cfg.wants("L4")) {
     log("L4");
@@ -192,17 +286,12 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
       const auto raw_table = fresh_table(cfg, "bench_l4_raw");
       floor.push_back(cross_process(cfg, "rawpg", cfg.pg_dsn, raw_table, raw_table, count, true));
     }
-    auto row = latency_row(
+    Row row = latency_row(
         "L4",
         "commit→consumer in another process, PG notify, 2,000 ev/s, 8 producers (floor: "
         "hand-written INSERT, NOTIFY and LISTEN, in order by contiguous ids)",
         runs, 5);
-    const Latency f = medians(floor);
-    row.floor = f.p99;
-    char note[96];
-    std::snprintf(note, sizeof note, "; floor p50 %.2f ms", f.p50);
-    row.note += note;
-    rows.push_back(std::move(row));
+    rows.push_back(with_floor(std::move(row), floor));
   }
 }
 
@@ -383,39 +472,47 @@ void print_receipts(const std::vector<std::pair<long, std::int64_t>>& seen) {
   std::cout << out << std::flush;
 }
 
-/// L4's floor consumer: LISTEN, and on each NOTIFY (or after a second without one) the rows
-/// after the last id it delivered; it delivers the contiguous run of ids only (this benchmark
-/// rolls nothing back, so every id commits), which keeps order and skips nothing without any
-/// gap safety: what reflex's stream does, at the least cost.
+/// L4's floor consumer: a ContiguousReader, woken by each NOTIFY (or after a second without one).
 int hand_written_child(const std::string& dsn, const std::string& table, int count) {
-  pqxx::connection conn(dsn);
-  struct Woken final : pqxx::notification_receiver {
-    using pqxx::notification_receiver::notification_receiver;
-    void operator()(const std::string&, int) override {}
-  } woken(conn, raw_channel(table));
-  conn.prepare("after",
-               "SELECT id, foreign_id FROM " + table + " WHERE id > $1 ORDER BY id LIMIT 1000");
-  conn.get_notifs();
+  ContiguousReader reader(dsn, table);
   std::cout << "ready" << std::endl;
   std::vector<std::pair<long, std::int64_t>> seen;
   seen.reserve(static_cast<std::size_t>(count));
   const auto deadline = Clock::now() + 120s;
-  std::int64_t last = 0;
   while (static_cast<int>(seen.size()) < count && Clock::now() < deadline) {
-    bool more = true;
-    while (more) {
-      more = false;
-      pqxx::nontransaction tx(conn);
-      const auto rows = tx.exec_prepared("after", last);
-      for (const auto& row : rows) {
-        const auto id = row[0].as<std::int64_t>();
-        if (id != last + 1) break;  // a hole: wait for the next NOTIFY
-        last = id;
-        seen.emplace_back(std::stol(row[1].as<std::string>()), steady_nanos());
-      }
-      more = rows.size() == 1000 && rows.back()[0].as<std::int64_t>() == last;
-    }
-    if (static_cast<int>(seen.size()) < count) conn.await_notification(1, 0);
+    reader.read([&](const std::string& g) { seen.emplace_back(std::stol(g), steady_nanos()); });
+    if (static_cast<int>(seen.size()) < count) reader.wait(1s);
+  }
+  print_receipts(seen);
+  return 0;
+}
+
+/// L3's floor consumer: an ordered consumer of the stream read with nats.c's synchronous
+/// subscription (no hand-over to another thread), the event's foreign id from its header.
+int hand_written_nats_child(const std::string& url, const std::string& stream, int count) {
+  const auto nc = nats_connect(url);
+  const auto js = jetstream(nc.get());
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Ordered = true;
+  natsSubscription* raw = nullptr;
+  nats_check(js_SubscribeSync(&raw, js.get(), (stream + ".>").c_str(), nullptr, &so, nullptr),
+             "subscribe");
+  const NatsSubscription sub(raw, &natsSubscription_Destroy);
+  std::cout << "ready" << std::endl;
+  std::vector<std::pair<long, std::int64_t>> seen;
+  seen.reserve(static_cast<std::size_t>(count));
+  const auto deadline = Clock::now() + 120s;
+  while (static_cast<int>(seen.size()) < count && Clock::now() < deadline) {
+    natsMsg* next = nullptr;
+    const natsStatus s = natsSubscription_NextMsg(&next, sub.get(), 1000);
+    if (s == NATS_TIMEOUT) continue;
+    nats_check(s, "next message");
+    const NatsMessage msg(next, &natsMsg_Destroy);
+    const char* id = nullptr;
+    nats_check(natsMsgHeader_Get(msg.get(), "Reflex-Foreign-Id", &id), "foreign id header");
+    seen.emplace_back(std::stol(id), steady_nanos());
   }
   print_receipts(seen);
   return 0;
@@ -426,6 +523,7 @@ int hand_written_child(const std::string& dsn, const std::string& table, int cou
 int latency_child(const std::string& kind, const std::string& where, const std::string& name,
                   int count) {
   if (kind == "rawpg") return hand_written_child(where, name, count);
+  if (kind == "rawnats") return hand_written_nats_child(where, name, count);
   std::stop_source stop;
   std::unique_ptr<reflex::StreamClient> client;
   std::optional<reflex::rnats::Connection> conn;

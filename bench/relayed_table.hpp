@@ -1,9 +1,13 @@
 #pragma once
 // A fresh events table relayed into a fresh in-memory JetStream stream while it lives: what the
-// rows that measure through the relay (L1 via JetStream, L3) set up each run.
+// rows that measure through the relay (L1 via JetStream, L3 and its floor) set up each run.
 
 #include <unistd.h>
 
+#include <exception>
+#include <functional>
+#include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -13,18 +17,41 @@
 
 namespace bench {
 
+/// Runs a RelayedTable's relay by hand instead of reflex's (L3's floor): called on the relaying
+/// thread with the table and the stream; returns once `stop` is requested.
+using HandWrittenRelay =
+    std::function<void(std::stop_token stop, const std::string& table, const std::string& stream)>;
+
 /// Thread-safety: one thread. Lifetime: `conn` must outlive it; the destructor stops the relay
 /// and deletes the stream.
 class RelayedTable final {
  public:
   RelayedTable(const Config& cfg, const reflex::rnats::Connection& conn, const std::string& prefix,
-               int run)
+               int run, HandWrittenRelay hand_written = {})
       : conn_(conn),
         table_(fresh_table(cfg, prefix)),
-        stream_("BENCH_" + prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(run)),
-        source_(reflex::rsql::Database::open(cfg.pg_dsn), {.schema = {.table = table_}}),
-        relay_(conn, options()) {
-    relaying_ = std::jthread([this](std::stop_token stop) { relay_.run(stop); });
+        stream_("BENCH_" + prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(run)) {
+    reflex::rnats::ensure_stream(
+        conn_,
+        {.name = stream_, .subjects = {stream_ + ".>"}, .storage = reflex::rnats::Storage::memory});
+    if (hand_written) {
+      relaying_ = std::jthread([this, relay = std::move(hand_written)](std::stop_token stop) {
+        try {
+          relay(stop, table_, stream_);
+        } catch (const std::exception& e) {
+          log(std::string("hand-written relay: ") + e.what());  // the events never arrive
+        }
+      });
+      return;
+    }
+    source_.emplace(reflex::rsql::Database::open(cfg.pg_dsn),
+                    reflex::rsql::EventsTableOptions{.schema = {.table = table_}});
+    relay_.emplace(conn, reflex::rnats::RelayOptions{.name = "bench",
+                                                     .source = source_->stream_func(),
+                                                     .stream = stream_,
+                                                     .subject = stream_ + ".events",
+                                                     .start_after = ""});
+    relaying_ = std::jthread([this](std::stop_token stop) { relay_->run(stop); });
   }
   ~RelayedTable() {
     relaying_.request_stop();
@@ -38,23 +65,11 @@ class RelayedTable final {
   [[nodiscard]] const std::string& stream() const noexcept { return stream_; }
 
  private:
-  /// Creates the stream (the relay's target) and names it in the relay's options.
-  reflex::rnats::RelayOptions options() {
-    reflex::rnats::ensure_stream(
-        conn_,
-        {.name = stream_, .subjects = {stream_ + ".>"}, .storage = reflex::rnats::Storage::memory});
-    return {.name = "bench",
-            .source = source_.stream_func(),
-            .stream = stream_,
-            .subject = stream_ + ".events",
-            .start_after = ""};
-  }
-
   const reflex::rnats::Connection& conn_;
   const std::string table_;
   const std::string stream_;
-  reflex::rsql::EventsTable source_;
-  reflex::rnats::Relay relay_;
+  std::optional<reflex::rsql::EventsTable> source_;
+  std::optional<reflex::rnats::Relay> relay_;
   std::jthread relaying_;
 };
 

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "raw_nats.hpp"
 #include "reflex/proto/reflex.grpc.pb.h"
 #include "reflex/reflex.hpp"
 #include "reflex/rgrpc/generic.hpp"
@@ -87,43 +88,21 @@ void g1(const Config& cfg, std::vector<Row>& rows) {
   raw_server->Shutdown(std::chrono::system_clock::now() + 1s);
 }
 
-void nats_check(natsStatus s, const char* what) {
-  if (s != NATS_OK) throw std::runtime_error(std::string(what) + ": " + natsStatus_GetText(s));
-}
-
 /// nats.c async publishing of `count` messages like the relay's, with the same window.
 double raw_publish(const Config& cfg, const std::string& stream, long count) {
-  natsConnection* nc = nullptr;
-  nats_check(natsConnection_ConnectTo(&nc, cfg.nats_url.c_str()), "connect");
-  jsOptions options;
-  jsOptions_Init(&options);
-  options.PublishAsync.MaxPending = 1024;
-  jsCtx* js = nullptr;
-  nats_check(natsConnection_JetStream(&js, nc, &options), "jetstream");
+  const auto nc = nats_connect(cfg.nats_url);
+  const auto js = jetstream(nc.get());
   const std::string subject = stream + ".events";
   const auto start = Clock::now();
   for (long i = 0; i < count; ++i) {
-    natsMsg* msg = nullptr;
-    nats_check(natsMsg_Create(&msg, subject.c_str(), nullptr, kMetadata.data(),
-                              static_cast<int>(kMetadata.size())),
-               "message");
-    const std::string id = std::to_string(i + 1);
-    natsMsgHeader_Set(msg, "Reflex-Type", "1");
-    natsMsgHeader_Set(msg, "Reflex-Foreign-Id", id.c_str());
-    natsMsgHeader_Set(msg, "Reflex-Timestamp", "1764400000000000");
-    natsMsgHeader_Set(msg, "Reflex-Source-Id", id.c_str());
-    natsMsgHeader_Set(msg, "Nats-Msg-Id", ("raw:" + id).c_str());
-    nats_check(js_PublishMsgAsync(js, &msg, nullptr), "publish");
+    natsMsg* msg = relay_like_message(subject, std::to_string(i + 1), kMetadata);
+    nats_check(js_PublishMsgAsync(js.get(), &msg, nullptr), "publish");
   }
   jsPubOptions complete;
   jsPubOptions_Init(&complete);
   complete.MaxWait = 60000;
-  nats_check(js_PublishAsyncComplete(js, &complete), "complete");
-  const double rate =
-      static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - start).count();
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(nc);
-  return rate;
+  nats_check(js_PublishAsyncComplete(js.get(), &complete), "complete");
+  return static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 void r1(const Config& cfg, std::vector<Row>& rows) {

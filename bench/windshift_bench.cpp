@@ -19,6 +19,7 @@
 
 #include "harness.hpp"
 #include "hosted_service.hpp"
+#include "raw_nats.hpp"
 #include "reflex/rnats/rnats.hpp"
 #include "reflex/rwindshift/events_service.hpp"
 #include "scenarios.hpp"
@@ -32,10 +33,6 @@ namespace ev = windshift::events::v1alpha1;
 
 constexpr int kClients = 8;
 constexpr const char* kDataType = "google.protobuf.StringValue";
-
-void check(natsStatus s, const char* what) {
-  if (s != NATS_OK) throw std::runtime_error(std::string(what) + ": " + natsStatus_GetText(s));
-}
 
 // 100 bytes of payload, as an Any of a StringValue (what both sides publish).
 google::protobuf::Any payload() {
@@ -123,19 +120,19 @@ void w1(const Config& cfg, std::vector<Row>& rows) {
     std::vector<natsConnection*> ncs(kClients);
     std::vector<jsCtx*> jss(kClients);
     for (int i = 0; i < kClients; ++i) {
-      check(natsConnection_ConnectTo(&ncs[i], cfg.nats_url.c_str()), "connect");
-      check(natsConnection_JetStream(&jss[i], ncs[i], nullptr), "jetstream");
+      nats_check(natsConnection_ConnectTo(&ncs[i], cfg.nats_url.c_str()), "connect");
+      nats_check(natsConnection_JetStream(&jss[i], ncs[i], nullptr), "jetstream");
     }
     const std::string subject = stream + ".orders";
     const double rate = throughput(kClients, cfg.window(), [&](int t) -> std::uint64_t {
       natsMsg* msg = nullptr;
-      check(natsMsg_Create(&msg, subject.c_str(), nullptr, any.value().data(),
-                           static_cast<int>(any.value().size())),
-            "msg");
+      nats_check(natsMsg_Create(&msg, subject.c_str(), nullptr, any.value().data(),
+                                static_cast<int>(any.value().size())),
+                 "msg");
       natsMsgHeader_Set(msg, "WS-Published-Time", published.c_str());
       natsMsgHeader_Set(msg, "WS-Data-Type", kDataType);
       jsPubAck* ack = nullptr;
-      check(js_PublishMsg(&ack, jss[t], msg, nullptr, nullptr), "publish");
+      nats_check(js_PublishMsg(&ack, jss[t], msg, nullptr, nullptr), "publish");
       jsPubAck_Destroy(ack);
       natsMsg_Destroy(msg);
       return 1;
@@ -286,25 +283,25 @@ void fill(const reflex::rnats::Connection& conn, const std::string& stream, long
           const std::string& data) {
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;
-  check(natsConnection_ConnectTo(&nc, conn.url().c_str()), "connect");
+  nats_check(natsConnection_ConnectTo(&nc, conn.url().c_str()), "connect");
   jsOptions options;
   jsOptions_Init(&options);
   options.PublishAsync.MaxPending = 4096;
-  check(natsConnection_JetStream(&js, nc, &options), "jetstream");
+  nats_check(natsConnection_JetStream(&js, nc, &options), "jetstream");
   const std::string subject = stream + ".orders";
   for (long i = 0; i < count; ++i) {
     natsMsg* msg = nullptr;
-    check(
+    nats_check(
         natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size())),
         "msg");
     natsMsgHeader_Set(msg, "WS-Published-Time", "2026-01-01T00:00:00Z");
     natsMsgHeader_Set(msg, "WS-Data-Type", kDataType);
-    check(js_PublishMsgAsync(js, &msg, nullptr), "publish");
+    nats_check(js_PublishMsgAsync(js, &msg, nullptr), "publish");
   }
   jsPubOptions complete;
   jsPubOptions_Init(&complete);
   complete.MaxWait = 60000;
-  check(js_PublishAsyncComplete(js, &complete), "complete");
+  nats_check(js_PublishAsyncComplete(js, &complete), "complete");
   jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
 }
@@ -329,15 +326,15 @@ void w2(const Config& cfg, std::vector<Row>& rows) {
                                           .pull = true});
     natsConnection* nc = nullptr;
     jsCtx* js = nullptr;
-    check(natsConnection_ConnectTo(&nc, cfg.nats_url.c_str()), "connect");
-    check(natsConnection_JetStream(&js, nc, nullptr), "jetstream");
+    nats_check(natsConnection_ConnectTo(&nc, cfg.nats_url.c_str()), "connect");
+    nats_check(natsConnection_JetStream(&js, nc, nullptr), "jetstream");
     natsSubscription* sub = nullptr;
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = stream.c_str();
     so.Consumer = "raw";
-    check(js_PullSubscribe(&sub, js, (stream + ".>").c_str(), "raw", nullptr, &so, nullptr),
-          "pull subscribe");
+    nats_check(js_PullSubscribe(&sub, js, (stream + ".>").c_str(), "raw", nullptr, &so, nullptr),
+               "pull subscribe");
     const auto start = Clock::now();
     long got = 0;
     while (got < count && Clock::now() - start < 120s) {
