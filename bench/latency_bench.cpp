@@ -75,10 +75,9 @@ class ContiguousReader final {
     conn_.get_notifs();
   }
 
-  /// Hands `deliver` the foreign id of each new row of the contiguous run; returns how many.
+  /// Hands `deliver` the foreign id of each new row of the contiguous run.
   template <typename Deliver>
-  std::size_t read(Deliver&& deliver) {
-    std::size_t n = 0;
+  void read(Deliver&& deliver) {
     for (bool more = true; more;) {
       pqxx::nontransaction tx(conn_);
       const auto rows = tx.exec_prepared("after", last_);
@@ -87,11 +86,9 @@ class ContiguousReader final {
         if (id != last_ + 1) break;  // a hole: wait for the next NOTIFY
         last_ = id;
         deliver(row[1].as<std::string>());
-        ++n;
       }
       more = rows.size() == 1000 && rows.back()[0].as<std::int64_t>() == last_;
     }
-    return n;
   }
 
   /// Waits for the next NOTIFY, or `timeout`.

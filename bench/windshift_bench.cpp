@@ -117,11 +117,11 @@ void w1(const Config& cfg, std::vector<Row>& rows) {
 
   const auto raw = [&] {
     const auto stream = fresh_stream(conn, "BENCH_W1_RAW_", run);
-    std::vector<natsConnection*> ncs(kClients);
-    std::vector<jsCtx*> jss(kClients);
+    std::vector<NatsConnection> ncs;
+    std::vector<JetStreamContext> jss;
     for (int i = 0; i < kClients; ++i) {
-      nats_check(natsConnection_ConnectTo(&ncs[i], cfg.nats_url.c_str()), "connect");
-      nats_check(natsConnection_JetStream(&jss[i], ncs[i], nullptr), "jetstream");
+      ncs.push_back(nats_connect(cfg.nats_url));
+      jss.push_back(jetstream(ncs.back().get()));
     }
     const std::string subject = stream + ".orders";
     const double rate = throughput(kClients, cfg.window(), [&](int t) -> std::uint64_t {
@@ -132,15 +132,12 @@ void w1(const Config& cfg, std::vector<Row>& rows) {
       natsMsgHeader_Set(msg, "WS-Published-Time", published.c_str());
       natsMsgHeader_Set(msg, "WS-Data-Type", kDataType);
       jsPubAck* ack = nullptr;
-      nats_check(js_PublishMsg(&ack, jss[t], msg, nullptr, nullptr), "publish");
+      nats_check(js_PublishMsg(&ack, jss[static_cast<std::size_t>(t)].get(), msg, nullptr, nullptr),
+                 "publish");
       jsPubAck_Destroy(ack);
       natsMsg_Destroy(msg);
       return 1;
     });
-    for (int i = 0; i < kClients; ++i) {
-      jsCtx_Destroy(jss[i]);
-      natsConnection_Destroy(ncs[i]);
-    }
     reflex::rnats::delete_stream(conn, stream);
     return rate;
   };
@@ -281,13 +278,8 @@ double consume_events(const Hosted& hosted, const std::string& stream, const std
 
 void fill(const reflex::rnats::Connection& conn, const std::string& stream, long count,
           const std::string& data) {
-  natsConnection* nc = nullptr;
-  jsCtx* js = nullptr;
-  nats_check(natsConnection_ConnectTo(&nc, conn.url().c_str()), "connect");
-  jsOptions options;
-  jsOptions_Init(&options);
-  options.PublishAsync.MaxPending = 4096;
-  nats_check(natsConnection_JetStream(&js, nc, &options), "jetstream");
+  const auto nc = nats_connect(conn.url());
+  const auto js = jetstream(nc.get(), 4096);
   const std::string subject = stream + ".orders";
   for (long i = 0; i < count; ++i) {
     natsMsg* msg = nullptr;
@@ -296,14 +288,12 @@ void fill(const reflex::rnats::Connection& conn, const std::string& stream, long
         "msg");
     natsMsgHeader_Set(msg, "WS-Published-Time", "2026-01-01T00:00:00Z");
     natsMsgHeader_Set(msg, "WS-Data-Type", kDataType);
-    nats_check(js_PublishMsgAsync(js, &msg, nullptr), "publish");
+    nats_check(js_PublishMsgAsync(js.get(), &msg, nullptr), "publish");
   }
   jsPubOptions complete;
   jsPubOptions_Init(&complete);
   complete.MaxWait = 60000;
-  nats_check(js_PublishAsyncComplete(js, &complete), "complete");
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(nc);
+  nats_check(js_PublishAsyncComplete(js.get(), &complete), "complete");
 }
 
 void w2(const Config& cfg, std::vector<Row>& rows) {
@@ -324,22 +314,22 @@ void w2(const Config& cfg, std::vector<Row>& rows) {
                                           .filter_subject = stream + ".>",
                                           .max_pending = 1000,
                                           .pull = true});
-    natsConnection* nc = nullptr;
-    jsCtx* js = nullptr;
-    nats_check(natsConnection_ConnectTo(&nc, cfg.nats_url.c_str()), "connect");
-    nats_check(natsConnection_JetStream(&js, nc, nullptr), "jetstream");
-    natsSubscription* sub = nullptr;
+    const auto nc = nats_connect(cfg.nats_url);
+    const auto js = jetstream(nc.get());
+    natsSubscription* raw_sub = nullptr;
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = stream.c_str();
     so.Consumer = "raw";
-    nats_check(js_PullSubscribe(&sub, js, (stream + ".>").c_str(), "raw", nullptr, &so, nullptr),
-               "pull subscribe");
+    nats_check(
+        js_PullSubscribe(&raw_sub, js.get(), (stream + ".>").c_str(), "raw", nullptr, &so, nullptr),
+        "pull subscribe");
+    const NatsSubscription sub(raw_sub, &natsSubscription_Destroy);
     const auto start = Clock::now();
     long got = 0;
     while (got < count && Clock::now() - start < 120s) {
       natsMsgList list{};
-      if (natsSubscription_Fetch(&list, sub, kWindow, 5000, nullptr) != NATS_OK) continue;
+      if (natsSubscription_Fetch(&list, sub.get(), kWindow, 5000, nullptr) != NATS_OK) continue;
       for (int i = 0; i < list.Count; ++i) {
         natsMsg_Ack(list.Msgs[i], nullptr);
         ++got;
@@ -347,9 +337,6 @@ void w2(const Config& cfg, std::vector<Row>& rows) {
       natsMsgList_Destroy(&list);
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    natsSubscription_Destroy(sub);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
     reflex::rnats::delete_stream(conn, stream);
     return static_cast<double>(got) / seconds;
   };
