@@ -22,6 +22,7 @@ using detail::MsgPtr;
 struct Start {
   std::uint64_t sequence = 0;  // first sequence to deliver; 0 = only new messages
   bool nothing_pending = false;
+  std::uint64_t last = 0;  // with sequence 0: the stream's last sequence, which is not new
 };
 
 std::uint64_t parse_cursor(std::string_view after, const std::string& stream) {
@@ -47,7 +48,7 @@ Start plan_start(detail::ConnectionState& conn, const SourceOptions& options, st
   const detail::StreamInfoPtr info(raw);
   const std::uint64_t first = info->State.FirstSeq;
   const std::uint64_t last = info->State.LastSeq;
-  if (from_head) return {.sequence = 0, .nothing_pending = true};
+  if (from_head) return {.sequence = 0, .nothing_pending = true, .last = last};
 
   const bool skip = options.on_stale_cursor == StaleCursor::skip_ahead;
   const std::string where =
@@ -59,7 +60,7 @@ Start plan_start(detail::ConnectionState& conn, const SourceOptions& options, st
                         "nothing here. Reset the consumer's cursor (or use "
                         "StaleCursor::skip_ahead to continue with new messages)");
     }
-    return {.sequence = 0, .nothing_pending = true};
+    return {.sequence = 0, .nothing_pending = true, .last = last};
   }
   if (cursor > 0 && cursor + 1 < first) {
     if (!skip) {
@@ -109,6 +110,7 @@ class JetStreamClient final : public StreamClient {
     }
     sub_.reset(sub);
     natsSubscription_SetOnCompleteCB(sub, &detail::MsgQueue::on_complete, closure);
+    delivered_ = start.sequence > 0 ? start.sequence - 1 : start.last;
     caught_up_ = start.nothing_pending;
     if (!caught_up_ && options_.to_head) {
       // The exact count for the filter, from the consumer itself (it skips deleted messages).
@@ -145,6 +147,7 @@ class JetStreamClient final : public StreamClient {
           }
         }
         held_ = decode(std::move(*msg));
+        if (!held_) continue;  // delivered before: see decode
       }
       if (options_.lag > std::chrono::milliseconds::zero()) {
         const auto due = held_->timestamp + options_.lag;
@@ -177,8 +180,15 @@ class JetStreamClient final : public StreamClient {
     const detail::MetaDataPtr meta(raw);
     remaining_ = meta->NumPending;
     caught_up_ = meta->NumPending == 0;
-    return detail::message_event(msg.get(), meta->Sequence.Stream,
-                                 detail::from_unix_nanos(meta->Timestamp));
+    // The stream only moves forward. nats.c recreates an ordered consumer after a missed
+    // heartbeat (a leader moved, a server restarted) after the last sequence it delivered; once
+    // (the leader-kill cluster test on a fresh cluster) that redelivered sequence 1 after 200, most
+    // likely a consumer recreated before its first delivery. Whatever the cause, what was handed
+    // out already, or lies before the start asked for, is skipped.
+    const std::uint64_t seq = meta->Sequence.Stream;
+    if (seq <= delivered_) return std::nullopt;
+    delivered_ = seq;
+    return detail::message_event(msg.get(), seq, detail::from_unix_nanos(meta->Timestamp));
   }
 
   std::shared_ptr<detail::ConnectionState> conn_;
@@ -190,6 +200,7 @@ class JetStreamClient final : public StreamClient {
   std::optional<Event> held_;
   std::optional<std::uint64_t> remaining_;
   bool caught_up_ = false;
+  std::uint64_t delivered_ = 0;  // the last stream sequence handed out (or before the start)
 };
 
 }  // namespace
