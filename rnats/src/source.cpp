@@ -110,6 +110,12 @@ class JetStreamClient final : public StreamClient {
     }
     sub_.reset(sub);
     natsSubscription_SetOnCompleteCB(sub, &detail::MsgQueue::on_complete, closure);
+    // No client-side drop limit. The server lets an ordered consumer run up to its flow-control
+    // window (up to 32 MiB) ahead of us, past nats.c's default of 65,536 messages; nats.c counts
+    // an ordered consumer's sequence before it enqueues, so a slow-consumer drop would not be
+    // seen as a gap and a message would be skipped silently. The window bounds the memory.
+    detail::check(natsSubscription_SetPendingLimits(sub, -1, -1),
+                  "JetStream source: lift the pending limits of stream \"" + stream_ + "\"");
     delivered_ = start.sequence > 0 ? start.sequence - 1 : start.last;
     caught_up_ = start.nothing_pending;
     if (!caught_up_ && options_.to_head) {

@@ -226,6 +226,17 @@ TEST(JetStreamCluster, AClientOfAKilledNodeReconnectsToAnother) {
     return rnats::ensure_stream(conn, {.name = "PINGS", .subjects = {"pings.>"}, .replicas = 3});
   });
   ASSERT_TRUE(rnats_test::eventually([&] { return conn.connected(); }, 5s));
+  // The stream has its leader and both followers before a node dies: on a cluster started a
+  // moment ago, a kill before the followers joined leaves the stream without a quorum for long.
+  const auto led = [&](std::size_t followers, const std::string& not_by) {
+    try {
+      const auto s = rnats::stream_info(conn, "PINGS");
+      return s && !s->leader.empty() && s->leader != not_by && s->replicas.size() >= followers;
+    } catch (const reflex::Error&) {
+      return false;
+    }
+  };
+  ASSERT_TRUE(rnats_test::eventually([&] { return led(2, ""); }, 30s));
   const std::string was = conn.connected_url();
   const std::string node = cluster.node_of(was);
   ASSERT_FALSE(node.empty()) << "connected to " << was;
@@ -233,6 +244,9 @@ TEST(JetStreamCluster, AClientOfAKilledNodeReconnectsToAnother) {
   ASSERT_TRUE(
       rnats_test::eventually([&] { return conn.connected() && conn.connected_url() != was; }, 10s))
       << "still not connected elsewhere than " << was;
+  // If the killed node led the stream, the other two elect a leader first (a few seconds).
+  ASSERT_TRUE(rnats_test::eventually([&] { return led(0, node); }, 30s))
+      << "no leader for the stream but on the killed node " << node;
   const auto ack =
       with_retries([&] { return rnats::publish(conn, {.subject = "pings.x", .data = "after"}); });
   EXPECT_GT(ack.sequence, 0u);

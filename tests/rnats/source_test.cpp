@@ -222,4 +222,30 @@ TEST(JetStreamSource, RunConsumesEveryEventOnceAndResumesFromTheCursor) {
   EXPECT_EQ(cursors->get("c"), "60");
 }
 
+TEST(JetStreamSource, ASlowReaderOfALongBacklogOfSmallMessagesMissesNone) {
+  // The server sends an ordered consumer up to 32 MiB ahead of its flow-control replies, which
+  // for messages of ~100 bytes is several times nats.c's default pending limit (65,536
+  // messages); past that limit nats.c drops messages without the ordered consumer noticing.
+  auto conn = rnats_test::connect();
+  TempStream stream(conn);
+  constexpr std::uint64_t kMessages = 250'000;
+  for (std::uint64_t i = 0; i < kMessages; ++i) {
+    rnats::publish_core(conn, stream.subject(), "x");
+    if (i % 5000 == 4999) conn.flush();
+  }
+  conn.flush();
+  ASSERT_TRUE(rnats_test::eventually(
+      [&] { return rnats::stream_info(conn, stream.name())->messages == kMessages; }, 30s))
+      << "the stream did not take every message";
+
+  auto client = rnats::stream_func(conn, {.stream = stream.name(), .buffer = 64})({}, "", {});
+  // Slower than the server sends, so that nats.c's pending list fills up to the server's window.
+  std::this_thread::sleep_for(1s);
+  for (std::uint64_t expected = 1; expected <= kMessages; ++expected) {
+    const reflex::Event event = client->recv();
+    ASSERT_EQ(event.id, std::to_string(expected)) << "a message was skipped";
+    if (expected % 200 == 0) std::this_thread::sleep_for(1ms);
+  }
+}
+
 }  // namespace

@@ -30,7 +30,9 @@ struct SourceOptions {
   /// See StaleCursor. Detection looks at the whole stream: with a filter subject, a cursor below
   /// the first retained message counts as expired even when none of the lost messages matched.
   StaleCursor on_stale_cursor = StaleCursor::fail;
-  /// Messages buffered ahead of recv(); the server is held back (flow control) beyond that.
+  /// Messages handed over ahead of recv(). Behind them nats.c holds what the server has sent
+  /// within its flow-control window (at most 32 MiB per source); the server waits beyond that.
+  /// No message is ever dropped on the client to bound memory.
   std::size_t buffer = 1024;
   /// Idle heartbeat of the ordered consumer: after a server restart or lost consumer, nats.c
   /// notices within about two heartbeats and recreates the consumer after the last delivered
