@@ -171,10 +171,8 @@ void hand_written_relay(std::stop_token stop, const Config& cfg, const std::stri
   ContiguousReader reader(cfg.pg_dsn, table);
   const std::string subject = stream + ".events";
   while (!stop.stop_requested()) {
-    reader.read([&](const std::string& g) {
-      natsMsg* msg = relay_like_message(subject, g, "");
-      nats_check(js_PublishMsgAsync(js.get(), &msg, nullptr), "publish");
-    });
+    reader.read(
+        [&](const std::string& g) { publish_async(js.get(), relay_like_message(subject, g, "")); });
     reader.wait(100ms);  // then looks at `stop` again
   }
 }

@@ -4,9 +4,12 @@
 
 #include <nats/nats.h>
 
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace bench {
 
@@ -35,20 +38,41 @@ inline JetStreamContext jetstream(natsConnection* nc, int max_pending = 1024) {
   return {js, &jsCtx_Destroy};
 }
 
-/// The message the relay writes for an event of type 1: reflex's headers and a message id
-/// (JetStream deduplicates by it), `data` its body. The caller publishes it.
-inline natsMsg* relay_like_message(const std::string& subject, const std::string& id,
-                                   const std::string& data) {
-  natsMsg* msg = nullptr;
+/// A message on `subject` with `data` as its body and `headers` (name, value) in order.
+inline NatsMessage nats_message(
+    const std::string& subject, std::string_view data,
+    std::initializer_list<std::pair<const char*, const char*>> headers = {}) {
+  natsMsg* raw = nullptr;
   nats_check(
-      natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size())),
+      natsMsg_Create(&raw, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size())),
       "message");
-  natsMsgHeader_Set(msg, "Reflex-Type", "1");
-  natsMsgHeader_Set(msg, "Reflex-Foreign-Id", id.c_str());
-  natsMsgHeader_Set(msg, "Reflex-Timestamp", "1764400000000000");
-  natsMsgHeader_Set(msg, "Reflex-Source-Id", id.c_str());
-  natsMsgHeader_Set(msg, "Nats-Msg-Id", ("raw:" + id).c_str());
+  NatsMessage msg(raw, &natsMsg_Destroy);
+  for (const auto& [name, value] : headers) {
+    nats_check(natsMsgHeader_Set(raw, name, value), "header");
+  }
   return msg;
+}
+
+/// The message the relay writes for an event of type 1: reflex's headers and a message id
+/// (JetStream deduplicates by it), `data` its body.
+inline NatsMessage relay_like_message(const std::string& subject, const std::string& id,
+                                      std::string_view data) {
+  const std::string msg_id = "raw:" + id;
+  return nats_message(subject, data,
+                      {{"Reflex-Type", "1"},
+                       {"Reflex-Foreign-Id", id.c_str()},
+                       {"Reflex-Timestamp", "1764400000000000"},
+                       {"Reflex-Source-Id", id.c_str()},
+                       {"Nats-Msg-Id", msg_id.c_str()}});
+}
+
+/// js_PublishMsgAsync, which takes the message only when it accepts it (it then clears the
+/// pointer); on an error the message stays ours and is destroyed here.
+inline void publish_async(jsCtx* js, NatsMessage msg) {
+  natsMsg* raw = msg.get();
+  const natsStatus s = js_PublishMsgAsync(js, &raw, nullptr);
+  if (raw == nullptr) static_cast<void>(msg.release());
+  nats_check(s, "publish");
 }
 
 }  // namespace bench

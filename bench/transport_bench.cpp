@@ -95,8 +95,7 @@ double raw_publish(const Config& cfg, const std::string& stream, long count) {
   const std::string subject = stream + ".events";
   const auto start = Clock::now();
   for (long i = 0; i < count; ++i) {
-    natsMsg* msg = relay_like_message(subject, std::to_string(i + 1), kMetadata);
-    nats_check(js_PublishMsgAsync(js.get(), &msg, nullptr), "publish");
+    publish_async(js.get(), relay_like_message(subject, std::to_string(i + 1), kMetadata));
   }
   jsPubOptions complete;
   jsPubOptions_Init(&complete);

@@ -125,17 +125,14 @@ void w1(const Config& cfg, std::vector<Row>& rows) {
     }
     const std::string subject = stream + ".orders";
     const double rate = throughput(kClients, cfg.window(), [&](int t) -> std::uint64_t {
-      natsMsg* msg = nullptr;
-      nats_check(natsMsg_Create(&msg, subject.c_str(), nullptr, any.value().data(),
-                                static_cast<int>(any.value().size())),
-                 "msg");
-      natsMsgHeader_Set(msg, "WS-Published-Time", published.c_str());
-      natsMsgHeader_Set(msg, "WS-Data-Type", kDataType);
+      const NatsMessage msg =
+          nats_message(subject, any.value(),
+                       {{"WS-Published-Time", published.c_str()}, {"WS-Data-Type", kDataType}});
       jsPubAck* ack = nullptr;
-      nats_check(js_PublishMsg(&ack, jss[static_cast<std::size_t>(t)].get(), msg, nullptr, nullptr),
-                 "publish");
+      nats_check(
+          js_PublishMsg(&ack, jss[static_cast<std::size_t>(t)].get(), msg.get(), nullptr, nullptr),
+          "publish");
       jsPubAck_Destroy(ack);
-      natsMsg_Destroy(msg);
       return 1;
     });
     reflex::rnats::delete_stream(conn, stream);
@@ -282,13 +279,9 @@ void fill(const reflex::rnats::Connection& conn, const std::string& stream, long
   const auto js = jetstream(nc.get(), 4096);
   const std::string subject = stream + ".orders";
   for (long i = 0; i < count; ++i) {
-    natsMsg* msg = nullptr;
-    nats_check(
-        natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size())),
-        "msg");
-    natsMsgHeader_Set(msg, "WS-Published-Time", "2026-01-01T00:00:00Z");
-    natsMsgHeader_Set(msg, "WS-Data-Type", kDataType);
-    nats_check(js_PublishMsgAsync(js.get(), &msg, nullptr), "publish");
+    publish_async(js.get(), nats_message(subject, data,
+                                         {{"WS-Published-Time", "2026-01-01T00:00:00Z"},
+                                          {"WS-Data-Type", kDataType}}));
   }
   jsPubOptions complete;
   jsPubOptions_Init(&complete);
