@@ -492,6 +492,7 @@ TEST(Postgres, AFlushDuringAnOutageKeepsTheCursorForTheFlushAfterIt) {
   EXPECT_EQ(cursors.get("billing"), "42");
 
   server.start();
+  ASSERT_EQ(server.env("REFLEX_TEST_PG_DSN"), dsn) << "the restarted server is on another port";
   cursors.flush();
   EXPECT_TRUE(cursors.pending().empty());
   reflex::rsql::CursorsTable fresh(db, {.schema = {.table = "outage_cursors"}});
