@@ -35,8 +35,8 @@ struct CoreSubscribeOptions {
   /// message to one of them. Empty: every message to this subscriber.
   std::string queue_group{};
   /// Messages received and not yet taken by next(); beyond it nats.c holds further messages in
-  /// its own pending buffer (65536 messages), and beyond that the server drops them for this
-  /// subscriber (a slow consumer), as core NATS does.
+  /// its own pending buffer (65,536 messages or 64 MiB), and beyond that nats.c drops them for
+  /// this subscriber (a slow consumer), as core NATS does: at most once, by design.
   std::size_t buffer = 1024;
 };
 
