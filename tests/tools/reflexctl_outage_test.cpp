@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "reflex/rnats/rnats.hpp"
-#include "reflexctl_harness.hpp"
 #include "reflex_test/services.hpp"
+#include "reflexctl_harness.hpp"
 
 namespace {
 
@@ -91,8 +91,9 @@ TEST(ReflexctlOutage, TailAndRelayRideOutAPostgresRestartLoggingItOnce) {
   ASSERT_EQ(run({"publish", source, "--batch", "10"}, events(4, 6)).status, 0);
   EXPECT_TRUE(eventually([&] { return lines(tail.out()).size() >= 6 && relayed() >= 6; }))
       << tail.err() << relay.err();
-  EXPECT_FALSE(tail.wait_for_err("is back").empty()) << tail.err();
-  EXPECT_FALSE(relay.wait_for_err("is back").empty()) << relay.err();
+  // " is back after ", not "is back": the line that begins an outage ends "until it is back".
+  EXPECT_FALSE(tail.wait_for_err(" is back after ").empty()) << tail.err();
+  EXPECT_FALSE(relay.wait_for_err(" is back after ").empty()) << relay.err();
   tail.signal(SIGTERM);
   relay.signal(SIGTERM);
   EXPECT_EQ(tail.wait(10s), 0) << tail.err();

@@ -98,6 +98,8 @@ void watch_outages(std::stop_token stop, const reflex::rnats::Relay& relay,
       next_probe = Clock::now() + backoff.next();
     }
   }
+  // Stopped within 100 ms of events flowing again: the log still ends the outage it began.
+  if (outage.is_down() && relay.stats().acknowledged > acknowledged) outage.back();
 }
 #endif
 
