@@ -93,7 +93,8 @@ TEST(ReflexctlOutage, TailAndRelayRideOutAPostgresRestartLoggingItOnce) {
       << tail.err() << relay.err();
   // " is back after ", not "is back": the line that begins an outage ends "until it is back".
   EXPECT_FALSE(tail.wait_for_err(" is back after ").empty()) << tail.err();
-  EXPECT_FALSE(relay.wait_for_err(" is back after ").empty()) << relay.err();
+  // The relay is stopped as soon as its events are in, without waiting for its log: a relay
+  // stopped right after events flow again still logs the end of the outage (checked below).
   tail.signal(SIGTERM);
   relay.signal(SIGTERM);
   EXPECT_EQ(tail.wait(10s), 0) << tail.err();

@@ -59,7 +59,11 @@ void watch_outages(std::stop_token stop, const reflex::rnats::Relay& relay,
   OutageLog outage("relay");
   Backoff backoff;
   std::uint64_t recoveries = relay.stats().recoveries;
-  std::uint64_t acknowledged = 0;
+  std::uint64_t acknowledged = 0;  // at the start of the outage
+  // Events flow again: an acknowledgement since the outage began ends it.
+  const auto flowing = [&](const reflex::rnats::RelayStats& s) {
+    return s.acknowledged > acknowledged;
+  };
   bool source_failed = false;
   auto next_probe = Clock::now();
   while (reflex::sleep_for(stop, std::chrono::milliseconds(100))) {
@@ -77,7 +81,7 @@ void watch_outages(std::stop_token stop, const reflex::rnats::Relay& relay,
       continue;
     }
     if (!outage.is_down()) continue;
-    if (s.acknowledged > acknowledged) {  // events flow again
+    if (flowing(s)) {
       outage.back();
       continue;
     }
@@ -99,7 +103,7 @@ void watch_outages(std::stop_token stop, const reflex::rnats::Relay& relay,
     }
   }
   // Stopped within 100 ms of events flowing again: the log still ends the outage it began.
-  if (outage.is_down() && relay.stats().acknowledged > acknowledged) outage.back();
+  if (outage.is_down() && flowing(relay.stats())) outage.back();
 }
 #endif
 
