@@ -1,5 +1,6 @@
 #include "reflex/encoding.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "reflex/errors.hpp"
@@ -150,6 +151,48 @@ std::string percent_decode(std::string_view text) {
     i += 2;
   }
   throw ConfigError("malformed percent escape in \"" + std::string(text) + "\"");
+}
+
+std::string quoted(std::string_view text, std::size_t max_bytes) {
+  std::size_t end = std::min(text.size(), max_bytes);
+  // Back to the start of a UTF-8 character: a cut inside one would show a broken character.
+  if (end < text.size()) {
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  }
+  std::string out;
+  out.reserve(end + 8);
+  out += '"';
+  for (const char c : text.substr(0, end)) {
+    const auto b = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (b < 0x20 || b == 0x7F) {
+          out += "\\x";
+          out += kLowerDigits[b >> 4];
+          out += kLowerDigits[b & 0x0F];
+        } else {
+          out += c;
+        }
+    }
+  }
+  if (end < text.size()) out += "…";
+  out += '"';
+  return out;
 }
 
 }  // namespace reflex

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 
 namespace reflex {
@@ -24,12 +25,12 @@ std::optional<std::int64_t> Event::try_foreign_id_int() const noexcept {
 
 std::int64_t Event::id_int() const {
   if (auto v = try_id_int()) return *v;
-  throw Error("event id \"" + id + "\" is not a decimal 64-bit integer");
+  throw Error("event id " + quoted(id) + " is not a decimal 64-bit integer");
 }
 
 std::int64_t Event::foreign_id_int() const {
   if (auto v = try_foreign_id_int()) return *v;
-  throw Error("event foreign id \"" + foreign_id + "\" (event id " + id +
+  throw Error("event foreign id " + quoted(foreign_id) + " (event id " + quoted(id) +
               ") is not a decimal 64-bit integer");
 }
 

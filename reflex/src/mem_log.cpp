@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 
 namespace reflex {
@@ -122,8 +123,8 @@ StreamFunc MemLog::stream_func() const {
     if (!after.empty()) {
       const auto id = parse_int64(after);
       if (!id || *id < 0) {
-        throw CursorError("MemLog: cursor \"" + std::string(after) +
-                          "\" is not an event id (expected a non-negative integer, or \"\" for "
+        throw CursorError("MemLog: cursor " + quoted(after) +
+                          " is not an event id (expected a non-negative integer, or \"\" for "
                           "the beginning)");
       }
       next = static_cast<std::size_t>(*id);

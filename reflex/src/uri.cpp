@@ -39,7 +39,7 @@ std::string redact_raw(std::string_view text) {
 }
 
 [[noreturn]] void fail(std::string_view text, const std::string& why) {
-  throw ConfigError("malformed URI \"" + redact_raw(text) + "\": " + why);
+  throw ConfigError("malformed URI " + quoted(redact_raw(text), 512) + ": " + why);
 }
 
 }  // namespace
@@ -110,7 +110,7 @@ Uri parse_uri(std::string_view text) {
     auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
     if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || value == 0 ||
         value > 65535) {
-      fail(text, "the port \"" + std::string(port_text) + "\" is not a number from 1 to 65535");
+      fail(text, "the port " + quoted(port_text) + " is not a number from 1 to 65535");
     }
     uri.port = static_cast<std::uint16_t>(value);
   }

@@ -6,6 +6,7 @@
 #include "codec.hpp"
 #include "connection_state.hpp"
 #include "msg_queue.hpp"
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rnats/errors.hpp"
 #include "reflex/wait.hpp"
@@ -29,8 +30,8 @@ std::uint64_t parse_cursor(std::string_view after, const std::string& stream) {
   if (after.empty()) return 0;
   const auto value = parse_int64(after);
   if (!value || *value < 0) {
-    throw CursorError("JetStream stream \"" + stream + "\": cursor \"" + std::string(after) +
-                      "\" is not a stream sequence (expected a non-negative integer, or \"\" for "
+    throw CursorError("JetStream stream \"" + stream + "\": cursor " + quoted(after) +
+                      " is not a stream sequence (expected a non-negative integer, or \"\" for "
                       "the beginning)");
   }
   return static_cast<std::uint64_t>(*value);

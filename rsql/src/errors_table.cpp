@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "access.hpp"
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/event.hpp"
 #include "session_pool.hpp"
@@ -136,7 +137,7 @@ std::vector<ErrorRecord> ErrorsTable::list(std::string_view consumer, std::size_
 
 bool ErrorsTable::set_status(std::string_view error_id, ErrorStatus status) const {
   const auto id = parse_int64(error_id);
-  if (!id) throw ConfigError("'" + std::string(error_id) + "' is not an error id");
+  if (!id) throw ConfigError(quoted(error_id) + " is not an error id");
   auto& t = *impl_;
   return t.with_session([&](detail::Session& session) {
     const Param params[] = {static_cast<std::int64_t>(status), *id};

@@ -161,7 +161,7 @@ std::int64_t parse_cursor(std::string_view cursor, std::string_view table) {
   if (cursor.empty()) return 0;
   const auto value = parse_int64(cursor);
   if (!value || *value < 0) {
-    throw CursorError("cursor '" + std::string(cursor) + "' is not an event id of table '" +
+    throw CursorError("cursor " + quoted(cursor) + " is not an event id of table '" +
                       std::string(table) +
                       "': expected a non-negative decimal id (or \"\" for the beginning)");
   }

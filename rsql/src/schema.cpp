@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "sql_text.hpp"
 
@@ -21,8 +22,7 @@ std::string_view to_string(Dialect dialect) noexcept {
 
 void validate_identifier(std::string_view what, std::string_view name) {
   const auto bad = [&](const std::string& why) {
-    throw ConfigError(std::string(what) + " '" + std::string(name) +
-                      "' is not a valid SQL name: " + why +
+    throw ConfigError(std::string(what) + " " + quoted(name) + " is not a valid SQL name: " + why +
                       "; use letters, digits and underscores, starting with a letter or "
                       "underscore, at most 63 characters");
   };
@@ -34,7 +34,10 @@ void validate_identifier(std::string_view what, std::string_view name) {
   const auto digit = [](char c) { return c >= '0' && c <= '9'; };
   if (!alpha(name.front())) bad("it must start with a letter or an underscore");
   for (const char c : name) {
-    if (!alpha(c) && !digit(c)) bad(std::string("it contains '") + c + "'");
+    if (alpha(c) || digit(c)) continue;
+    // One byte of a multi-byte UTF-8 character would show as a broken character: say what it is.
+    if (static_cast<unsigned char>(c) >= 0x80) bad("it contains a character that is not ASCII");
+    bad("it contains " + quoted(std::string_view(&c, 1)));
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "hints.hpp"
 #include "json.hpp"
+#include "reflex/encoding.hpp"
 #include "reflex/errors.hpp"
 #include "reflex/rsql/errors.hpp"
 #include "reflex/rstate/errors.hpp"
@@ -68,8 +69,8 @@ std::int64_t now_ns() {
 void check_name(std::string_view what, std::string_view name) {
   if (name.empty()) throw ConfigError(std::string(what) + " is empty: give a name without spaces");
   if (!is_name(name)) {
-    throw ConfigError(std::string(what) + " '" + std::string(name) +
-                      "' has white space: names match ^\\S+$");
+    throw ConfigError(std::string(what) + " " + quoted(name) +
+                      " has white space: names match ^\\S+$");
   }
 }
 

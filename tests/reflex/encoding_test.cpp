@@ -49,6 +49,23 @@ TEST(Percent, DecodingInvertsEncodingAndNamesAMalformedEscape) {
   }
 }
 
+TEST(Quoted, NamesAValueOnOneLineWithItsControlBytesEscaped) {
+  EXPECT_EQ(reflex::quoted("order"), "\"order\"");
+  EXPECT_EQ(reflex::quoted("a\nb\r\tc"), R"("a\nb\r\tc")");
+  EXPECT_EQ(reflex::quoted(std::string("x\0\x1b\x7f", 4)), R"("x\x00\x1b\x7f")");
+  EXPECT_EQ(reflex::quoted(R"(say "hi" \)"), R"("say \"hi\" \\")");
+  EXPECT_EQ(reflex::quoted("größe"), "\"größe\"");  // UTF-8 is shown as it is
+  EXPECT_EQ(reflex::quoted(""), "\"\"");
+}
+
+TEST(Quoted, CutsALongValueAtACharacterBoundary) {
+  EXPECT_EQ(reflex::quoted(std::string(300, 'k')), "\"" + std::string(128, 'k') + "…\"");
+  EXPECT_EQ(reflex::quoted("abcd", 4), "\"abcd\"");
+  EXPECT_EQ(reflex::quoted("abcde", 4), "\"abcd…\"");
+  // "ö" is two bytes: a cut after 2 bytes would split it, so it falls back to "a".
+  EXPECT_EQ(reflex::quoted("aöb", 2), "\"a…\"");
+}
+
 TEST(Utf8, AcceptsEveryWellFormedSequenceAndNamesWhereOneIsNot) {
   EXPECT_TRUE(reflex::is_utf8(""));
   EXPECT_TRUE(reflex::is_utf8("plain ascii"));

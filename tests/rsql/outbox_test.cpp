@@ -436,6 +436,14 @@ TEST_F(Outbox, ACursorThatIsNotAnIdIsACursorError) {
   for (const char* bad : {"abc", "-1", "12x", "99999999999999999999"}) {
     EXPECT_THROW((void)table.stream(stop.get_token(), bad), reflex::CursorError) << bad;
   }
+  // A cursor holding a line break is named on the error's one line, escaped.
+  try {
+    (void)table.stream(stop.get_token(), "12\nDROP");
+    ADD_FAILURE() << "a cursor with a line break was accepted";
+  } catch (const reflex::CursorError& e) {
+    EXPECT_NE(std::string(e.what()).find(R"("12\nDROP")"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(Outbox, IdentifierInjectionIsRejectedBeforeAnySql) {
@@ -447,6 +455,14 @@ TEST_F(Outbox, IdentifierInjectionIsRejectedBeforeAnySql) {
   }
   EXPECT_THROW(EventsTable(db, EventsTableOptions{.schema = {.type_column = "type--"}}),
                reflex::ConfigError);
+  try {
+    (void)reflex::rsql::events_ddl(backend->dialect(), {.table = "ev\nents"});
+    ADD_FAILURE() << "a table name with a line break was accepted";
+  } catch (const reflex::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(R"("ev\nents" is not a valid SQL name: it contains "\n")"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(Outbox, ANoopLookalikeEventIsRejected) {

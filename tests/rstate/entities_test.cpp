@@ -215,6 +215,11 @@ TEST_F(EntitiesTest, BadInputIsRefusedWithAClearErrorBeforeAnythingIsWritten) {
   refused([&] { (void)entities().set({"", "order", "k"}, "{}"); }, "domain is empty");
   refused([&] { (void)entities().set({"shop", "or der", "k"}, "{}"); }, "white space");
   refused([&] { (void)entities().set({"shop", "order", "k\t"}, "{}"); }, "white space");
+  refused(
+      [&] {
+        (void)entities().set({"shop", "order", "k\n1"}, "{}");
+      },
+      R"("k\n1" has white space)");
   refused([&] { (void)entities().set(kOrder, "[1, 2]"); }, "must be a JSON object");
   refused([&] { (void)entities().set(kOrder, "{\"a\": "); }, "not valid JSON");
   refused([&] { (void)entities().set(kOrder, "{}", {.claims = "nope"}); }, "claims");

@@ -43,4 +43,12 @@ REFLEX_CORE_EXPORT void hex_append(std::string& out, std::string_view bytes);
 /// Percent-decodes `text`; throws ConfigError naming a malformed escape and the text.
 [[nodiscard]] REFLEX_CORE_EXPORT std::string percent_decode(std::string_view text);
 
+/// `text` as an error message names it: between double quotes, `"` and `\` escaped with a
+/// backslash, every control byte as `\n`, `\r`, `\t` or `\xNN`, and cut after `max_bytes` (at a
+/// UTF-8 character boundary) with "…" before the closing quote. Bad input is named this way so
+/// that a value holding a line break cannot split a one-line error, and an oversized one cannot
+/// flood a log.
+[[nodiscard]] REFLEX_CORE_EXPORT std::string quoted(std::string_view text,
+                                                    std::size_t max_bytes = 128);
+
 }  // namespace reflex
