@@ -144,6 +144,76 @@ TEST(MySql, AnInsertWhoseIdAReaderFoundUnclaimedFailsRetryablyAndIsNeverSkipped)
   EXPECT_EQ(foreign_ids(read_to_head(f.table)), (std::vector<std::string>{"a", "b", "d", "c"}));
 }
 
+TEST(MySql, AnInserterWritesEveryFieldAndAStreamGetsEachCommittedEventOnceInOrder) {
+  FreshTable f("inserter");
+  auto conn = reflex::rsql::connect_mysql(f.dsn);
+  conn->setAutoCommit(false);
+  reflex::rsql::MySqlInserter inserter(f.table, *conn);
+  const std::string bytes("\0\xff'\\x", 5);  // NUL, a byte that is no UTF-8, a quote, a backslash
+  (void)inserter.insert({.foreign_id = "a", .type = 1, .metadata = bytes, .trace = "00-ab-cd-01"});
+  conn->commit();
+  (void)inserter.insert({.foreign_id = "gone", .type = 1});
+  conn->rollback();
+  // The inserter's statement and insert_events' literal one mix on the same connection.
+  (void)f.table.insert(*conn, {.foreign_id = "b", .type = 2});
+  auto notify = inserter.insert({.foreign_id = std::int64_t{42}, .type = 3});
+  conn->commit();
+  notify();
+  const auto events = read_to_head(f.table);
+  EXPECT_EQ(foreign_ids(events), (std::vector<std::string>{"a", "b", "42"}));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].type, 1);
+  EXPECT_EQ(events[0].metadata, bytes);
+  EXPECT_EQ(events[0].trace, "00-ab-cd-01");
+  EXPECT_EQ(events[1].type, 2);
+  EXPECT_EQ(events[2].type, 3);
+  EXPECT_TRUE(events[2].metadata.empty());
+}
+
+TEST(MySql, AnInserterRefusesAutocommitAMissingTableAndAnotherDialect) {
+  FreshTable f("inserter_bad");
+  auto conn = reflex::rsql::connect_mysql(f.dsn);
+  reflex::rsql::MySqlInserter inserter(f.table, *conn);
+  EXPECT_THROW((void)inserter.insert({.foreign_id = "x", .type = 1}), reflex::ConfigError)
+      << "autocommit is on";
+  const reflex::rsql::EventsTable missing(f.db, {.schema = {.table = unique_name("missing")}});
+  EXPECT_THROW(reflex::rsql::MySqlInserter(missing, *conn), reflex::rsql::SchemaError);
+  const std::string path = "/tmp/" + unique_name("inserter") + ".db";
+  const reflex::rsql::EventsTable sqlite(reflex::rsql::Database::open("sqlite://" + path),
+                                         {.schema = {.table = "events"}});
+  EXPECT_THROW(reflex::rsql::MySqlInserter(sqlite, *conn), reflex::ConfigError);
+  ::unlink(path.c_str());
+  EXPECT_TRUE(read_to_head(f.table).empty());
+}
+
+TEST(MySql, AnInserterWhoseIdAReaderFoundUnclaimedFailsRetryablyAndIsNeverSkipped) {
+  // As AnInsertWhoseIdAReaderFoundUnclaimed…, with the stalled writer on a prepared inserter.
+  FreshTable f("inserter_stalled");
+  f.table.publish(std::vector<reflex::rsql::NewEvent>{{.foreign_id = "a", .type = 1}});
+  auto later = reflex::rsql::connect_mysql(f.dsn);
+  later->setAutoCommit(false);
+  exec(*later, "SET insert_id = 3");  // id 2 was drawn first, by the stalled writer
+  (void)f.table.insert(*later, {.foreign_id = "c", .type = 1});
+  later->commit();
+  EXPECT_EQ(foreign_ids(read_to_head(f.table)), (std::vector<std::string>{"a", "c"}));
+
+  auto stalled = reflex::rsql::connect_mysql(f.dsn);
+  stalled->setAutoCommit(false);
+  reflex::rsql::MySqlInserter inserter(f.table, *stalled);
+  exec(*stalled, "SET insert_id = 2");
+  try {
+    (void)inserter.insert({.foreign_id = "b", .type = 1});
+    stalled->commit();
+    FAIL() << "the stalled insert committed id 2 behind a reader that had passed it";
+  } catch (const reflex::rsql::DatabaseError& e) {
+    EXPECT_TRUE(e.retryable()) << e.what();
+    stalled->rollback();
+  }
+  (void)inserter.insert({.foreign_id = "b", .type = 1});
+  stalled->commit();
+  EXPECT_EQ(foreign_ids(read_to_head(f.table)), (std::vector<std::string>{"a", "c", "b"}));
+}
+
 TEST(MySql, AReaderWithoutInsertOnTheTableIsToldToGrantIt) {
   FreshTable f("grants");
   auto conn = reflex::rsql::connect_mysql(f.dsn);

@@ -1,6 +1,7 @@
 // Inserting events on the caller's mysql-connector-c++ connection (autocommit off): one
 // statement with literal values, and connections for the caller's own transactions.
 #include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
 #include <cppconn/statement.h>
 #include <mysql_connection.h>
 
@@ -71,6 +72,71 @@ Notifier insert_events(const EventsTable& table, sql::Connection& conn,
       if (++rows == kMaxRowsPerStatement || sql.size() >= kStatementBytes) send();
     }
     if (rows > 0) send();
+  } catch (const ConfigError&) {
+    throw;
+  } catch (...) {
+    detail::rethrow_insert_error(t.options.schema.table, t.dialect);
+  }
+  return t.notifier();
+}
+
+struct MySqlInserter::Impl {
+  std::shared_ptr<detail::EventsTableImpl> table;
+  sql::Connection& conn;
+  std::unique_ptr<sql::PreparedStatement> statement{};
+  bool metadata = false;
+  bool trace = false;
+};
+
+MySqlInserter::MySqlInserter(const EventsTable& table, sql::Connection& connection) {
+  auto& t = detail::Access::impl(table);
+  t.expect_dialect(Dialect::mysql, "MySqlInserter");
+  if (dynamic_cast<sql::mysql::MySQL_Connection*>(&connection) == nullptr) {
+    throw ConfigError("MySqlInserter needs a MySQL connection");
+  }
+  impl_ = std::make_unique<Impl>(Impl{.table = t.shared_from_this(),
+                                      .conn = connection,
+                                      .statement = nullptr,
+                                      .metadata = !t.options.schema.metadata_column.empty(),
+                                      .trace = !t.options.schema.trace_column.empty()});
+  std::string sql =
+      "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(false) + ") VALUES (?, ?";
+  if (impl_->metadata) sql += ", ?";
+  if (impl_->trace) sql += ", ?";
+  sql += ')';
+  try {
+    try {
+      impl_->statement.reset(connection.prepareStatement(sql));
+    } catch (...) {
+      detail::rethrow_mysql(nullptr);
+    }
+  } catch (const ConfigError&) {
+    throw;
+  } catch (...) {
+    detail::rethrow_insert_error(t.options.schema.table, t.dialect);
+  }
+}
+
+MySqlInserter::~MySqlInserter() = default;
+
+Notifier MySqlInserter::insert(const NewEvent& event) {
+  auto& t = *impl_->table;
+  t.check(event);
+  try {
+    (void)detail::in_callers_transaction(impl_->conn, "MySqlInserter::insert", "event");
+    auto& st = *impl_->statement;
+    // Bound as strings, sent as bytes: the metadata and trace columns are binary, so the server
+    // stores them as they are (no character set conversion).
+    st.setString(1, event.foreign_id.str());
+    st.setInt(2, event.type);
+    int n = 2;
+    if (impl_->metadata) st.setString(++n, event.metadata);
+    if (impl_->trace) st.setString(++n, event.trace);
+    try {
+      st.executeUpdate();
+    } catch (...) {
+      detail::rethrow_mysql(nullptr);
+    }
   } catch (const ConfigError&) {
     throw;
   } catch (...) {

@@ -35,6 +35,36 @@ namespace reflex::rsql {
 REFLEX_RSQL_EXPORT Notifier insert_events(const EventsTable& table, sql::Connection& transaction,
                                           std::span<const NewEvent> events);
 
+/// Inserts events one at a time on one caller's connection through a server-side prepared
+/// statement, prepared once when the inserter is made. insert_events sends each INSERT with
+/// literal values (a prepared statement made for one insert would cost a round trip more), which
+/// the server parses every time: 10–30 µs of its CPU a transaction here, what separates it from a
+/// hand-written prepared INSERT (P5). For a producer that runs many transactions on one
+/// connection; a batch still goes through insert_events (one statement for the batch).
+///
+/// Thread-safety: one thread at a time, like the connection. Lifetime: borrows `table` and
+/// `connection`; destroy the inserter before the connection (as a Connector/C++ prepared
+/// statement of its own).
+class REFLEX_RSQL_EXPORT MySqlInserter final {
+ public:
+  /// Prepares the INSERT on `connection`. ConfigError for a table of another dialect or a
+  /// connection that is not MySQL's; SchemaError when the events table is missing
+  /// (Database::create_events_table).
+  MySqlInserter(const EventsTable& table, sql::Connection& connection);
+  ~MySqlInserter();
+  MySqlInserter(const MySqlInserter&) = delete;
+  MySqlInserter& operator=(const MySqlInserter&) = delete;
+
+  /// Inserts `event` in the connection's open transaction (autocommit off, ConfigError when on)
+  /// and returns the notifier to call after commit. Errors and gap safety as insert_events: an
+  /// insert whose id a stream reader took meanwhile fails with a retryable DatabaseError.
+  [[nodiscard]] Notifier insert(const NewEvent& event);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// A MySQL Connector/C++ connection for your own transactions, from the same kind of DSN as
 /// Database::open (`mysql://` or `mariadb://USER[:PASSWORD]@HOST[:PORT]/DB`): database selected,
 /// utf8mb4, autocommit on (call `setAutoCommit(false)` for a transaction that inserts events).
