@@ -266,28 +266,37 @@ void p5(const Config& cfg, std::vector<Row>& rows) {
       return 1;
     });
   };
-  const auto run = [&](bool with_event) {
+  reflex::rsql::MySqlInserter inserter(events, *conn);
+  enum class Via { none, inserter, insert };
+  const auto run = [&](Via via) {
     return throughput(1, producer_round(cfg), [&](int) -> std::uint64_t {
       const std::string id = std::to_string(++n);
       user->setString(1, "user-" + id);
       user->setString(2, id + "@example.org");
       user->executeUpdate();
-      if (with_event) {
-        const auto notify = events.insert(*conn, NewEvent{.foreign_id = id, .type = 1});
+      if (via == Via::none) {
         conn->commit();
-        notify();
-      } else {
-        conn->commit();
+        return 1;
       }
+      const NewEvent event{.foreign_id = id, .type = 1};
+      const auto notify =
+          via == Via::inserter ? inserter.insert(event) : events.insert(*conn, event);
+      conn->commit();
+      notify();
       return 1;
     });
   };
-  const auto measured =
-      compare(cfg, {[&] { return run(false); }, [&] { return run(true); }, handwritten},
-              producer_rounds(cfg));
+  const auto measured = compare(cfg,
+                                {[&] { return run(Via::none); }, [&] { return run(Via::inserter); },
+                                 handwritten, [&] { return run(Via::insert); }},
+                                producer_rounds(cfg));
   auto row = ratio_row("P5", "MariaDB tx: business row + event", "tx/s", measured, 0.90);
   add_floor(row, measured, 2);
   floor_goal(row, 0.90);
+  char note[128];
+  std::snprintf(note, sizeof note, "MySqlInserter; insert() %.3f of raw, %.3f of the floor",
+                measured.ratio(3).median, measured.ratio(3, 2).median);
+  row.note = note;
   rows.push_back(row);
 }
 

@@ -32,6 +32,22 @@ std::string hex_literal(std::string_view bytes) {
   return out + "'";
 }
 
+/// Runs `calls` (Connector/C++ calls of an insert) with their errors mapped as an insert's: the
+/// connector's exception to reflex's (rethrow_mysql), then named for the table (a missing table
+/// is a SchemaError, an id a stream reader took a retryable DatabaseError).
+template <class Calls>
+void run_insert(const detail::EventsTableImpl& t, Calls&& calls) {
+  try {
+    try {
+      calls();
+    } catch (...) {
+      detail::rethrow_mysql(nullptr);
+    }
+  } catch (...) {
+    detail::rethrow_insert_error(t.options.schema.table, t.dialect);
+  }
+}
+
 }  // namespace
 
 Notifier insert_events(const EventsTable& table, sql::Connection& conn,
@@ -104,17 +120,7 @@ MySqlInserter::MySqlInserter(const EventsTable& table, sql::Connection& connecti
   if (impl_->metadata) sql += ", ?";
   if (impl_->trace) sql += ", ?";
   sql += ')';
-  try {
-    try {
-      impl_->statement.reset(connection.prepareStatement(sql));
-    } catch (...) {
-      detail::rethrow_mysql(nullptr);
-    }
-  } catch (const ConfigError&) {
-    throw;
-  } catch (...) {
-    detail::rethrow_insert_error(t.options.schema.table, t.dialect);
-  }
+  run_insert(t, [&] { impl_->statement.reset(connection.prepareStatement(sql)); });
 }
 
 MySqlInserter::~MySqlInserter() = default;
@@ -122,8 +128,8 @@ MySqlInserter::~MySqlInserter() = default;
 Notifier MySqlInserter::insert(const NewEvent& event) {
   auto& t = *impl_->table;
   t.check(event);
-  try {
-    (void)detail::in_callers_transaction(impl_->conn, "MySqlInserter::insert", "event");
+  (void)detail::in_callers_transaction(impl_->conn, "MySqlInserter::insert", "event");
+  run_insert(t, [&] {
     auto& st = *impl_->statement;
     // Bound as strings, sent as bytes: the metadata and trace columns are binary, so the server
     // stores them as they are (no character set conversion).
@@ -132,16 +138,8 @@ Notifier MySqlInserter::insert(const NewEvent& event) {
     int n = 2;
     if (impl_->metadata) st.setString(++n, event.metadata);
     if (impl_->trace) st.setString(++n, event.trace);
-    try {
-      st.executeUpdate();
-    } catch (...) {
-      detail::rethrow_mysql(nullptr);
-    }
-  } catch (const ConfigError&) {
-    throw;
-  } catch (...) {
-    detail::rethrow_insert_error(t.options.schema.table, t.dialect);
-  }
+    st.executeUpdate();
+  });
   return t.notifier();
 }
 
