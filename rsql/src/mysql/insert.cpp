@@ -1,5 +1,6 @@
 // Inserting events on the caller's mysql-connector-c++ connection (autocommit off): one
-// statement with literal values, and connections for the caller's own transactions.
+// statement with literal values, or MySqlInserter's statement prepared once per connection; and
+// connections for the caller's own transactions.
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/statement.h>
