@@ -54,6 +54,11 @@ TEST(ParseUri, RejectsMalformedInputWithAClearMessage) {
   EXPECT_NE(error_of("pg://h/db#frag").find("fragment"), std::string::npos);
   EXPECT_NE(error_of("1pg://h/db").find("scheme"), std::string::npos);
   EXPECT_NE(error_of("pg://[::1/db").find("IPv6"), std::string::npos);
+  // A line break pasted into a DSN stays on the error's one line, escaped.
+  const auto pasted = error_of("pg://h:54\n32/db");
+  EXPECT_NE(pasted.find(R"(malformed URI "pg://h:54\n32/db")"), std::string::npos) << pasted;
+  EXPECT_NE(pasted.find(R"(the port "54\n32")"), std::string::npos) << pasted;
+  EXPECT_EQ(pasted.find('\n'), std::string::npos) << pasted;
 }
 
 TEST(ParseUri, ErrorMessagesNeverShowThePassword) {

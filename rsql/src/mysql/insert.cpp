@@ -7,6 +7,7 @@
 #include <mysql_connection.h>
 
 #include <string>
+#include <utility>
 
 #include "access.hpp"
 #include "error_mapping.hpp"
@@ -100,7 +101,7 @@ Notifier insert_events(const EventsTable& table, sql::Connection& conn,
 struct MySqlInserter::Impl {
   std::shared_ptr<detail::EventsTableImpl> table;
   sql::Connection& conn;
-  std::unique_ptr<sql::PreparedStatement> statement{};
+  std::unique_ptr<sql::PreparedStatement> statement;
   bool metadata = false;
   bool trace = false;
 };
@@ -111,17 +112,20 @@ MySqlInserter::MySqlInserter(const EventsTable& table, sql::Connection& connecti
   if (dynamic_cast<sql::mysql::MySQL_Connection*>(&connection) == nullptr) {
     throw ConfigError("MySqlInserter needs a MySQL connection");
   }
-  impl_ = std::make_unique<Impl>(Impl{.table = t.shared_from_this(),
-                                      .conn = connection,
-                                      .statement = nullptr,
-                                      .metadata = !t.options.schema.metadata_column.empty(),
-                                      .trace = !t.options.schema.trace_column.empty()});
+  const bool metadata = !t.options.schema.metadata_column.empty();
+  const bool trace = !t.options.schema.trace_column.empty();
   std::string sql =
       "INSERT INTO " + t.quoted_table + " (" + t.insert_columns(false) + ") VALUES (?, ?";
-  if (impl_->metadata) sql += ", ?";
-  if (impl_->trace) sql += ", ?";
+  if (metadata) sql += ", ?";
+  if (trace) sql += ", ?";
   sql += ')';
-  run_insert(t, [&] { impl_->statement.reset(connection.prepareStatement(sql)); });
+  std::unique_ptr<sql::PreparedStatement> statement;
+  run_insert(t, [&] { statement.reset(connection.prepareStatement(sql)); });
+  impl_ = std::make_unique<Impl>(Impl{.table = t.shared_from_this(),
+                                      .conn = connection,
+                                      .statement = std::move(statement),
+                                      .metadata = metadata,
+                                      .trace = trace});
 }
 
 MySqlInserter::~MySqlInserter() = default;

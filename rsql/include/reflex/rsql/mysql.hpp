@@ -38,8 +38,8 @@ REFLEX_RSQL_EXPORT Notifier insert_events(const EventsTable& table, sql::Connect
 /// Inserts events one at a time on one caller's connection through a server-side prepared
 /// statement, prepared once when the inserter is made. insert_events sends each INSERT with
 /// literal values (a prepared statement made for one insert would cost a round trip more), which
-/// the server parses every time: 10–30 µs of its CPU a transaction here, what separates it from a
-/// hand-written prepared INSERT (P5). For a producer that runs many transactions on one
+/// the server parses every time: about 25 µs of its CPU a transaction here, what separates it
+/// from a hand-written prepared INSERT (P5). For a producer that runs many transactions on one
 /// connection; a batch still goes through insert_events (one statement for the batch).
 ///
 /// Thread-safety: one thread at a time, like the connection. Lifetime: borrows `table` and
