@@ -50,22 +50,26 @@ Spread Comparison::ratio(std::size_t variant, std::size_t base) const {
   return spread(std::move(ratios));
 }
 
-Comparison compare(const Config& config, const std::vector<Measure>& variants, int rounds) {
+Comparison compare(const Config& config, const std::vector<Measure>& variants, int rounds,
+                   std::chrono::seconds budget) {
   Comparison c{.samples = std::vector<std::vector<double>>(variants.size())};
   const auto start = Clock::now();
+  const auto ticks = cpu_ticks();
   const auto n = variants.size();
   if (rounds <= 0) rounds = config.max_rounds();
+  if (budget <= std::chrono::seconds(0)) budget = config.budget();
   for (int round = 0; round < rounds; ++round) {
     if (round >= kMinRounds) {
       // Stop when one more round (as long as the average so far) would overrun the budget.
       const auto spent = Clock::now() - start;
-      if (spent + spent / round > config.budget()) break;
+      if (spent + spent / round > budget) break;
     }
     for (std::size_t k = 0; k < n; ++k) {
       const auto v = (k + static_cast<std::size_t>(round)) % n;
       c.samples[v].push_back(variants[v]());
     }
   }
+  c.steal = steal_share(ticks, cpu_ticks());
   return c;
 }
 
@@ -76,6 +80,7 @@ Row ratio_row(std::string id, std::string name, std::string unit, const Comparis
   row.reflex = measured.value(reflex).median;
   row.ratio = measured.ratio(reflex, raw);
   row.rounds = measured.rounds();
+  row.steal = measured.steal;
   char goal[32];
   std::snprintf(goal, sizeof goal, "%s%.2f", at_most ? "≤" : "≥", bound);
   row.goal = goal;
@@ -118,6 +123,25 @@ double percentile(std::vector<double>& values, double p) {
   const auto rank =
       static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
   return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+CpuTicks cpu_ticks() {
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"; guest time is counted
+  // in user already.
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  std::uint64_t fields[8] = {};
+  stat >> cpu;
+  for (auto& f : fields) stat >> f;
+  if (!stat || cpu != "cpu") return {};
+  CpuTicks t{.steal = fields[7]};
+  for (const auto f : fields) t.total += f;
+  return t;
+}
+
+double steal_share(const CpuTicks& from, const CpuTicks& to) {
+  if (to.total <= from.total) return 0;
+  return static_cast<double>(to.steal - from.steal) / static_cast<double>(to.total - from.total);
 }
 
 double cpu_seconds() {
@@ -172,15 +196,22 @@ void print_table(const std::vector<Row>& rows) {
     std::snprintf(buf, sizeof buf, "%.3f", s->iqr());
     return std::string(buf);
   };
-  std::printf("\n%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3s %-22s %s\n", "id", "scenario",
-              "unit", "raw", "floor", "reflex", "ratio", "IQR", "/floor", "IQR", "n", "goal",
-              "met");
+  const auto steal_of = [](const std::optional<double>& s) {
+    if (!s) return std::string("—");
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.1f", *s * 100);
+    return std::string(buf);
+  };
+  std::printf("\n%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3s %6s %-22s %s\n", "id",
+              "scenario", "unit", "raw", "floor", "reflex", "ratio", "IQR", "/floor", "IQR", "n",
+              "steal%", "goal", "met");
   for (const auto& r : rows) {
-    std::printf("%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3d %-22s %s%s%s\n", r.id.c_str(),
-                r.name.c_str(), r.unit.c_str(), number(r.raw).c_str(), number(r.floor).c_str(),
-                number(r.reflex).c_str(), median_of(r.ratio).c_str(), iqr_of(r.ratio).c_str(),
-                median_of(r.of_floor).c_str(), iqr_of(r.of_floor).c_str(), r.rounds, r.goal.c_str(),
-                r.met ? "yes" : "NO", r.note.empty() ? "" : "  ", r.note.c_str());
+    std::printf("%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3d %6s %-22s %s%s%s\n",
+                r.id.c_str(), r.name.c_str(), r.unit.c_str(), number(r.raw).c_str(),
+                number(r.floor).c_str(), number(r.reflex).c_str(), median_of(r.ratio).c_str(),
+                iqr_of(r.ratio).c_str(), median_of(r.of_floor).c_str(), iqr_of(r.of_floor).c_str(),
+                r.rounds, steal_of(r.steal).c_str(), r.goal.c_str(), r.met ? "yes" : "NO",
+                r.note.empty() ? "" : "  ", r.note.c_str());
   }
   std::fflush(stdout);
 }
@@ -206,7 +237,8 @@ void write_json(const std::string& path, const std::vector<Row>& rows,
         << ",\"ratio\":" << json_number(r.ratio ? std::optional(r.ratio->median) : std::nullopt)
         << ",\"ratio_spread\":" << spread_json(r.ratio) << ",\"floor\":" << json_number(r.floor)
         << ",\"of_floor\":" << spread_json(r.of_floor) << ",\"rounds\":" << r.rounds
-        << ",\"goal\":" << json_string(r.goal) << ",\"met\":" << (r.met ? "true" : "false");
+        << ",\"steal\":" << json_number(r.steal) << ",\"goal\":" << json_string(r.goal)
+        << ",\"met\":" << (r.met ? "true" : "false");
     if (!r.note.empty()) out << ",\"note\":" << json_string(r.note);
     out << "}";
   }

@@ -29,6 +29,12 @@ struct Config {
   }
   /// Rounds a row takes at most.
   [[nodiscard]] int max_rounds() const { return rounds > 0 ? rounds : quick ? 5 : 15; }
+  /// The rounds of a row whose operations are short and wait for a disk or a peer (a commit, a
+  /// call): a fifth of window() and five times max_rounds(). The disk and the cores are shared
+  /// with this machine's other tenants; the shorter the rounds, the closer in time two variants'
+  /// operations are, and the more rounds the median has to discard bursts with.
+  [[nodiscard]] std::chrono::milliseconds short_window() const { return window() / 5; }
+  [[nodiscard]] int short_rounds() const { return max_rounds() * 5; }
   /// What a row may spend on its rounds once it has the fewest it needs (kMinRounds): rows whose
   /// rounds are long (a catch-up of 1M events, processes that must settle) take fewer of them.
   [[nodiscard]] std::chrono::seconds budget() const {
@@ -59,9 +65,21 @@ struct Spread {
 /// One round of a variant: runs it once and returns its figure (a rate, a latency, a size).
 using Measure = std::function<double()>;
 
+/// The machine's CPU time (all cores, from /proc/stat) so far, in clock ticks: what a guest's
+/// hypervisor gave to others while this guest wanted to run (steal), and the total.
+struct CpuTicks {
+  std::uint64_t steal = 0;
+  std::uint64_t total = 0;
+};
+[[nodiscard]] CpuTicks cpu_ticks();
+/// The share of the CPU time between `from` and `to` that the hypervisor took (0..1): on a shared
+/// virtual machine, what explains a row that moved between two runs.
+[[nodiscard]] double steal_share(const CpuTicks& from, const CpuTicks& to);
+
 /// What `compare` measured: every variant's figure in every round.
 struct Comparison {
   std::vector<std::vector<double>> samples;  // [variant][round]
+  double steal = 0;                          // steal_share over the rounds
 
   [[nodiscard]] int rounds() const {
     return samples.empty() ? 0 : static_cast<int>(samples[0].size());
@@ -75,9 +93,10 @@ struct Comparison {
 /// The harness's method: runs `variants` (the first is the baseline) in short alternating rounds,
 /// each round every variant once, the order rotating from round to round (raw, reflex; reflex,
 /// raw; ...) so that warm-up and drift favour none. Takes `rounds` rounds (0: config.max_rounds()),
-/// fewer when they would overrun config.budget(), never fewer than kMinRounds.
+/// fewer when they would overrun `budget` (0: config.budget()), never fewer than kMinRounds.
 [[nodiscard]] Comparison compare(const Config& config, const std::vector<Measure>& variants,
-                                 int rounds = 0);
+                                 int rounds = 0,
+                                 std::chrono::seconds budget = std::chrono::seconds(0));
 
 /// One line of the report. `raw` and `reflex` are medians over the rounds, `ratio` the median of
 /// the per-round ratios reflex/raw (not the ratio of the medians) with its spread.
@@ -95,7 +114,8 @@ struct Row {
   std::string goal{};
   bool met = false;
   int rounds = 0;
-  std::string note{};  // extra figures (p50, per-variant values)
+  std::optional<double> steal{};  // the CPU steal share during the rounds (Comparison::steal)
+  std::string note{};             // extra figures (p50, per-variant values)
 };
 
 /// Median of `values`.

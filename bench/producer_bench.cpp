@@ -91,16 +91,6 @@ double pg_business(PgClients& pool, std::chrono::milliseconds window, const Even
   });
 }
 
-/// The rounds of a producer row: a fifth of the usual length, five times as many. A commit waits
-/// for the disk, which this machine's other tenants share; the shorter the rounds, the closer in
-/// time two variants' commits are, and the more rounds the median has to discard bursts with.
-std::chrono::milliseconds producer_round(const Config& cfg) {
-  return cfg.window() / 5;
-}
-int producer_rounds(const Config& cfg) {
-  return cfg.max_rounds() * 5;
-}
-
 /// What reflex should reach of the hand-written INSERT: the event row is the same, so all reflex
 /// may add is its own client-side work.
 constexpr double kOfFloorGoal = 0.97;
@@ -118,14 +108,14 @@ void floor_goal(Row& row, double goal) {
 /// being insert_with; reflex's insert() (the event as a second statement) in the note.
 Row business_row(const Config& cfg, PgClients& pool, const EventsTable& events, const char* id,
                  const std::string& name, double goal) {
-  const auto round = producer_round(cfg);
+  const auto round = cfg.short_window();
   const auto measured =
       compare(cfg,
               {[&] { return pg_business(pool, round, nullptr); },
                [&] { return pg_business(pool, round, &events); },
                [&] { return pg_business(pool, round, &events, Outbox::handwritten); },
                [&] { return pg_business(pool, round, &events, Outbox::reflex_insert); }},
-              producer_rounds(cfg));
+              cfg.short_rounds());
   auto row = ratio_row(id, name, "tx/s", measured, goal);
   add_floor(row, measured, 2);
   floor_goal(row, goal);
@@ -161,11 +151,11 @@ void p1_p2_p3(const Config& cfg, std::vector<Row>& rows) {
     log("P3");
     PgClients pool(cfg.pg_dsn, 8, false);
     // P3 compares two reflex runs: notify off is its baseline.
-    const auto round = producer_round(cfg);
+    const auto round = cfg.short_window();
     const auto measured = compare(cfg,
                                   {[&] { return pg_business(pool, round, &quiet); },
                                    [&] { return pg_business(pool, round, &notified); }},
-                                  producer_rounds(cfg));
+                                  cfg.short_rounds());
     auto row = ratio_row("P3", "P1 at 8 clients, cross-process notify on (raw: notify off)", "tx/s",
                          measured, 0.95);
     row.goal = "drop ≤ 5 pts";
@@ -193,11 +183,11 @@ void p4(const Config& cfg, std::vector<Row>& rows) {
   for (int i = 0; i < 100; ++i)
     batch.push_back(NewEvent{.foreign_id = "order-" + std::to_string(i), .type = 2});
   const auto copy = [&] {
-    return throughput(1, cfg.window(),
+    return throughput(1, cfg.short_window(),
                       [&](int) -> std::uint64_t { return copy_rows(conn, batch); });
   };
   const auto reflex = [&] {
-    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
+    return throughput(1, cfg.short_window(), [&](int) -> std::uint64_t {
       pqxx::work w(conn);
       const auto notify = events.insert_batch(w, batch);
       w.commit();
@@ -206,7 +196,7 @@ void p4(const Config& cfg, std::vector<Row>& rows) {
     });
   };
   rows.push_back(ratio_row("P4", "batch insert, 100 events per tx (raw: COPY of the same rows)",
-                           "events/s", compare(cfg, {copy, reflex}), 0.80));
+                           "events/s", compare(cfg, {copy, reflex}, cfg.short_rounds()), 0.80));
 }
 
 // P6: what `reflexctl publish --batch` and scripts do: events.publish() of a large batch in a
@@ -221,18 +211,20 @@ void p6(const Config& cfg, std::vector<Row>& rows) {
   std::vector<NewEvent> batch;
   for (int i = 0; i < kBatch; ++i)
     batch.push_back(NewEvent{.foreign_id = "order-" + std::to_string(i), .type = 2});
+  // A round is one or two batches (each 0.1-0.4 s): as many rounds as the budget allows, since
+  // a batch's commit waits on the disk and a round's ratio is two batches' times.
+  const auto round = cfg.window() / 2;
   const auto copy = [&] {
-    return throughput(1, cfg.window(),
-                      [&](int) -> std::uint64_t { return copy_rows(conn, batch); });
+    return throughput(1, round, [&](int) -> std::uint64_t { return copy_rows(conn, batch); });
   };
   const auto reflex = [&] {
-    return throughput(1, cfg.window(), [&](int) -> std::uint64_t {
+    return throughput(1, round, [&](int) -> std::uint64_t {
       events.publish(batch);
       return kBatch;
     });
   };
   rows.push_back(ratio_row("P6", "publish() of 50,000 events (raw: COPY of the same rows)",
-                           "events/s", compare(cfg, {copy, reflex}), 0.80));
+                           "events/s", compare(cfg, {copy, reflex}, cfg.short_rounds()), 0.80));
 }
 
 void p5(const Config& cfg, std::vector<Row>& rows) {
@@ -254,7 +246,7 @@ void p5(const Config& cfg, std::vector<Row>& rows) {
       std::string("INSERT INTO ") + kEvents + " (foreign_id, type) VALUES (?, ?)"));
   std::uint64_t n = 0;
   const auto handwritten = [&] {
-    return throughput(1, producer_round(cfg), [&](int) -> std::uint64_t {
+    return throughput(1, cfg.short_window(), [&](int) -> std::uint64_t {
       const std::string id = std::to_string(++n);
       user->setString(1, "user-" + id);
       user->setString(2, id + "@example.org");
@@ -269,7 +261,7 @@ void p5(const Config& cfg, std::vector<Row>& rows) {
   reflex::rsql::MySqlInserter inserter(events, *conn);
   enum class Via { none, inserter, insert };
   const auto run = [&](Via via) {
-    return throughput(1, producer_round(cfg), [&](int) -> std::uint64_t {
+    return throughput(1, cfg.short_window(), [&](int) -> std::uint64_t {
       const std::string id = std::to_string(++n);
       user->setString(1, "user-" + id);
       user->setString(2, id + "@example.org");
@@ -289,7 +281,7 @@ void p5(const Config& cfg, std::vector<Row>& rows) {
   const auto measured = compare(cfg,
                                 {[&] { return run(Via::none); }, [&] { return run(Via::inserter); },
                                  handwritten, [&] { return run(Via::insert); }},
-                                producer_rounds(cfg));
+                                cfg.short_rounds());
   auto row = ratio_row("P5", "MariaDB tx: business row + event", "tx/s", measured, 0.90);
   add_floor(row, measured, 2);
   floor_goal(row, 0.90);

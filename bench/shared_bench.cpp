@@ -139,10 +139,12 @@ void shared_scenarios(const Config& cfg, std::vector<Row>& rows) {
   // Enough events that 32 shards at ~1000 events/s each do not reach the end in a window.
   const std::string events = ensure_pg_stream_table(cfg, cfg.quick ? 60000 : 150000);
   int run = 0;
-  const auto measured = compare(cfg, {[&] { return plain_rate(cfg, events); },
-                                      [&] { return shared_rate(cfg, events, 1, 8, run++); },
-                                      [&] { return shared_rate(cfg, events, 4, 32, run++); },
-                                      [&] { return shared_rate(cfg, events, 4, 8, run++); }});
+  const auto measured = compare(cfg,
+                                {[&] { return plain_rate(cfg, events); },
+                                 [&] { return shared_rate(cfg, events, 1, 8, run++); },
+                                 [&] { return shared_rate(cfg, events, 4, 32, run++); },
+                                 [&] { return shared_rate(cfg, events, 4, 8, run++); }},
+                                cfg.max_rounds() * 2, cfg.budget() * 2);
   const double plain = measured.value(0).median, one = measured.value(1).median,
                four_by_eight = measured.value(2).median;
   auto row = ratio_row("X2", "4 processes x 8 shards vs 1 process (1 ms/event)", "events/s",
