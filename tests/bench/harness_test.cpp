@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -75,6 +77,34 @@ TEST(Compare, TakesEveryRoundThatFitsTheBudget) {
   EXPECT_GE(c.rounds(), bench::kMinRounds);
 }
 
+TEST(Compare, StopsAtTheBudgetItIsGivenOnceItHasTheFewestRounds) {
+  bench::Config cfg;
+  cfg.rounds = 100;
+  const auto c = bench::compare(cfg, {[] {
+                                  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                                  return 1.0;
+                                }},
+                                0, std::chrono::seconds(1));
+  // 5 rounds take 1.5 s, past the 1 s budget: no more than the fewest a row needs.
+  EXPECT_EQ(c.rounds(), bench::kMinRounds);
+}
+
+TEST(StealShare, IsTheStolenPartOfTheCpuTimeBetweenTwoReadings) {
+  EXPECT_DOUBLE_EQ(bench::steal_share({.steal = 10, .total = 100}, {.steal = 30, .total = 300}),
+                   0.1);
+  EXPECT_DOUBLE_EQ(bench::steal_share({.steal = 10, .total = 100}, {.steal = 10, .total = 100}), 0);
+}
+
+TEST(StealShare, OfThisMachineIsAShareBetweenZeroAndOne) {
+  const auto from = bench::cpu_ticks();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto to = bench::cpu_ticks();
+  EXPECT_GT(to.total, from.total);  // /proc/stat was read
+  const double share = bench::steal_share(from, to);
+  EXPECT_GE(share, 0);
+  EXPECT_LE(share, 1);
+}
+
 TEST(RatioRow, MeetsItsGoalOnTheMedianRatio) {
   bench::Config cfg;
   cfg.rounds = 5;
@@ -84,6 +114,7 @@ TEST(RatioRow, MeetsItsGoalOnTheMedianRatio) {
   EXPECT_DOUBLE_EQ(row.ratio->median, 0.93);
   EXPECT_TRUE(row.met);
   EXPECT_EQ(row.rounds, 5);
+  EXPECT_EQ(row.steal, c.steal);
   EXPECT_FALSE(bench::ratio_row("P9", "test", "tx/s", c, 0.95).met);
   EXPECT_TRUE(bench::ratio_row("P9", "test", "tx/s", c, 0.95, true).met);
 }
