@@ -248,6 +248,7 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
   const int count = cfg.quick ? 4000 : 20000;  // at 2,000/s: 2 s or 10 s per run
   if (cfg.wants("L3")) {
     log("L3");
+    const auto ticks = cpu_ticks();
     reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-l3"});
     std::vector<Latency> runs, floor;
     for (int i = 0; i < kLatencyRuns; ++i) {
@@ -271,9 +272,11 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
                     "publishes contiguous ids async, an ordered consumer)",
                     runs, 10),
         floor));
+    rows.back().steal = steal_share(ticks, cpu_ticks());
   }
   if (cfg.wants("L4")) {
     log("L4");
+    const auto ticks = cpu_ticks();
     std::vector<Latency> runs, floor;
     for (int i = 0; i < kLatencyRuns; ++i) {
       const auto table = fresh_table(cfg, "bench_l4");
@@ -286,6 +289,7 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
         "commit→consumer in another process, PG notify, 2,000 ev/s, 8 producers (floor: "
         "hand-written INSERT, NOTIFY and LISTEN, in order by contiguous ids)",
         runs, 5);
+    row.steal = steal_share(ticks, cpu_ticks());
     rows.push_back(with_floor(std::move(row), floor));
   }
 }
