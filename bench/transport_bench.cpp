@@ -40,7 +40,7 @@ void g1(const Config& cfg, std::vector<Row>& rows) {
   if (!cfg.wants("G1")) return;
   log("G1");
   // 50k events a round (about 0.3 s), as many rounds as fit: two gRPC streams' threads share the
-  // 2 cores, so single rounds vary by 10 %, and the median needs many of them.
+  // 2 cores, so single rounds vary by 10-25 %, and the median needs many of them.
   const long count = cfg.quick ? 20000 : 50000;
   reflex::MemLog log_;
   std::vector<reflexpb::Event> messages(static_cast<std::size_t>(count));
