@@ -109,9 +109,7 @@ struct MySqlInserter::Impl {
 MySqlInserter::MySqlInserter(const EventsTable& table, sql::Connection& connection) {
   auto& t = detail::Access::impl(table);
   t.expect_dialect(Dialect::mysql, "MySqlInserter");
-  if (dynamic_cast<sql::mysql::MySQL_Connection*>(&connection) == nullptr) {
-    throw ConfigError("MySqlInserter needs a MySQL connection");
-  }
+  (void)detail::mysql_connection(connection, "MySqlInserter");
   const bool metadata = !t.options.schema.metadata_column.empty();
   const bool trace = !t.options.schema.trace_column.empty();
   std::string sql =

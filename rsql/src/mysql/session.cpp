@@ -25,6 +25,10 @@ sql::mysql::MySQL_Connection& in_callers_transaction(sql::Connection& conn, std:
                       "the " +
                       std::string(item) + " commits with your change");
   }
+  return mysql_connection(conn, what);
+}
+
+sql::mysql::MySQL_Connection& mysql_connection(sql::Connection& conn, std::string_view what) {
   auto* mysql = dynamic_cast<sql::mysql::MySQL_Connection*>(&conn);
   if (mysql == nullptr) throw ConfigError(std::string(what) + " needs a MySQL connection");
   return *mysql;

@@ -26,6 +26,11 @@ namespace reflex::rsql::detail {
 /// catch block.
 [[noreturn]] void rethrow_mysql(bool* broken);
 
+/// `conn` as the MySQL connection it must be for `what` (a call that uses the connector's own
+/// handle); ConfigError when it is another kind of connection.
+[[nodiscard]] sql::mysql::MySQL_Connection& mysql_connection(sql::Connection& conn,
+                                                             std::string_view what);
+
 /// The caller's connection for a write that must commit with the caller's change (`what` names
 /// the call, `item` what it writes): ConfigError when autocommit is on or it is no MySQL
 /// connection. Reads the autocommit flag from the last reply's server status: no round trip.
