@@ -87,6 +87,8 @@ void metrics() {
                .cursors = w.cursors,
                .consumer = consumer,
                .options = {.to_head = true}});
+  // Per-event metrics go out at each refresh (every second); refresh() publishes them now.
+  metrics->refresh();
   bool counted = false;
   for (const auto& family : registry.Collect()) {
     if (family.name == "reflex_consumer_events_total") {

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace reflex::prometheus {
@@ -27,15 +30,62 @@ std::int64_t now_ns() {
   return Clock::now().time_since_epoch().count();
 }
 
-/// A histogram fed per event: with a refresher, observations are counted lock-free here and
-/// published in one ObserveMultiple per refresh (prometheus-cpp's Observe takes a mutex per
-/// call); without one, observed at once.
+/// Who may take the fast path of a recorder's tallies: the first thread that records owns them
+/// (a consumer is normally run by one thread); any other thread takes the slow path.
+class Owner {
+ public:
+  [[nodiscard]] bool mine() noexcept {
+    const auto me = std::this_thread::get_id();
+    auto owner = owner_.load(std::memory_order_relaxed);
+    if (owner == me) return true;
+    return owner == std::thread::id{} &&
+           owner_.compare_exchange_strong(owner, me, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::thread::id> owner_{};
+};
+
+/// A running total gathered per event for the refresher. The owning thread adds with a plain load
+/// and store (no locked instruction: it is the only writer of `owned_`); other threads add to
+/// `shared_` with an atomic read-modify-write. take() returns what was added since its last call:
+/// it never resets `owned_` (that would race with the owner), it remembers how much it took.
+/// take() is called by one thread at a time (the refresher under its mutex, or the destructor).
+template <typename T>
+class Tally {
+ public:
+  void add(T value, bool owner) noexcept {
+    if (owner) {
+      owned_.store(owned_.load(std::memory_order_relaxed) + value, std::memory_order_relaxed);
+    } else {
+      T seen = shared_.load(std::memory_order_relaxed);
+      while (!shared_.compare_exchange_weak(seen, seen + value, std::memory_order_relaxed)) {
+      }
+    }
+  }
+
+  [[nodiscard]] T take() noexcept {
+    const T owned = owned_.load(std::memory_order_relaxed);
+    const T delta = owned - taken_;
+    taken_ = owned;
+    return delta + shared_.exchange(T{}, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<T> owned_{};
+  std::atomic<T> shared_{};
+  T taken_{};
+};
+
+/// A histogram fed per event: with a refresher, observations are tallied here and published in
+/// one ObserveMultiple per refresh (prometheus-cpp's Observe takes a mutex per call); without one,
+/// observed at once.
 class EventHistogram {
  public:
   EventHistogram(pm::Histogram& histogram, const std::vector<double>& bounds, bool buffered)
       : histogram_(histogram), bounds_(bounds), buffered_(buffered), counts_(bounds.size() + 1) {}
 
-  void observe(double value) noexcept {
+  void observe(double value, bool owner) noexcept {
     if (!buffered_) {
       histogram_.Observe(value);
       return;
@@ -43,10 +93,8 @@ class EventHistogram {
     // The bucket prometheus-cpp picks: the first bound not below the value, else +Inf.
     const auto bucket = static_cast<std::size_t>(
         std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
-    counts_[bucket].fetch_add(1, std::memory_order_relaxed);
-    double sum = sum_.load(std::memory_order_relaxed);
-    while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
-    }
+    counts_[bucket].add(1, owner);
+    sum_.add(value, owner);
   }
 
   /// Moves what was observed since the last call into the histogram.
@@ -55,26 +103,29 @@ class EventHistogram {
     std::vector<double> increments(counts_.size());
     bool any = false;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
-      increments[i] = static_cast<double>(counts_[i].exchange(0, std::memory_order_relaxed));
+      increments[i] = static_cast<double>(counts_[i].take());
       any = any || increments[i] > 0;
     }
-    // An observation between the two exchanges lands in the next publish.
-    const double sum = sum_.exchange(0, std::memory_order_relaxed);
-    if (any) histogram_.ObserveMultiple(increments, sum);
+    // An observation between the reads lands in the next publish, its count or its value: so a
+    // sum taken without any count still goes out.
+    const double sum = sum_.take();
+    if (any || sum != 0) histogram_.ObserveMultiple(increments, sum);
   }
 
  private:
   pm::Histogram& histogram_;
   std::vector<double> bounds_;
   bool buffered_;
-  std::vector<std::atomic<std::uint64_t>> counts_;
-  std::atomic<double> sum_{0};
+  std::vector<Tally<std::uint64_t>> counts_;
+  Tally<double> sum_;
 };
 
-// Label-bound metric objects are resolved once here; recording never touches label sets.
+// Label-bound metric objects are resolved once here; recording never touches label sets. With a
+// refresher (`buffered`), an event touches only this object's tallies and the refresher publishes
+// them: prometheus-cpp's counters and gauges take a locked instruction per update (a sequentially
+// consistent store or a compare-and-swap loop), several per event.
 class PromConsumerMetrics final : public ConsumerMetrics {
  public:
-  /// `buffered`: a refresher publishes the histograms (see EventHistogram).
   PromConsumerMetrics(pm::Gauge& lag, pm::Gauge& lag_alert, pm::Gauge& active, pm::Histogram& age,
                       const std::vector<double>& age_bounds, pm::Histogram& latency,
                       const std::vector<double>& latency_bounds, bool buffered, pm::Counter& events,
@@ -87,6 +138,7 @@ class PromConsumerMetrics final : public ConsumerMetrics {
         events_(events),
         skipped_(skipped),
         errors_(errors),
+        buffered_(buffered),
         options_(options) {}
 
   ~PromConsumerMetrics() override {
@@ -96,26 +148,38 @@ class PromConsumerMetrics final : public ConsumerMetrics {
     }
   }
 
+  /// Moves what was recorded since the last call into the registry's metrics.
   void publish() {
+    if (!buffered_) return;
     age_.publish();
     latency_.publish();
+    for (auto [tally, counter] :
+         {std::pair{&events_seen_, &events_}, std::pair{&skipped_seen_, &skipped_},
+          std::pair{&errors_seen_, &errors_}}) {
+      if (const auto n = tally->take(); n > 0) counter->Increment(static_cast<double>(n));
+    }
+    const double age_s = last_age_.load(std::memory_order_relaxed);
+    if (!std::isnan(age_s)) set_lag(age_s);
   }
 
   void on_consumed(std::chrono::nanoseconds age,
                    std::chrono::nanoseconds latency) noexcept override {
-    saw(age);
-    latency_.observe(seconds(latency));
-    events_.Increment();
+    const bool owner = buffered_ && owner_.mine();
+    saw(age, owner);
+    latency_.observe(seconds(latency), owner);
+    count(events_seen_, events_, owner);
   }
 
   void on_skipped(std::chrono::nanoseconds age) noexcept override {
-    saw(age);
-    skipped_.Increment();
+    const bool owner = buffered_ && owner_.mine();
+    saw(age, owner);
+    count(skipped_seen_, skipped_, owner);
   }
 
   void on_error(std::chrono::nanoseconds age) noexcept override {
-    saw(age);
-    errors_.Increment();
+    const bool owner = buffered_ && owner_.mine();
+    saw(age, owner);
+    count(errors_seen_, errors_, owner);
   }
 
   void refresh(std::int64_t now) noexcept {
@@ -132,16 +196,33 @@ class PromConsumerMetrics final : public ConsumerMetrics {
   }
 
  private:
-  void saw(std::chrono::nanoseconds age) noexcept {
+  void saw(std::chrono::nanoseconds age, bool owner) noexcept {
     const double age_s = seconds(age);
-    lag_.Set(age_s);
-    age_.observe(age_s);
-    if (options_.lag_alert > std::chrono::milliseconds::zero()) {
-      lag_alert_.Set(age > options_.lag_alert ? 1 : 0);
+    age_.observe(age_s, owner);
+    if (options_.activity_ttl > std::chrono::milliseconds::zero() &&
+        !seen_.load(std::memory_order_relaxed)) {
+      seen_.store(true, std::memory_order_relaxed);
     }
-    if (options_.activity_ttl > std::chrono::milliseconds::zero()) {
-      if (!seen_.load(std::memory_order_relaxed)) seen_.store(true, std::memory_order_relaxed);
-      active_.Set(1);
+    if (buffered_) {
+      last_age_.store(age_s, std::memory_order_relaxed);  // a plain store: published by publish()
+      return;
+    }
+    set_lag(age_s);
+    if (options_.activity_ttl > std::chrono::milliseconds::zero()) active_.Set(1);
+  }
+
+  void set_lag(double age_s) noexcept {
+    lag_.Set(age_s);
+    if (options_.lag_alert > std::chrono::milliseconds::zero()) {
+      lag_alert_.Set(age_s > seconds(options_.lag_alert) ? 1 : 0);
+    }
+  }
+
+  void count(Tally<std::uint64_t>& tally, pm::Counter& counter, bool owner) noexcept {
+    if (buffered_) {
+      tally.add(1, owner);
+    } else {
+      counter.Increment();
     }
   }
 
@@ -153,7 +234,13 @@ class PromConsumerMetrics final : public ConsumerMetrics {
   pm::Counter& events_;
   pm::Counter& skipped_;
   pm::Counter& errors_;
+  bool buffered_;
   ConsumerMetricsOptions options_;
+  Owner owner_;
+  Tally<std::uint64_t> events_seen_;
+  Tally<std::uint64_t> skipped_seen_;
+  Tally<std::uint64_t> errors_seen_;
+  std::atomic<double> last_age_{std::numeric_limits<double>::quiet_NaN()};  // NaN: none yet
   std::atomic<bool> seen_{false};  // an event since the last refresh
   std::atomic<std::int64_t> last_activity_{0};
 };

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "reflex/errors.hpp"
 #include "reflex/mem_cursor_store.hpp"
@@ -269,6 +271,70 @@ TEST(PrometheusMetrics, WithARefresherHistogramsArePublishedAtEachRefreshInTheSa
   b->on_consumed(1ms, 1ms);
   b.reset();
   EXPECT_EQ(sample(scrape(buffered_registry), count), 7);
+}
+
+TEST(PrometheusMetrics, WithARefresherCountersAndGaugesArePublishedAtEachRefresh) {
+  prometheus::Registry registry;
+  // A refresher that never comes on its own during the test: refresh() is called below.
+  reflex::prometheus::Metrics metrics(registry, {.refresh_interval = 1h});
+  auto recorder = metrics.consumer("c", {.lag_alert = 1h});
+  recorder->on_consumed(1ms, 1ms);
+  recorder->on_consumed(1ms, 1ms);
+  recorder->on_skipped(1ms);
+  recorder->on_error(2h);
+  const std::string l = R"({consumer_name="c"})";
+  auto text = scrape(registry);
+  EXPECT_EQ(sample(text, "reflex_consumer_events_total" + l), 0) << "published before a refresh";
+  EXPECT_EQ(sample(text, "reflex_consumer_lag_seconds" + l), 0) << text;
+  metrics.refresh();
+  text = scrape(registry);
+  EXPECT_EQ(sample(text, "reflex_consumer_events_total" + l), 2) << text;
+  EXPECT_EQ(sample(text, "reflex_consumer_skipped_total" + l), 1) << text;
+  EXPECT_EQ(sample(text, "reflex_consumer_errors_total" + l), 1) << text;
+  EXPECT_DOUBLE_EQ(sample(text, "reflex_consumer_lag_seconds" + l), 7200) << text;
+  EXPECT_EQ(sample(text, "reflex_consumer_lag_alert" + l), 1) << text;
+  EXPECT_EQ(sample(text, "reflex_consumer_active" + l), 1) << text;
+  // A refresh with nothing new keeps the totals; the next event moves the lag and the alert.
+  metrics.refresh();
+  recorder->on_consumed(2s, 1ms);
+  metrics.refresh();
+  text = scrape(registry);
+  EXPECT_EQ(sample(text, "reflex_consumer_events_total" + l), 3) << text;
+  EXPECT_DOUBLE_EQ(sample(text, "reflex_consumer_lag_seconds" + l), 2) << text;
+  EXPECT_EQ(sample(text, "reflex_consumer_lag_alert" + l), 0) << text;
+}
+
+TEST(PrometheusMetrics, EventsRecordedFromSeveralThreadsWhileRefreshingAreEachCountedOnce) {
+  // The first thread to record owns the recorder's fast path; the others take the atomic one.
+  // Refreshes run all along, as the background refresher does.
+  prometheus::Registry registry;
+  reflex::prometheus::Metrics metrics(registry, {.refresh_interval = 1h});
+  auto recorder = metrics.consumer("c", {});
+  constexpr int kThreads = 4;
+  constexpr int kEach = 50000;
+  std::atomic<int> done{0};
+  std::vector<std::jthread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) recorder->on_consumed(1ms, 10us);
+      ++done;
+    });
+  }
+  while (done.load() < kThreads) metrics.refresh();
+  threads.clear();
+  metrics.refresh();
+  const auto text = scrape(registry);
+  const std::string l = R"({consumer_name="c"})";
+  constexpr double kAll = kThreads * kEach;
+  EXPECT_EQ(sample(text, "reflex_consumer_events_total" + l), kAll) << text;
+  EXPECT_EQ(sample(text, "reflex_consumer_event_age_seconds_count" + l), kAll) << text;
+  EXPECT_EQ(
+      sample(text, R"(reflex_consumer_event_age_seconds_bucket{consumer_name="c",le="0.001"})"),
+      kAll)
+      << text;
+  EXPECT_NEAR(sample(text, "reflex_consumer_event_age_seconds_sum" + l), kAll * 0.001, 1e-6)
+      << text;
+  EXPECT_NEAR(sample(text, "reflex_consumer_latency_seconds_sum" + l), kAll * 10e-6, 1e-6) << text;
 }
 
 TEST(PrometheusMetrics, RecordingAnEventAllocatesNothing) {

@@ -18,10 +18,13 @@ struct MetricsOptions {
   std::vector<double> age_buckets{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600};
   /// reflex_consumer_latency_seconds and reflex_table_poll_duration_seconds buckets (seconds).
   std::vector<double> latency_buckets{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
-  /// How often a background thread re-evaluates the `active` gauges (which fall to 0 when a
-  /// consumer saw no event within its activity TTL) and publishes the per-event histograms (age,
-  /// latency), which it gathers without a lock in between. Zero: no thread (call refresh()
-  /// yourself for `active`), and histograms are observed at once.
+  /// How often a background thread publishes what consumers recorded per event (the age and
+  /// latency histograms, the events, skipped and errors counters, the lag and lag-alert gauges),
+  /// which each recorder gathers in between with no lock and, on the thread that runs the
+  /// consumer, no locked instruction; and re-evaluates the `active` gauges (which fall to 0 when a
+  /// consumer saw no event within its activity TTL). So those metrics are up to one interval
+  /// behind. Zero: no thread; every update goes to the registry at once (several atomic
+  /// read-modify-writes per event) and refresh() re-evaluates `active` when you call it.
   std::chrono::milliseconds refresh_interval{std::chrono::seconds(1)};
 };
 
@@ -61,7 +64,8 @@ class REFLEX_PROMETHEUS_EXPORT Metrics final : public reflex::MetricsObserver {
   [[nodiscard]] std::shared_ptr<ShardMetrics> shard(std::string_view group,
                                                     std::size_t shard) override;
 
-  /// Re-evaluates the time-based gauges now.
+  /// Publishes what consumers recorded since the last refresh and re-evaluates the time-based
+  /// gauges, now (the background refresher calls it every refresh_interval).
   void refresh();
 
  private:
