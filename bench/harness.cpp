@@ -58,6 +58,7 @@ Comparison compare(const Config& config, const std::vector<Measure>& variants, i
   const auto n = variants.size();
   if (rounds <= 0) rounds = config.max_rounds();
   if (budget <= std::chrono::seconds(0)) budget = config.budget();
+  std::vector<double> speeds;
   for (int round = 0; round < rounds; ++round) {
     if (round >= kMinRounds) {
       // Stop when one more round (as long as the average so far) would overrun the budget.
@@ -68,8 +69,10 @@ Comparison compare(const Config& config, const std::vector<Measure>& variants, i
       const auto v = (k + static_cast<std::size_t>(round)) % n;
       c.samples[v].push_back(variants[v]());
     }
+    speeds.push_back(cpu_speed());
   }
   c.steal = steal_share(ticks, cpu_ticks());
+  c.speed = median(std::move(speeds));
   return c;
 }
 
@@ -81,6 +84,7 @@ Row ratio_row(std::string id, std::string name, std::string unit, const Comparis
   row.ratio = measured.ratio(reflex, raw);
   row.rounds = measured.rounds();
   row.steal = measured.steal;
+  row.speed = measured.speed;
   char goal[32];
   std::snprintf(goal, sizeof goal, "%s%.2f", at_most ? "≤" : "≥", bound);
   row.goal = goal;
@@ -137,6 +141,45 @@ CpuTicks cpu_ticks() {
   CpuTicks t{.steal = fields[7]};
   for (const auto f : fields) t.total += f;
   return t;
+}
+
+double cpu_speed() {
+  // A random cycle through 256 KiB of indices, built once: within a core's L2, so that what the
+  // probe sees is the core's speed, not where the allocator's pages fell (a 4 MiB table moved
+  // by a third between processes, with its page walks). Each step mixes a register and follows
+  // the cycle once.
+  constexpr std::uint32_t kSlots = 1u << 16;
+  constexpr int kSteps = 100000;
+  static const std::vector<std::uint32_t> next = [] {
+    std::vector<std::uint32_t> order(kSlots);
+    for (std::uint32_t i = 0; i < kSlots; ++i) order[i] = i;
+    std::uint64_t x = 0x9e3779b97f4a7c15u;
+    for (std::uint32_t i = kSlots - 1; i > 0; --i) {  // Fisher-Yates, xorshift64
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      std::swap(order[i], order[x % (i + 1)]);
+    }
+    std::vector<std::uint32_t> cycle(kSlots);
+    for (std::uint32_t i = 0; i < kSlots; ++i) cycle[order[i]] = order[(i + 1) % kSlots];
+    return cycle;
+  }();
+  std::uint64_t x = 88172645463325252u;
+  std::uint32_t at = 0;
+  const auto start = Clock::now();
+  for (int i = 0; i < kSteps; ++i) {
+    for (int k = 0; k < 8; ++k) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      x *= 0x2545f4914f6cdd1du;
+    }
+    at = next[at ^ static_cast<std::uint32_t>(x & 1)];
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  static std::atomic<std::uint64_t> sink{0};
+  sink.fetch_add(x + at, std::memory_order_relaxed);  // keeps the loop
+  return seconds > 0 ? kSteps / seconds / 1e6 : 0;
 }
 
 double steal_share(const CpuTicks& from, const CpuTicks& to) {
@@ -202,16 +245,22 @@ void print_table(const std::vector<Row>& rows) {
     std::snprintf(buf, sizeof buf, "%.1f", *s * 100);
     return std::string(buf);
   };
-  std::printf("\n%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3s %6s %-22s %s\n", "id",
+  const auto speed_of = [](const std::optional<double>& s) {
+    if (!s) return std::string("—");
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.2f", *s);
+    return std::string(buf);
+  };
+  std::printf("\n%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3s %6s %5s %-22s %s\n", "id",
               "scenario", "unit", "raw", "floor", "reflex", "ratio", "IQR", "/floor", "IQR", "n",
-              "steal%", "goal", "met");
+              "steal%", "cpu", "goal", "met");
   for (const auto& r : rows) {
-    std::printf("%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3d %6s %-22s %s%s%s\n",
+    std::printf("%-5s %-62s %-7s %10s %10s %10s %6s %6s %6s %6s %3d %6s %5s %-22s %s%s%s\n",
                 r.id.c_str(), r.name.c_str(), r.unit.c_str(), number(r.raw).c_str(),
                 number(r.floor).c_str(), number(r.reflex).c_str(), median_of(r.ratio).c_str(),
                 iqr_of(r.ratio).c_str(), median_of(r.of_floor).c_str(), iqr_of(r.of_floor).c_str(),
-                r.rounds, steal_of(r.steal).c_str(), r.goal.c_str(), r.met ? "yes" : "NO",
-                r.note.empty() ? "" : "  ", r.note.c_str());
+                r.rounds, steal_of(r.steal).c_str(), speed_of(r.speed).c_str(), r.goal.c_str(),
+                r.met ? "yes" : "NO", r.note.empty() ? "" : "  ", r.note.c_str());
   }
   std::fflush(stdout);
 }
@@ -237,8 +286,8 @@ void write_json(const std::string& path, const std::vector<Row>& rows,
         << ",\"ratio\":" << json_number(r.ratio ? std::optional(r.ratio->median) : std::nullopt)
         << ",\"ratio_spread\":" << spread_json(r.ratio) << ",\"floor\":" << json_number(r.floor)
         << ",\"of_floor\":" << spread_json(r.of_floor) << ",\"rounds\":" << r.rounds
-        << ",\"steal\":" << json_number(r.steal) << ",\"goal\":" << json_string(r.goal)
-        << ",\"met\":" << (r.met ? "true" : "false");
+        << ",\"steal\":" << json_number(r.steal) << ",\"cpu_speed\":" << json_number(r.speed)
+        << ",\"goal\":" << json_string(r.goal) << ",\"met\":" << (r.met ? "true" : "false");
     if (!r.note.empty()) out << ",\"note\":" << json_string(r.note);
     out << "}";
   }

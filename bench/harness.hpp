@@ -76,10 +76,18 @@ struct CpuTicks {
 /// virtual machine, what explains a row that moved between two runs.
 [[nodiscard]] double steal_share(const CpuTicks& from, const CpuTicks& to);
 
+/// How fast this machine runs a fixed single-thread probe now, in millions of steps per second
+/// (a chain of integer mixes and a pointer chase through 256 KiB; about 3 ms). On a shared
+/// host it can fall with no steal at all (the guest gets its time but does less in it: a busy
+/// sibling thread on the core, a lower clock): compared between two runs, it says whether a row
+/// that moved ran on a slower machine.
+[[nodiscard]] double cpu_speed();
+
 /// What `compare` measured: every variant's figure in every round.
 struct Comparison {
   std::vector<std::vector<double>> samples;  // [variant][round]
   double steal = 0;                          // steal_share over the rounds
+  double speed = 0;                          // median cpu_speed() taken after each round
 
   [[nodiscard]] int rounds() const {
     return samples.empty() ? 0 : static_cast<int>(samples[0].size());
@@ -115,6 +123,7 @@ struct Row {
   bool met = false;
   int rounds = 0;
   std::optional<double> steal{};  // the CPU steal share during the rounds (Comparison::steal)
+  std::optional<double> speed{};  // cpu_speed() during the rounds (Comparison::speed)
   std::string note{};             // extra figures (p50, per-variant values)
 };
 

@@ -249,6 +249,7 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
   if (cfg.wants("L3")) {
     log("L3");
     const auto ticks = cpu_ticks();
+    const double speed = cpu_speed();
     reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-l3"});
     std::vector<Latency> runs, floor;
     for (int i = 0; i < kLatencyRuns; ++i) {
@@ -273,10 +274,12 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
                     runs, 10),
         floor));
     rows.back().steal = steal_share(ticks, cpu_ticks());
+    rows.back().speed = (speed + cpu_speed()) / 2;
   }
   if (cfg.wants("L4")) {
     log("L4");
     const auto ticks = cpu_ticks();
+    const double speed = cpu_speed();
     std::vector<Latency> runs, floor;
     for (int i = 0; i < kLatencyRuns; ++i) {
       const auto table = fresh_table(cfg, "bench_l4");
@@ -290,6 +293,7 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
         "hand-written INSERT, NOTIFY and LISTEN, in order by contiguous ids)",
         runs, 5);
     row.steal = steal_share(ticks, cpu_ticks());
+    row.speed = (speed + cpu_speed()) / 2;
     rows.push_back(with_floor(std::move(row), floor));
   }
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +106,12 @@ TEST(StealShare, OfThisMachineIsAShareBetweenZeroAndOne) {
   EXPECT_LE(share, 1);
 }
 
+TEST(CpuSpeed, IsAFiniteRateOfMillionsOfStepsPerSecond) {
+  const double speed = bench::cpu_speed();
+  EXPECT_GT(speed, 0.01);  // 100,000 steps take well under 10 s on any machine that runs the tests
+  EXPECT_TRUE(std::isfinite(speed));
+}
+
 TEST(RatioRow, MeetsItsGoalOnTheMedianRatio) {
   bench::Config cfg;
   cfg.rounds = 5;
@@ -115,6 +122,8 @@ TEST(RatioRow, MeetsItsGoalOnTheMedianRatio) {
   EXPECT_TRUE(row.met);
   EXPECT_EQ(row.rounds, 5);
   EXPECT_EQ(row.steal, c.steal);
+  EXPECT_GT(c.speed, 0);  // a probe after each round
+  EXPECT_EQ(row.speed, c.speed);
   EXPECT_FALSE(bench::ratio_row("P9", "test", "tx/s", c, 0.95).met);
   EXPECT_TRUE(bench::ratio_row("P9", "test", "tx/s", c, 0.95, true).met);
 }
