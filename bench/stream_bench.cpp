@@ -217,25 +217,24 @@ int mem_child(const std::string& dsn, const std::string& table, long events) {
 void stream_scenarios(const Config& cfg, std::vector<Row>& rows) {
   const long count = cfg.quick ? 100000 : 1000000;
   const std::string label = cfg.quick ? "100k" : "1M";
-  if (cfg.wants("S1") || cfg.wants("M1") || cfg.wants("MEM")) {
-    const std::string table = ensure_pg_stream_table(cfg, count);
-    // S1 and M1 catch up on a fifth as many events a round, and take up to three times as many
-    // rounds: rounds of the whole 1M-event table were 5 to 9 a row, too few for a median that
-    // holds from run to run (S1 0.73, 0.83 and 0.67 in three quiet runs); and what metrics cost
-    // is a few percent, so its median needs many rounds more than long ones.
-    const long some = count / 5;
-    const std::string part =
-        cfg.wants("S1") || cfg.wants("M1") ? ensure_pg_stream_table(cfg, some) : std::string();
-    const std::string part_label = std::to_string(some / 1000) + "k";
+  // The catch-ups (S1, M1, S2) read a fifth of that a round, and take up to three times as many
+  // rounds: rounds of the whole 1M-event table were 5 to 9 a row, too few for a median that holds
+  // from run to run (S1 0.73, 0.83 and 0.67, S2 0.85, 0.81, 0.89 and 0.80 in quiet runs); and what
+  // metrics cost is a few percent, so M1's median needs many rounds more than long ones.
+  const long some = count / 5;
+  const std::string some_label = std::to_string(some / 1000) + "k";
+  const int catch_up_rounds = cfg.max_rounds() * 3;
+  if (cfg.wants("S1") || cfg.wants("M1")) {
+    const std::string part = ensure_pg_stream_table(cfg, some);
     if (cfg.wants("S1")) {
       log("S1");
       const auto measured = compare(cfg,
                                     {[&] { return libpq_scan(cfg.pg_dsn, part, some); },
                                      [&] { return reflex_catch_up(cfg.pg_dsn, part, some); }},
-                                    cfg.max_rounds() * 3);
+                                    catch_up_rounds);
       rows.push_back(ratio_row(
           "S1",
-          "PG catch-up of " + part_label + " events to a no-op consumer (raw: libpq keyset scan)",
+          "PG catch-up of " + some_label + " events to a no-op consumer (raw: libpq keyset scan)",
           "events/s", measured, 0.75));
     }
     if (cfg.wants("M1")) {
@@ -246,37 +245,34 @@ void stream_scenarios(const Config& cfg, std::vector<Row>& rows) {
           compare(cfg,
                   {[&] { return reflex_catch_up(cfg.pg_dsn, part, some); },
                    [&] { return reflex_catch_up(cfg.pg_dsn, part, some, metrics); }},
-                  cfg.max_rounds() * 3);
+                  catch_up_rounds);
       rows.push_back(ratio_row(
-          "M1", "PG catch-up of " + part_label + " events with Prometheus metrics (raw: without)",
+          "M1", "PG catch-up of " + some_label + " events with Prometheus metrics (raw: without)",
           "events/s", measured, 0.97));
     }
-    if (cfg.wants("MEM")) {
-      log("MEM");
-      const long small = count / 10;
-      const auto measured =
-          compare(cfg, {[&] { return static_cast<double>(child_peak_kib(cfg, table, small)); },
-                        [&] { return static_cast<double>(child_peak_kib(cfg, table, count)); }});
-      rows.push_back(ratio_row("MEM",
-                               "peak RSS streaming " + label +
-                                   " events (raw: " + std::to_string(small / 1000) + "k events)",
-                               "KiB", measured, 1.10, true));
-    }
+  }
+  if (cfg.wants("MEM")) {
+    log("MEM");
+    const std::string table = ensure_pg_stream_table(cfg, count);
+    const long small = count / 10;
+    const auto measured =
+        compare(cfg, {[&] { return static_cast<double>(child_peak_kib(cfg, table, small)); },
+                      [&] { return static_cast<double>(child_peak_kib(cfg, table, count)); }});
+    rows.push_back(ratio_row("MEM",
+                             "peak RSS streaming " + label +
+                                 " events (raw: " + std::to_string(small / 1000) + "k events)",
+                             "KiB", measured, 1.10, true));
   }
   if (cfg.wants("S2")) {
     log("S2");
-    // Rounds of a fifth of the table, up to three times as many, as S1's (S2 0.85, 0.81, 0.89 and
-    // 0.80 in four quiet runs of 7 or 8 rounds of the whole 1M-event table).
-    const long some = count / 5;
     const std::string table = ensure_mysql_stream_table(cfg, some);
     const auto measured = compare(cfg,
                                   {[&] { return connector_scan(cfg.mysql_dsn, table, some); },
                                    [&] { return reflex_catch_up(cfg.mysql_dsn, table, some); }},
-                                  cfg.max_rounds() * 3);
-    rows.push_back(ratio_row("S2",
-                             "MariaDB catch-up of " + std::to_string(some / 1000) +
-                                 "k events (raw: connector keyset scan)",
-                             "events/s", measured, 0.70));
+                                  catch_up_rounds);
+    rows.push_back(ratio_row(
+        "S2", "MariaDB catch-up of " + some_label + " events (raw: connector keyset scan)",
+        "events/s", measured, 0.70));
   }
 }
 
