@@ -54,11 +54,10 @@ Comparison compare(const Config& config, const std::vector<Measure>& variants, i
                    std::chrono::seconds budget) {
   Comparison c{.samples = std::vector<std::vector<double>>(variants.size())};
   const auto start = Clock::now();
-  const auto ticks = cpu_ticks();
+  MachineWatch machine;
   const auto n = variants.size();
   if (rounds <= 0) rounds = config.max_rounds();
   if (budget <= std::chrono::seconds(0)) budget = config.budget();
-  std::vector<double> speeds;
   for (int round = 0; round < rounds; ++round) {
     if (round >= kMinRounds) {
       // Stop when one more round (as long as the average so far) would overrun the budget.
@@ -69,10 +68,10 @@ Comparison compare(const Config& config, const std::vector<Measure>& variants, i
       const auto v = (k + static_cast<std::size_t>(round)) % n;
       c.samples[v].push_back(variants[v]());
     }
-    speeds.push_back(cpu_speed());
+    machine.sample();
   }
-  c.steal = steal_share(ticks, cpu_ticks());
-  c.speed = median(std::move(speeds));
+  c.steal = machine.steal();
+  c.speed = machine.speed();
   return c;
 }
 
@@ -180,6 +179,10 @@ double cpu_speed() {
   static std::atomic<std::uint64_t> sink{0};
   sink.fetch_add(x + at, std::memory_order_relaxed);  // keeps the loop
   return seconds > 0 ? kSteps / seconds / 1e6 : 0;
+}
+
+double MachineWatch::speed() const {
+  return median(speeds_);
 }
 
 double steal_share(const CpuTicks& from, const CpuTicks& to) {

@@ -83,6 +83,20 @@ struct CpuTicks {
 /// that moved ran on a slower machine.
 [[nodiscard]] double cpu_speed();
 
+/// What the machine did while a row ran: the steal share since construction, and the median of
+/// the cpu_speed() probes taken with sample(). `compare` samples after each round; a row measured
+/// otherwise (L3, L4) samples at its start and its end. Thread-safety: one thread.
+class MachineWatch final {
+ public:
+  void sample() { speeds_.push_back(cpu_speed()); }
+  [[nodiscard]] double steal() const { return steal_share(ticks_, cpu_ticks()); }
+  [[nodiscard]] double speed() const;
+
+ private:
+  CpuTicks ticks_ = cpu_ticks();
+  std::vector<double> speeds_;
+};
+
 /// What `compare` measured: every variant's figure in every round.
 struct Comparison {
   std::vector<std::vector<double>> samples;  // [variant][round]

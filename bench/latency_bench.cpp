@@ -248,8 +248,8 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
   const int count = cfg.quick ? 4000 : 20000;  // at 2,000/s: 2 s or 10 s per run
   if (cfg.wants("L3")) {
     log("L3");
-    const auto ticks = cpu_ticks();
-    const double speed = cpu_speed();
+    MachineWatch machine;
+    machine.sample();
     reflex::rnats::Connection conn({.url = cfg.nats_url, .name = "bench-l3"});
     std::vector<Latency> runs, floor;
     for (int i = 0; i < kLatencyRuns; ++i) {
@@ -273,13 +273,14 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
                     "publishes contiguous ids async, an ordered consumer)",
                     runs, 10),
         floor));
-    rows.back().steal = steal_share(ticks, cpu_ticks());
-    rows.back().speed = (speed + cpu_speed()) / 2;
+    machine.sample();
+    rows.back().steal = machine.steal();
+    rows.back().speed = machine.speed();
   }
   if (cfg.wants("L4")) {
     log("L4");
-    const auto ticks = cpu_ticks();
-    const double speed = cpu_speed();
+    MachineWatch machine;
+    machine.sample();
     std::vector<Latency> runs, floor;
     for (int i = 0; i < kLatencyRuns; ++i) {
       const auto table = fresh_table(cfg, "bench_l4");
@@ -292,8 +293,9 @@ void l3_l4(const Config& cfg, std::vector<Row>& rows) {
         "commit→consumer in another process, PG notify, 2,000 ev/s, 8 producers (floor: "
         "hand-written INSERT, NOTIFY and LISTEN, in order by contiguous ids)",
         runs, 5);
-    row.steal = steal_share(ticks, cpu_ticks());
-    row.speed = (speed + cpu_speed()) / 2;
+    machine.sample();
+    row.steal = machine.steal();
+    row.speed = machine.speed();
     rows.push_back(with_floor(std::move(row), floor));
   }
 }

@@ -112,6 +112,16 @@ TEST(CpuSpeed, IsAFiniteRateOfMillionsOfStepsPerSecond) {
   EXPECT_TRUE(std::isfinite(speed));
 }
 
+TEST(MachineWatch, GivesTheMedianOfItsSpeedSamplesAndTheStealSinceItBegan) {
+  bench::MachineWatch machine;
+  EXPECT_EQ(machine.speed(), 0) << "no sample taken";
+  machine.sample();
+  machine.sample();
+  EXPECT_GT(machine.speed(), 0);
+  EXPECT_GE(machine.steal(), 0);
+  EXPECT_LE(machine.steal(), 1);
+}
+
 TEST(RatioRow, MeetsItsGoalOnTheMedianRatio) {
   bench::Config cfg;
   cfg.rounds = 5;
