@@ -164,20 +164,20 @@ class PromConsumerMetrics final : public ConsumerMetrics {
 
   void on_consumed(std::chrono::nanoseconds age,
                    std::chrono::nanoseconds latency) noexcept override {
-    const bool owner = buffered_ && owner_.mine();
+    const bool owner = owns();
     saw(age, owner);
     latency_.observe(seconds(latency), owner);
     count(events_seen_, events_, owner);
   }
 
   void on_skipped(std::chrono::nanoseconds age) noexcept override {
-    const bool owner = buffered_ && owner_.mine();
+    const bool owner = owns();
     saw(age, owner);
     count(skipped_seen_, skipped_, owner);
   }
 
   void on_error(std::chrono::nanoseconds age) noexcept override {
-    const bool owner = buffered_ && owner_.mine();
+    const bool owner = owns();
     saw(age, owner);
     count(errors_seen_, errors_, owner);
   }
@@ -196,6 +196,9 @@ class PromConsumerMetrics final : public ConsumerMetrics {
   }
 
  private:
+  /// Whether this thread takes the tallies' fast path (with a refresher only).
+  [[nodiscard]] bool owns() noexcept { return buffered_ && owner_.mine(); }
+
   void saw(std::chrono::nanoseconds age, bool owner) noexcept {
     const double age_s = seconds(age);
     age_.observe(age_s, owner);
